@@ -1,0 +1,479 @@
+"""The network's real history, one row per 2016-block difficulty epoch.
+
+The table is bundled in the package (``hashshift/data/epochs_mainnet_<date>.csv``, built by
+``scripts/build_history.py``; sources and licences in ``hashshift/data/SOURCES.md``):
+
+- difficulty per epoch from Electrum's ``checkpoints.json`` (spesmilo/electrum, MIT);
+- epoch durations from the first and last block header of each epoch
+  (EthanYuan/ckb-bitcoin-spv-testdata, WTFPL), each header checked by proof of work, against
+  Electrum's hash and target, and against Bitcoin Core's retarget (``src/pow.cpp``);
+- after the last header at hand, durations are recovered from the next retarget: Core sets
+  ``new_target = old_target · timespan / 1 209 600`` (then rounds through compact bits), so the
+  integer timespans consistent with the observed ``new_target`` form a short range whose midpoint
+  is used (``duration_source == "retarget"``).
+
+Hashrate estimator (per epoch, stated once and used everywhere)
+---------------------------------------------------------------
+A block at difficulty ``D`` takes ``W = D · 2**32`` hashes on average (Bitcoin Core
+``GetBlockProof``, ``src/chain.cpp``: ``2**256 / (target + 1)``, equal to ``D · 2**32`` to a
+relative 1.5e-5). With hashrate ``H``, blocks arrive as a Poisson process of rate ``λ = H / W``,
+so the sum ``T`` of the ``n = 2015`` intervals of an epoch has ``λ·T ~ Gamma(n, 1)`` (Bowden,
+Keeler, Krzesinski & Taylor 2018, "Block arrivals in the Bitcoin blockchain", arXiv:1801.07447).
+The point estimate is the unbiased ``Ĥ = (n − 1) · W / T`` (``E[1/T] = λ / (n − 1)``; the MLE
+``n · W / T`` is larger by ``1/(n−1)`` ≈ 0.05 %), and the exact 95 % interval is
+``[W · g₀.₀₂₅ / T, W · g₀.₉₇₅ / T]`` with ``g_p`` the ``p``-quantile of ``Gamma(n, 1)``.
+If ``H`` varies within the epoch, ``Ĥ`` estimates its time average over the epoch. Block
+timestamps are set by miners (within Core's median-time-past and 2-hour rules), which adds a few
+hours of noise to ``T`` (≲ 1 % for a two-week epoch).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, overload
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .consensus import (
+    DIFF1_TARGET,
+    MAINNET,
+    Header,
+    Params,
+    compact_to_target,
+    permitted_difficulty_transition,
+    retarget,
+    target_to_compact,
+)
+from .sources.bundled import EPOCH_COLUMNS, read_epochs
+from .sources.electrum import Checkpoint
+
+__all__ = [
+    "EPOCH_COLUMNS",
+    "build_epochs",
+    "difficulty_at",
+    "epochs",
+    "halvings",
+    "hashrate",
+    "hashrate_estimate",
+    "latest",
+    "time_at",
+    "timespan_from_retarget",
+]
+
+INTERVAL = MAINNET.interval  # 2016 blocks per epoch
+HASHES_PER_DIFFICULTY = 2**32  # expected hashes per block at difficulty 1
+EHS = 1e18  # H/s per EH/s
+
+
+# ---------------------------------------------------------------------------------------------
+# Estimator
+# ---------------------------------------------------------------------------------------------
+@overload
+def hashrate_estimate(
+    difficulty: float, duration_s: float, intervals: int = ..., level: float = ...
+) -> tuple[float, float, float]: ...
+
+
+@overload
+def hashrate_estimate(
+    difficulty: np.ndarray, duration_s: np.ndarray | float, intervals: int = ...,
+    level: float = ...,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+def hashrate_estimate(
+    difficulty: Any, duration_s: Any, intervals: int = INTERVAL - 1, level: float = 0.95
+) -> tuple[Any, Any, Any]:
+    """Mean hashrate of an epoch with its exact interval (Bowden et al. 2018, arXiv:1801.07447).
+
+    ``λ·T ~ Gamma(n, 1)``; estimate ``(n − 1)·D·2**32 / T`` (unbiased), interval
+    ``D·2**32·[Gamma(n).ppf((1 − level)/2), Gamma(n).ppf((1 + level)/2)] / T``.
+
+    Parameters
+    ----------
+    difficulty : float or array — [dimensionless] difficulty of the epoch
+    duration_s : float or array — [s] time spanned by the ``intervals`` block intervals (NaN
+        propagates)
+    intervals : int — [block intervals] in ``duration_s``, 2015 for a whole epoch (≥ 2)
+    level : float — [probability] coverage of the interval, in (0, 1)
+
+    Returns
+    -------
+    (estimate_ehs, lo_ehs, hi_ehs) : [EH/s] floats for scalar input, arrays otherwise
+    """
+    if intervals < 2:
+        raise ValueError(f"intervals must be >= 2 for the unbiased estimator, got {intervals}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    d = np.asarray(difficulty, dtype=float)
+    t = np.asarray(duration_s, dtype=float)
+    if np.any(d <= 0):
+        raise ValueError("difficulty must be positive")
+    if np.any(t <= 0):
+        raise ValueError("duration_s must be positive")
+    g_lo, g_hi = stats.gamma.ppf([(1 - level) / 2, (1 + level) / 2], intervals)
+    work_per_s = d * HASHES_PER_DIFFICULTY / t / EHS
+    est, lo, hi = (intervals - 1) * work_per_s, g_lo * work_per_s, g_hi * work_per_s
+    if est.ndim == 0:
+        return float(est), float(lo), float(hi)
+    return est, lo, hi
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the table from checkpoints and headers (pure; the script does the I/O)
+# ---------------------------------------------------------------------------------------------
+def timespan_from_retarget(
+    old_target: int, new_target: int, params: Params = MAINNET
+) -> tuple[int, int]:
+    """Range ``(lo, hi)`` [s] of integer timespans for which Core's retarget (``pow.cpp``
+    ``CalculateNextWorkRequired``) turns ``old_target`` into ``new_target`` (inclusive).
+
+    Raises ``ValueError`` when no timespan in Core's clamp range [302 400, 4 838 400] s does.
+    """
+    span = params.pow_target_timespan
+    a_min, a_max = span // 4, span * 4
+    old_bits = target_to_compact(old_target)
+
+    def after(a: int) -> int:
+        return compact_to_target(retarget(old_bits, 0, a, params))[0]
+
+    def first_at_least(value: int) -> int:
+        lo, hi = a_min, a_max + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if after(mid) >= value:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    lo = first_at_least(new_target)
+    hi = first_at_least(new_target + 1) - 1
+    if lo > hi or after(lo) != new_target:
+        raise ValueError(
+            f"no timespan in [{a_min}, {a_max}] s retargets 0x{old_target:064x} to "
+            f"0x{new_target:064x} (rule: Core's CalculateNextWorkRequired)"
+        )
+    return lo, hi
+
+
+def build_epochs(
+    checkpoints: Sequence[Checkpoint], headers: Mapping[int, Header], params: Params = MAINNET
+) -> pd.DataFrame:
+    """The epoch table from Electrum checkpoints and epoch-boundary headers (keyed by height).
+
+    Checks, raising ``ValueError`` that names the epoch/height and the rule: every target is
+    exact compact bits; every retarget is within Core's factor-4 bounds; every header meets its
+    proof of work, carries its epoch's bits, and (last of an epoch) has Electrum's hash, (first of
+    an epoch) links to the previous epoch's last hash; header-timed epochs reproduce the next
+    epoch's bits through Core's retarget. Durations without both headers come from
+    :func:`timespan_from_retarget`; estimated times fill the rest (see ``time_source``).
+    """
+    genesis = Header.parse(params.genesis_header)
+    targets = [compact_to_target(genesis.bits)[0]] + [c.next_target for c in checkpoints]
+    hashes = [c.hash_hex for c in checkpoints]
+    for i, c in enumerate(checkpoints):
+        if c.index != i:
+            raise ValueError(f"checkpoint {i}: index {c.index} out of order")
+    n = len(targets)
+    bits = [target_to_compact(t) for t in targets]
+    for e, (t, b) in enumerate(zip(targets, bits, strict=True)):
+        if compact_to_target(b)[0] != t:
+            raise ValueError(f"epoch {e}: target 0x{t:064x} is not exactly representable as "
+                             "compact bits (rule: targets are decoded nBits)")
+        if e and not permitted_difficulty_transition(e * INTERVAL, bits[e - 1], b, params):
+            raise ValueError(
+                f"epoch {e}: bits 0x{b:08x} after 0x{bits[e - 1]:08x} are outside Core's "
+                "permitted retarget range (rule: PermittedDifficultyTransition)"
+            )
+
+    first_t: dict[int, int] = {}
+    last_t: dict[int, int] = {}
+    for h in sorted(headers):
+        hd = headers[h]
+        e, pos = divmod(h, INTERVAL)
+        where = f"header at height {h} (epoch {e})"
+        if pos not in (0, INTERVAL - 1):
+            raise ValueError(f"{where}: not the first or last block of an epoch")
+        if e >= n:
+            raise ValueError(f"{where}: beyond the checkpoints (epochs 0..{n - 1})")
+        if not hd.check_pow(params):
+            raise ValueError(f"{where}: hash {hd.hash_hex} above its target (rule: proof of work)")
+        if hd.bits != bits[e]:
+            raise ValueError(f"{where}: bits 0x{hd.bits:08x}, Electrum's target gives "
+                             f"0x{bits[e]:08x} (rule: header bits = checkpoint target)")
+        if pos == 0:
+            if h == 0 and hd.hash != genesis.hash:
+                raise ValueError(f"{where}: not the {params.name} genesis block")
+            if h and hd.prev_hash_hex != hashes[e - 1]:
+                raise ValueError(f"{where}: prev hash {hd.prev_hash_hex} is not checkpoint "
+                                 f"{e - 1}'s hash {hashes[e - 1]} (rule: chain link)")
+            first_t[e] = hd.time
+        else:
+            if e >= len(hashes):
+                raise ValueError(f"{where}: no checkpoint hash to check it against")
+            if hd.hash_hex != hashes[e]:
+                raise ValueError(f"{where}: hash {hd.hash_hex} is not checkpoint {e}'s hash "
+                                 f"{hashes[e]} (rule: header hash = checkpoint hash)")
+            last_t[e] = hd.time
+
+    duration: list[float] = []
+    dsource: list[str] = []
+    for e in range(n):
+        if e in first_t and e in last_t:
+            if e + 1 < n:
+                nxt = retarget(bits[e], first_t[e], last_t[e], params)
+                if nxt != bits[e + 1]:
+                    raise ValueError(
+                        f"epoch {e}: header times {first_t[e]}..{last_t[e]} retarget to "
+                        f"0x{nxt:08x}, the checkpoints say 0x{bits[e + 1]:08x} "
+                        "(rule: Core retarget)"
+                    )
+            duration.append(float(last_t[e] - first_t[e]))
+            dsource.append("headers")
+        elif e + 1 < n:
+            lo, hi = timespan_from_retarget(targets[e], targets[e + 1], params)
+            duration.append(float((lo + hi) // 2))
+            dsource.append("retarget")
+        else:
+            duration.append(float("nan"))
+            dsource.append("none")
+
+    # Times: real where a header is at hand, otherwise carried forward from the last known time:
+    # first = previous last + one mean block interval of this epoch, last = first + duration.
+    spacing = float(params.pow_target_spacing)
+    ft: list[float] = []
+    lt: list[float] = []
+    tsource: list[str] = []
+    for e in range(n):
+        dur = duration[e]
+        gap = dur / (INTERVAL - 1) if dur == dur else spacing
+        f = float(first_t[e]) if e in first_t else float(round(lt[e - 1] + gap))
+        if e in last_t:
+            last = float(last_t[e])
+        else:
+            last = f + dur if dur == dur else float("nan")
+        ft.append(f)
+        lt.append(last)
+        if e in first_t and e in last_t:
+            tsource.append("headers")
+        elif e in first_t:
+            tsource.append("header+retarget")
+        else:
+            tsource.append("retarget")
+
+    diff = np.array([DIFF1_TARGET / t for t in targets])
+    change = np.full(n, np.nan)
+    change[1:] = (diff[1:] / diff[:-1] - 1.0) * 100.0
+    dur_arr = np.array(duration)
+    est, lo_h, hi_h = hashrate_estimate(diff, dur_arr)
+    epochs_ = np.arange(n, dtype=np.int64)
+    df = pd.DataFrame({
+        "epoch": epochs_,
+        "first_height": epochs_ * INTERVAL,
+        "last_height": epochs_ * INTERVAL + INTERVAL - 1,
+        "bits": np.array(bits, dtype=np.int64),
+        "target": pd.Series(targets, dtype=object),
+        "difficulty": diff,
+        "change_pct": change,
+        "first_time": _to_utc(ft),
+        "last_time": _to_utc(lt),
+        "duration_s": dur_arr,
+        "hashrate_ehs": est,
+        "hashrate_lo_ehs": lo_h,
+        "hashrate_hi_ehs": hi_h,
+        "duration_source": dsource,
+        "time_source": tsource,
+        "last_hash": hashes + [""] * (n - len(hashes)),
+    })
+    return df[EPOCH_COLUMNS]
+
+
+def _to_utc(unix_s: Sequence[float]) -> pd.Series:
+    return pd.Series(pd.to_datetime(np.asarray(unix_s, dtype=float), unit="s", utc=True)).astype(
+        "datetime64[s, UTC]"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The bundled table and queries on it
+# ---------------------------------------------------------------------------------------------
+@functools.cache
+def _table() -> pd.DataFrame:
+    return read_epochs()
+
+
+def _utc(when: datetime | date | str, name: str = "time") -> pd.Timestamp:
+    """A timezone-aware UTC timestamp; dates and date strings without a zone mean UTC."""
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            raise ValueError(f"{name} {when!r} has no timezone; pass a timezone-aware UTC time")
+        return pd.Timestamp(when).tz_convert(UTC)
+    if isinstance(when, date):
+        return pd.Timestamp(when.isoformat(), tz=UTC)
+    ts = pd.Timestamp(when)
+    return ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+
+
+def _unix(col: pd.Series) -> np.ndarray:
+    """[unix s] of a UTC datetime column as floats (NaT → NaN)."""
+    out = np.full(len(col), np.nan)
+    ok = col.notna().to_numpy()
+    out[ok] = col[ok].dt.as_unit("s").astype("int64").to_numpy().astype(float)
+    return out
+
+
+def _span_end(df: pd.DataFrame) -> np.ndarray:
+    """[unix s] end of each epoch's span: the next epoch's first time, else its own last time."""
+    first = _unix(df["first_time"])
+    end = np.empty(len(df))
+    end[:-1] = first[1:]
+    end[-1] = _unix(df["last_time"].iloc[-1:])[0]
+    return end
+
+
+def epochs(
+    since: datetime | date | str | None = None, until: datetime | date | str | None = None
+) -> pd.DataFrame:
+    """The bundled epoch table (columns :data:`EPOCH_COLUMNS`), optionally only epochs whose
+    span ``[first_time, next epoch's first_time)`` overlaps ``[since, until]`` (UTC).
+
+    Columns: ``difficulty`` [dimensionless], ``change_pct`` [%] vs the previous epoch,
+    ``duration_s`` [s] over 2015 intervals, ``hashrate_*_ehs`` [EH/s] (estimate, 95 % bounds;
+    see the module docstring), ``target`` (Python ``int``), ``bits`` (int), times UTC.
+    """
+    df = _table()
+    if since is not None or until is not None:
+        start = _unix(df["first_time"])
+        end = _span_end(df)
+        end = np.where(np.isnan(end), np.inf, end)
+        keep = np.ones(len(df), dtype=bool)
+        if since is not None:
+            keep &= end > _utc(since, "since").timestamp()
+        if until is not None:
+            keep &= start <= _utc(until, "until").timestamp()
+        df = df[keep]
+    return df.reset_index(drop=True).copy()
+
+
+def hashrate(freq: str = "epoch") -> pd.DataFrame:
+    """Hashrate history [EH/s] with 95 % bounds (estimator: module docstring).
+
+    ``freq="epoch"``: one row per epoch with an estimate (``epoch``, ``first_time``,
+    ``last_time``, ``hashrate_ehs``, ``hashrate_lo_ehs``, ``hashrate_hi_ehs``,
+    ``duration_source``). ``freq="D"``: one row per UTC day (``date``), each the time-weighted
+    mean of the epoch estimates (and of their bounds) over the part of the day the epochs cover,
+    each epoch spanning ``[first_time, next first_time)``.
+    """
+    df = _table()
+    cols = ["hashrate_ehs", "hashrate_lo_ehs", "hashrate_hi_ehs"]
+    if freq == "epoch":
+        ok = df["hashrate_ehs"].notna()
+        keep = ["epoch", "first_time", "last_time", *cols, "duration_source"]
+        return df.loc[ok, keep].reset_index(drop=True)
+    if freq != "D":
+        raise ValueError(f"freq must be 'epoch' or 'D', got {freq!r}")
+    start = _unix(df["first_time"])
+    end = _span_end(df)
+    ok = ~np.isnan(df["hashrate_ehs"].to_numpy()) & ~np.isnan(end)
+    start, end = start[ok], end[ok]
+    t0, t1 = float(start[0]), float(end[-1])
+    day = 86400.0
+    d0 = np.floor(t0 / day) * day
+    bounds = np.arange(d0, t1 + day, day)
+    if bounds[-1] < t1:  # pragma: no cover - arange covers t1 by construction
+        bounds = np.append(bounds, bounds[-1] + day)
+    # Covered time and integral of each series, piecewise constant over epoch spans.
+    knots = np.concatenate([start, end[-1:]])
+    if np.any(np.diff(knots) <= 0):
+        raise ValueError("epoch start times must increase to build a daily series")
+    b = np.clip(bounds, t0, t1)
+    covered = np.diff(b)
+    out = pd.DataFrame({"date": pd.to_datetime(bounds[:-1], unit="s", utc=True)})
+    for c in cols:
+        rate = df[c].to_numpy()[ok]
+        cum = np.concatenate([[0.0], np.cumsum(rate * np.diff(knots))])
+        integral = np.diff(np.interp(b, knots, cum))
+        out[c] = integral / covered
+    out = out[covered > 0].reset_index(drop=True)
+    out["date"] = out["date"].astype("datetime64[s, UTC]")
+    return out
+
+
+def _epoch_row(df: pd.DataFrame, height: int) -> pd.Series:
+    if height < 0:
+        raise ValueError(f"height must be >= 0, got {height}")
+    e = height // INTERVAL
+    first_e = int(df["epoch"].iloc[0])
+    if not first_e <= e <= int(df["epoch"].iloc[-1]):
+        raise ValueError(
+            f"height {height} (epoch {e}) is outside the bundled history "
+            f"(heights {first_e * INTERVAL}..{int(df['last_height'].iloc[-1])})"
+        )
+    return df.iloc[e - first_e]
+
+
+def difficulty_at(when: int | datetime | date | str) -> float:
+    """Difficulty [dimensionless] at a height [block], or in force at a UTC time.
+
+    At a time ``t``: the difficulty of the next block mined after ``t``, i.e. epoch ``e + 1``
+    from the last block time of epoch ``e`` on (genesis time for epoch 0). Times before the
+    genesis block or after the newest time in the table raise ``ValueError``.
+    """
+    df = _table()
+    if isinstance(when, int | np.integer):
+        return float(_epoch_row(df, int(when))["difficulty"])
+    t = _utc(when).timestamp()
+    first = _unix(df["first_time"])
+    last = _unix(df["last_time"])
+    newest = np.nanmax(np.concatenate([first, last]))
+    if t < first[0] or t > newest:
+        lo = pd.Timestamp(first[0], unit="s", tz=UTC)
+        hi = pd.Timestamp(newest, unit="s", tz=UTC)
+        raise ValueError(f"{_utc(when)} is outside the bundled history ({lo} .. {hi})")
+    # epoch k is in force on [last_time[k-1], last_time[k]); searchsorted over last times.
+    prev_last = last[:-1]
+    k = int(np.searchsorted(prev_last, t, side="right"))
+    return float(df["difficulty"].iloc[k])
+
+
+def time_at(height: int) -> pd.Timestamp:
+    """Estimated UTC time of the block at ``height`` [block]: linear in height between its
+    epoch's first and last block times. Given both ends, the 2014 blocks between arrive as
+    uniform order statistics under a constant-rate Poisson process (Bowden et al. 2018,
+    arXiv:1801.07447), so this is their expected time; a hashrate change within the epoch biases
+    it (hours). Exact at the boundaries; ``time_source`` says whether those are header times."""
+    df = _table()
+    row = _epoch_row(df, int(height))
+    first, last = row["first_time"], row["last_time"]
+    if pd.isna(last):
+        raise ValueError(f"height {height}: epoch {int(row['epoch'])} has no known end time")
+    frac = (int(height) - int(row["first_height"])) / (INTERVAL - 1)
+    return pd.Timestamp(first + (last - first) * frac).round("s")
+
+
+def halvings() -> pd.DataFrame:
+    """Subsidy halvings inside the bundled history: ``halving``, ``height`` [block], estimated
+    ``time`` (:func:`time_at`) and the epoch's ``time_source`` (``validation.cpp``
+    ``GetBlockSubsidy``: every 210 000 blocks)."""
+    df = _table()
+    n = MAINNET.subsidy_halving_interval
+    rows = []
+    k = 1
+    while k * n <= int(df["last_height"].iloc[-1]):
+        row = _epoch_row(df, k * n)
+        if pd.notna(row["last_time"]):
+            rows.append({"halving": k, "height": k * n, "time": time_at(k * n),
+                         "time_source": row["time_source"]})
+        k += 1
+    return pd.DataFrame(rows, columns=["halving", "height", "time", "time_source"])
+
+
+def latest() -> pd.Series:
+    """The newest epoch with a hashrate estimate (a row of :func:`epochs`)."""
+    df = _table()
+    return df[df["hashrate_ehs"].notna()].iloc[-1].copy()

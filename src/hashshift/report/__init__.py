@@ -1,0 +1,1 @@
+"""What people see: charts and the offline HTML report."""
