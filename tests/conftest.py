@@ -44,3 +44,10 @@ def shared() -> type:
         file = staticmethod(shared_file)
 
     return _Shared
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                    ) -> None:
+    """Tests never touch the user's store: HASHSHIFT_HOME points at a fresh folder."""
+    monkeypatch.setenv("HASHSHIFT_HOME", str(tmp_path_factory.mktemp("hashshift_home")))

@@ -54,7 +54,7 @@ def friendly(func: F) -> F:
         except Exception as exc:
             if state.debug:
                 raise
-            err_console.print(f"[red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
             code = 2 if isinstance(exc, UserError | ValueError | LookupError) else 1
             raise typer.Exit(code) from None
 
@@ -198,6 +198,9 @@ def main() -> None:
     """Console-script entry point."""
     app()
 
+
+# Command groups live in their own modules and register themselves on `app` when imported.
+from . import cli_data, cli_geo, cli_observed  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     main()

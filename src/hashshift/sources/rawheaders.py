@@ -10,12 +10,14 @@ work as it is read (``CheckProofOfWork``, ``src/pow.cpp``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..consensus import HEADER_SIZE, MAINNET, Header, HeaderFormatError, Params
 
 __all__ = [
     "HeaderPowError",
+    "iter_headers_file",
     "parse_headers",
     "read_header",
     "read_header_dir",
@@ -89,3 +91,25 @@ def read_header_dir(
     if not out:
         raise FileNotFoundError(f"{path}: no <height>.bin header files")
     return out
+
+
+def iter_headers_file(path: str | Path, chunk_headers: int = 5_000) -> Iterator[bytes]:
+    """Stream a concatenated-headers file in chunks of whole 80-byte headers (memory stays flat).
+
+    A file whose size is not a multiple of 80 raises :class:`HeaderFormatError` naming the
+    offset of the incomplete header before anything is yielded.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size % HEADER_SIZE:
+        raise HeaderFormatError(
+            f"{path}: {size} bytes is not a whole number of 80-byte headers "
+            f"(incomplete header at byte {size - size % HEADER_SIZE}, height offset "
+            f"{size // HEADER_SIZE})"
+        )
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(HEADER_SIZE * chunk_headers)
+            if not chunk:
+                return
+            yield chunk

@@ -1,0 +1,412 @@
+"""CLI commands of the observed layer: energy, economics, validate (the mining map lives with
+the geography commands)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from .cli import UserError, _emit_json, _parse_date, app, console, friendly, state
+
+validate_app = typer.Typer(
+    help="Check hashshift's models against published reference series.",
+    no_args_is_help=True,
+)
+app.add_typer(validate_app, name="validate")
+
+_PRICE_HELP = "Electricity price [USD/kWh] (CBECI's default 0.05)."
+
+
+def _check_price(price: float) -> None:
+    if not math.isfinite(price) or price <= 0:
+        raise UserError(f"--price {price:g}: the electricity price must be > 0 USD/kWh "
+                        "(e.g. --price 0.05)")
+
+
+def _day(value: str | None, name: str) -> pd.Timestamp | None:
+    d = _parse_date(value, name)
+    return None if d is None else pd.Timestamp(d.date())
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = pd.DatetimeIndex(out[c]).strftime("%Y-%m-%d")
+    out.to_csv(path, index=False)
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = pd.DatetimeIndex(out[c]).strftime("%Y-%m-%d")
+    recs: list[dict[str, Any]] = out.to_dict("records")  # type: ignore[assignment]
+    for r in recs:
+        for k, v in r.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                r[k] = None
+    return recs
+
+
+def _rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    recs: list[dict[str, Any]] = df.to_dict("records")  # type: ignore[assignment]
+    return recs
+
+
+def _num(x: Any, spec: str = ",.2f") -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return "–" if not math.isfinite(v) else format(v, spec)
+
+
+# --------------------------------------------------------------------------------------------
+# energy
+# --------------------------------------------------------------------------------------------
+
+
+def _market_for_energy(market: Path | None) -> tuple[pd.DataFrame, str]:
+    """The market table to run CBECI on and a label of where it came from."""
+    if market is not None:
+        from .sources.prices import read_price_csv
+
+        if not market.exists():
+            raise UserError(f"--market {market}: no such file")
+        parsed = read_price_csv(market)
+        if parsed.kind != "coinmetrics":
+            raise UserError(f"--market {market}: needs Coin Metrics' btc.csv layout (time, "
+                            "PriceUSD, HashRate, BlkCnt, FeeTotNtv, IssTotNtv); this file is "
+                            "a plain price series")
+        return parsed.frame, f"{market} (daily)"
+    try:
+        from .store import Store
+
+        stored = Store(lock_timeout_s=2.0).read_table("prices")
+    except Exception:  # an unreadable store falls back to the bundled table
+        stored = pd.DataFrame()
+    if not stored.empty and {"revenue_usd", "hashrate_ehs"} <= set(stored.columns):
+        stored = stored.dropna(subset=["revenue_usd", "hashrate_ehs"])
+        if len(stored) > 14:
+            stored = stored.assign(date=pd.to_datetime(stored["date"]))
+            return stored, "the local store's prices table (daily)"
+    from .sources.bundled_observed import bundled_name, read_market_monthly
+
+    return read_market_monthly(), f"bundled {bundled_name('market_monthly')} (monthly means)"
+
+
+@app.command()
+@friendly
+def energy(
+    price: Annotated[float, typer.Option(help=_PRICE_HELP)] = 0.05,
+    since: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD, UTC).")] = None,
+    market: Annotated[
+        Path | None,
+        typer.Option(help="Coin Metrics btc.csv for daily inputs (default: the local store's "
+                          "prices, else the bundled monthly table)."),
+    ] = None,
+    max_age_years: Annotated[
+        float | None, typer.Option(help="Retire machines this many years after release.")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write every row to this CSV file.")] = None,
+    rows: Annotated[int, typer.Option(min=1, help="Rows to show in the table.")] = 12,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Bitcoin's power [GW] and annualised energy [TWh/yr] by CCAF's CBECI method."""
+    from .energy import run_cbeci
+
+    _check_price(price)
+    start, end = _day(since, "--since"), _day(until, "--until")
+    if start is not None and end is not None and start > end:
+        raise UserError(f"--since {since} is after --until {until}")
+    if max_age_years is not None and max_age_years <= 0:
+        raise UserError(f"--max-age-years {max_age_years:g}: must be > 0 years")
+    frame, label = _market_for_energy(market)
+    out = run_cbeci(frame, price_usd_kwh=price, since=start, until=end,
+                    max_age_days=None if max_age_years is None else max_age_years * 365.25)
+    out = out.dropna(subset=["power_guess_gw"]) if out["power_guess_gw"].notna().any() else out
+    if csv is not None:
+        _write_csv(out, csv)
+    if as_json:
+        _emit_json({"source": label, "resolution": out.attrs.get("resolution"),
+                    "price_usd_kwh": price, "csv": str(csv) if csv else None,
+                    "rows": _records(out)})
+        return
+    if state.quiet:
+        return
+    monthly = out.attrs.get("resolution") == "monthly"
+    table = Table(
+        title=f"CBECI at {price:g} USD/kWh: last {min(rows, len(out))} of {len(out)} "
+              f"{'months' if monthly else 'days'}",
+        caption=f"inputs: {label}; hardware: bundled ASIC catalogue. θ = profitability "
+                "threshold; bounds: best/equal-weight mean/worst profitable machine × PUE "
+                "1.01/1.10/1.20" + ("" if monthly else "; 14-day θ and 7-day power averages"),
+    )
+    for col in ("date", "EH/s", "θ J/TH", "n", "lower GW", "guess GW", "upper GW",
+                "guess TWh/yr"):
+        table.add_column(col, justify="left" if col == "date" else "right", no_wrap=True)
+    for r in _rows(out.tail(rows)):
+        table.add_row(
+            f"{r['date']:%Y-%m}" if monthly else f"{r['date']:%Y-%m-%d}",
+            _num(r["hashrate_ehs"], ",.1f"), _num(r["threshold_j_th"], ",.1f"),
+            str(r["n_profitable"]), _num(r["power_lower_gw"]), _num(r["power_guess_gw"]),
+            _num(r["power_upper_gw"]), _num(r["energy_guess_twh_yr"], ",.1f"),
+        )
+    console.print(table)
+    if csv is not None:
+        console.print(f"rows written to [bold]{csv}[/]")
+
+
+# --------------------------------------------------------------------------------------------
+# economics
+# --------------------------------------------------------------------------------------------
+
+
+def _market_month(when: str | None) -> pd.Series:
+    from .sources.bundled_observed import read_market_monthly
+
+    m = read_market_monthly()
+    lo, hi = m["date"].iloc[0], m["date"].iloc[-1]
+    if when is None:
+        return m.iloc[-1]
+    text = when if len(when) > 7 else f"{when}-01"
+    day = _day(text, "--date")
+    assert day is not None
+    month = day.to_period("M").to_timestamp()
+    row = m[m["date"] == month]
+    if row.empty:
+        raise UserError(f"--date {when}: outside the bundled market data, which cover "
+                        f"{lo:%Y-%m} .. {hi:%Y-%m}")
+    return row.iloc[0]
+
+
+@app.command()
+@friendly
+def economics(
+    machine: Annotated[
+        list[str] | None,
+        typer.Option(help="Machine model, e.g. \"Antminer S19 XP\" (repeatable; default: "
+                          "every machine released by --date)."),
+    ] = None,
+    price: Annotated[float, typer.Option(help=_PRICE_HELP)] = 0.05,
+    date: Annotated[
+        str | None,
+        typer.Option(help="Month of the market data (YYYY-MM or YYYY-MM-DD; default: newest)."),
+    ] = None,
+    capex: Annotated[
+        float | None, typer.Option(help="Machine price [USD] for the payback period.")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option(help="Write the table to this CSV file.")] = None,
+    rows: Annotated[int, typer.Option(min=1, help="Machines to show.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Hashprice, hashvalue and each machine's break-even electricity price [USD/kWh]."""
+    from . import economics as ec
+    from . import hardware as hw
+
+    _check_price(price)
+    if capex is not None and (not math.isfinite(capex) or capex < 0):
+        raise UserError(f"--capex {capex:g}: the machine price must be >= 0 USD")
+    mrow = _market_month(date)
+    month = pd.Timestamp(mrow["date"])
+    h_ehs = float(mrow["hashrate_ehs"])
+    hashprice = float(ec.hashprice_from_revenue_usd_ph_day(mrow["revenue_usd_day"], h_ehs))
+    reward_btc_day = float(mrow["subsidy_btc_day"] + mrow["fees_btc_day"])
+    hashvalue = reward_btc_day / (h_ehs * 1000.0)
+    theta = float(ec.profitability_threshold_j_th(mrow["revenue_usd_day"], h_ehs, price))
+
+    if machine:
+        found = [hw.machine(n) for n in machine]
+        cat = pd.DataFrame([{
+            "model": m.model, "maker": m.maker, "release_date": pd.Timestamp(m.release_date),
+            "hashrate_ths": m.hashrate_ths, "efficiency_j_th": m.efficiency_j_th,
+        } for m in found])
+    else:
+        if capex is not None:
+            raise UserError("--capex needs one --machine (a price applies to one model)")
+        cat = hw.released(month + pd.offsets.MonthEnd(0))
+        cat = cat.sort_values("efficiency_j_th", kind="stable")
+    if capex is not None and len(cat) != 1:
+        raise UserError("--capex needs exactly one --machine")
+    e = cat["efficiency_j_th"].to_numpy(dtype=float)
+    h = cat["hashrate_ths"].to_numpy(dtype=float)
+    table_df = pd.DataFrame({
+        "model": cat["model"].to_numpy(), "maker": cat["maker"].to_numpy(),
+        "release_date": pd.DatetimeIndex(cat["release_date"]),
+        "hashrate_ths": h, "efficiency_j_th": e,
+        "break_even_usd_kwh": ec.break_even_price_usd_kwh(hashprice, e),
+        "revenue_usd_day": ec.machine_revenue_usd_day(h, hashprice),
+        "power_cost_usd_day": ec.machine_cost_usd_day(h, e, price),
+        "margin_usd_day": ec.machine_profit_usd_day(h, e, hashprice, price),
+        "profitable": e < theta,
+    })
+    if capex is not None:
+        table_df["payback_days"] = ec.payback_days(capex, h, e, hashprice, price)
+    summary = {
+        "month": f"{month:%Y-%m}", "price_usd_kwh": price,
+        "btc_price_usd": float(mrow["price_usd"]), "hashrate_ehs": h_ehs,
+        "hashprice_usd_ph_day": hashprice, "hashvalue_btc_ph_day": hashvalue,
+        "threshold_j_th": theta,
+    }
+    if csv is not None:
+        _write_csv(table_df, csv)
+    if as_json:
+        _emit_json({**summary, "csv": str(csv) if csv else None,
+                    "machines": _records(table_df)})
+        return
+    if state.quiet:
+        return
+    console.print(
+        f"[bold]{month:%B %Y}[/] (monthly means): BTC {_num(mrow['price_usd'], ',.0f')} USD, "
+        f"hashrate {_num(h_ehs, ',.1f')} EH/s, hashprice {_num(hashprice)} USD/(PH/s)/day, "
+        f"hashvalue {hashvalue:.6f} BTC/(PH/s)/day, profitability threshold "
+        f"{_num(theta, ',.1f')} J/TH at {price:g} USD/kWh", highlight=False,
+    )
+    shown = table_df.head(rows)
+    table = Table(
+        title=f"Machines at {price:g} USD/kWh" + (
+            "" if machine else f": {len(shown)} of {len(table_df)} released by {month:%Y-%m}"),
+        caption="BE = break-even electricity price = hashprice / (J/TH × 24); rev = revenue, "
+                "cost = electricity, net = rev − cost (nameplate specs, no PUE)",
+    )
+    cols = ["machine", "released", "TH/s", "J/TH", "BE $/kWh", "rev $/d", "cost $/d",
+            "net $/d"]
+    if capex is not None:
+        cols.append("payback d")
+    for c in cols:
+        if c == "machine":
+            table.add_column(c, overflow="fold", min_width=22)
+        else:
+            table.add_column(c, justify="left" if c == "released" else "right", no_wrap=True)
+    for r in _rows(shown):
+        cells = [
+            f"{r['maker']} {r['model']}", f"{r['release_date']:%Y-%m}",
+            _num(r["hashrate_ths"], ",.1f"), _num(r["efficiency_j_th"], ",.1f"),
+            _num(r["break_even_usd_kwh"], ".4f"), _num(r["revenue_usd_day"]),
+            _num(r["power_cost_usd_day"]), _num(r["margin_usd_day"]),
+        ]
+        if capex is not None:
+            pb = float(r["payback_days"])
+            cells.append(_num(pb, ",.0f") if math.isfinite(pb) else "never")
+        late = pd.Timestamp(r["release_date"]) > month + pd.offsets.MonthEnd(0)
+        loss = float(r["margin_usd_day"]) < 0
+        table.add_row(*cells, style="dim" if late else ("red" if loss else None))
+    console.print(table)
+    if csv is not None:
+        console.print(f"table written to [bold]{csv}[/]")
+
+
+# --------------------------------------------------------------------------------------------
+# validate cbeci
+# --------------------------------------------------------------------------------------------
+
+#: Files ``validate cbeci`` reads, relative to the shared data folder.
+CBECI_FILES = {
+    "miners": Path("cambridge", "ccaf_cbeci_miners_2021-02.json"),
+    "market": Path("market", "coinmetrics_btc_2026-03.csv"),
+    "api_1": Path("cambridge", "ccaf_api_cbeci_daily_2010-07_2019-08.csv"),
+    "api_2": Path("cambridge", "ccaf_api_cbeci_daily_2019-09_2020-12.csv"),
+    "download_2022": Path("cambridge",
+                          "cbeci_daily_annualised_TWh_vintage-2022-01_2014-07_2020-12.csv"),
+}
+
+
+def default_data_dir() -> Path:
+    """``$HASHSHIFT_SHARED_DATA``, else ``../shared/data`` from the working directory."""
+    env = os.environ.get("HASHSHIFT_SHARED_DATA")
+    return Path(env) if env else Path.cwd().parent / "shared" / "data"
+
+
+def cbeci_validation_table(data_dir: Path, *, start: str = "2015-01-01",
+                           end: str = "2020-12-31", price_usd_kwh: float = 0.05) -> pd.DataFrame:
+    """Read the reference files under ``data_dir`` (:data:`CBECI_FILES`) and run
+    :func:`hashshift.energy.validate_cbeci` for CCAF's 2021-02 list and its API-vintage
+    reconstruction, against the API vintage (Aug 2022) and the 2022-01 download vintage."""
+    from . import hardware as hw
+    from .energy import ccaf_api_hardware, validate_cbeci
+    from .sources.bundled_observed import read_ccaf_miners
+    from .sources.ccaf import read_cbeci
+    from .sources.prices import read_coinmetrics
+
+    paths = {k: data_dir / p for k, p in CBECI_FILES.items()}
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if missing:
+        raise UserError("missing reference file(s): " + ", ".join(missing) + "; pass "
+                        "--data-dir pointing at a folder with cambridge/ and market/ (or set "
+                        "HASHSHIFT_SHARED_DATA)")
+    miners = read_ccaf_miners(paths["miners"])
+    market = read_coinmetrics(paths["market"])
+    api = pd.concat([read_cbeci(paths["api_1"]), read_cbeci(paths["api_2"])],
+                    ignore_index=True)
+    download = read_cbeci(paths["download_2022"])
+    cat = hw.catalogue()
+    s1 = cat[cat["model"] == "Antminer S1"].assign(model="Bitmain Antminer S1")
+    return validate_cbeci(
+        {"ccaf-2021-02": miners, "api-recon": ccaf_api_hardware(miners, s1)},
+        market, {"api-2022-08": api, "download-2022-01": download},
+        start=start, end=end, price_usd_kwh=price_usd_kwh,
+    )
+
+
+@validate_app.command("cbeci")
+@friendly
+def validate_cbeci_command(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder with cambridge/ and market/ reference files (default: "
+                          "$HASHSHIFT_SHARED_DATA or ../shared/data)."),
+    ] = None,
+    start: Annotated[str, typer.Option(help="First day compared.")] = "2015-01-01",
+    end: Annotated[str, typer.Option(help="Last day compared.")] = "2020-12-31",
+    csv: Annotated[Path | None, typer.Option(help="Write the table to this CSV file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Reproduce CCAF's CBECI bounds from CCAF's hardware list and Coin Metrics data."""
+    s, e = _day(start, "--start"), _day(end, "--end")
+    assert s is not None and e is not None
+    if s > e:
+        raise UserError(f"--start {start} is after --end {end}")
+    folder = data_dir if data_dir is not None else default_data_dir()
+    df = cbeci_validation_table(folder, start=f"{s:%Y-%m-%d}", end=f"{e:%Y-%m-%d}")
+    if csv is not None:
+        _write_csv(df, csv)
+    if as_json:
+        _emit_json({"data_dir": str(folder), "start": f"{s:%Y-%m-%d}", "end": f"{e:%Y-%m-%d}",
+                    "rows": _records(df)})
+        return
+    if state.quiet:
+        return
+    table = Table(
+        title=f"CBECI reproduced vs CCAF, {s:%Y-%m-%d} .. {e:%Y-%m-%d} (daily, $0.05/kWh)",
+        caption="e = ours / CCAF − 1 per day (annualised TWh/yr); bias = median e; goal: "
+                "median |e| ≤ 5 % "
+                "best guess, ≤ 10 % bounds. Hardware: ccaf-2021-02 = CCAF's list; "
+                "api-recon = that list as the API vintage used it (Bitmain, Canaan, "
+                "MicroBT + Antminer S1, counted from the day after release)",
+    )
+    for c in ("hardware", "vintage", "series", "days", "med |e| %", "p90 |e| %", "max |e| %",
+              "bias %", "goal", "ok"):
+        if c in ("hardware", "vintage"):
+            table.add_column(c, no_wrap=True, min_width=12 if c == "hardware" else 16)
+        else:
+            table.add_column(c, justify="left" if c == "series" else "right", no_wrap=True,
+                             min_width=3)
+    for r in _rows(df):
+        table.add_row(
+            str(r["hardware"]), str(r["vintage"]), str(r["series"]), str(r["days"]),
+            _num(r["median_abs_err_pct"]), _num(r["p90_abs_err_pct"]),
+            _num(r["max_abs_err_pct"]), _num(r["median_err_pct"], "+.2f"),
+            _num(r["goal_pct"], ".0f"), "yes" if r["meets_goal"] else "[red]no[/]",
+        )
+    console.print(table)
+    if csv is not None:
+        console.print(f"table written to [bold]{csv}[/]")

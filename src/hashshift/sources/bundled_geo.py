@@ -1,0 +1,181 @@
+"""The mining map bundled in the package (``hashshift/data/mining_map_ccaf_<vintage>.csv``).
+
+The file is written by ``scripts/build_mining_map.py`` from CCAF's Bitcoin Mining Map exports
+(sources and vintage: ``hashshift/data/SOURCES.md``); :func:`format_mining_map` is its writer and
+:func:`parse_mining_map` its validating reader. One row per month × level × region:
+
+- ``date`` — first day of the month (ISO ``YYYY-MM-DD``); the row holds that month's mean;
+- ``level`` — ``country`` or ``province``;
+- ``region_code`` — ISO 3166-1 alpha-2 (``CN`` …) or ``OTHER`` at country level; ISO 3166-2
+  (``CN-XJ`` …) or ``CN-OTHER`` at province level (:mod:`hashshift.regions`);
+- ``share_pct`` [%] — the share as CCAF publishes it, of the whole named by ``basis``;
+- ``basis`` — what the share is a share of: ``global`` (the network's hashrate; country rows) or
+  a country code (``CN``: China's hashrate; province rows);
+- ``source`` — the CCAF export the row comes from.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..regions import check_region_code, parent_code
+
+__all__ = [
+    "MINING_MAP_COLUMNS",
+    "MINING_MAP_LEVELS",
+    "bundled_mining_map_name",
+    "format_mining_map",
+    "parse_mining_map",
+    "read_mining_map",
+]
+
+#: Columns of the bundled mining map, in order.
+MINING_MAP_COLUMNS = ["date", "level", "region_code", "share_pct", "basis", "source"]
+MINING_MAP_LEVELS = ("country", "province")
+GLOBAL_BASIS = "global"
+_NAME = re.compile(r"mining_map_ccaf_(\d{4}-\d{2})\.csv")
+_DATE = re.compile(r"\d{4}-\d{2}-01")
+
+
+def bundled_mining_map_name(vintage: str) -> str:
+    """File name of the bundled mining map for a ``YYYY-MM`` vintage."""
+    if not re.fullmatch(r"\d{4}-\d{2}", vintage):
+        raise ValueError(f"vintage must be YYYY-MM, got {vintage!r}")
+    return f"mining_map_ccaf_{vintage}.csv"
+
+
+def format_mining_map(df: pd.DataFrame) -> str:
+    """CSV text of a mining map (columns :data:`MINING_MAP_COLUMNS`); deterministic bytes.
+
+    Rows are written sorted by date, level (``country`` first) and region code; shares with
+    up to 10 significant digits (CCAF publishes two decimals).
+    """
+    missing = [c for c in MINING_MAP_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"mining map lacks column(s) {', '.join(missing)}")
+    frame = df[MINING_MAP_COLUMNS].copy()
+    frame["_lvl"] = frame["level"].map({lvl: i for i, lvl in enumerate(MINING_MAP_LEVELS)})
+    frame = frame.sort_values(["date", "_lvl", "region_code"], kind="stable")
+    lines = [",".join(MINING_MAP_COLUMNS)]
+    records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
+    for r in records:
+        share = float(r["share_pct"])
+        if not math.isfinite(share):
+            raise ValueError(f"share_pct of {r['region_code']} on {r['date']} is not finite")
+        source = str(r["source"])
+        if "," in source or '"' in source:
+            raise ValueError(f"source {source!r} must not contain commas or quotes")
+        lines.append(",".join([
+            pd.Timestamp(r["date"]).strftime("%Y-%m-%d"), str(r["level"]), str(r["region_code"]),
+            format(share, ".10g"), str(r["basis"]), source,
+        ]))
+    return "\n".join(lines) + "\n"
+
+
+def _fail(name: str, i: int, msg: str) -> ValueError:
+    return ValueError(f"{name}: line {i + 2}: {msg}")
+
+
+def parse_mining_map(text: str, name: str = "mining_map") -> pd.DataFrame:
+    """Parse and validate mining-map CSV text; ``name`` labels error messages.
+
+    Rules (a breach raises ``ValueError`` naming the line and rule): the columns
+    :data:`MINING_MAP_COLUMNS`; ``date`` the first of a month (``YYYY-MM-01``); ``level`` one of
+    :data:`MINING_MAP_LEVELS`; ``region_code`` a known code (:mod:`hashshift.regions`), a country
+    at country level and a subdivision at province level; ``basis`` ``global`` for countries and
+    the parent country's code for provinces; ``share_pct`` a number in [0, 100]; ``source``
+    not empty; one row per (date, level, region_code).
+
+    Returns ``date`` (datetime64[ns], midnight: the UTC day), ``level``, ``region_code``,
+    ``share_pct`` (float64), ``basis``, ``source``. Month sums are checked by
+    :mod:`hashshift.geography`, which also accepts rows from the store.
+    """
+    try:
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"{name}: not a readable CSV table ({exc})") from None
+    missing = [c for c in MINING_MAP_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ValueError(f"{name}: missing column(s) {', '.join(missing)} (rule: a mining map "
+                         f"has the columns {', '.join(MINING_MAP_COLUMNS)})")
+    if raw.empty:
+        raise ValueError(f"{name}: no rows (rule: at least one month)")
+    shares = np.empty(len(raw))
+    seen: set[tuple[str, str, str]] = set()
+    for i, r in enumerate(raw[MINING_MAP_COLUMNS].itertuples(index=False)):
+        day, level, code, share, basis, source = (str(v) for v in r)
+        if not _DATE.fullmatch(day):
+            raise _fail(name, i, f"date {day!r} is not the first day of a month (YYYY-MM-01)")
+        if level not in MINING_MAP_LEVELS:
+            raise _fail(name, i, f"level {level!r} is not one of {', '.join(MINING_MAP_LEVELS)}")
+        try:
+            check_region_code(code)
+        except LookupError as exc:
+            raise _fail(name, i, str(exc)) from None
+        is_sub = "-" in code  # ISO 3166-2 codes (and CN-OTHER) have a hyphen
+        if (level == "province") != is_sub:
+            what = "a subdivision (XX-YY)" if level == "province" else "a country"
+            raise _fail(name, i, f"region_code {code!r} is not {what} (rule: level {level})")
+        want = parent_code(code) if level == "province" else GLOBAL_BASIS
+        if basis != want:
+            raise _fail(name, i, f"basis {basis!r} should be {want!r} for a {level} row "
+                        "(rule: countries are shares of the global hashrate, provinces of "
+                        "their country's)")
+        try:
+            x = float(share)
+        except ValueError:
+            raise _fail(name, i, f"share_pct {share!r} is not a number") from None
+        if not 0.0 <= x <= 100.0:
+            raise _fail(name, i, f"share_pct {share!r} is outside [0, 100]")
+        shares[i] = x
+        if not source.strip():
+            raise _fail(name, i, "source is empty (rule: every row names its source)")
+        key = (day, level, code)
+        if key in seen:
+            raise _fail(name, i, f"{code} appears twice for {day} at level {level}")
+        seen.add(key)
+    return pd.DataFrame({
+        "date": pd.to_datetime(raw["date"], format="%Y-%m-%d").astype("datetime64[ns]"),
+        "level": raw["level"].astype(object),
+        "region_code": raw["region_code"].astype(object),
+        "share_pct": shares,
+        "basis": raw["basis"].astype(object),
+        "source": raw["source"].astype(object),
+    })
+
+
+def _newest_bundled() -> tuple[str, str]:
+    folder = resources.files("hashshift").joinpath("data")
+    found = sorted(
+        (m.group(1), p.name) for p in folder.iterdir() if (m := _NAME.fullmatch(p.name))
+    )
+    if not found:
+        raise FileNotFoundError("no mining_map_ccaf_<YYYY-MM>.csv bundled in hashshift/data")
+    return found[-1]
+
+
+def read_mining_map(path: str | Path | None = None) -> pd.DataFrame:
+    """Read and validate a mining map (default: the newest one bundled in the package).
+
+    ``attrs["vintage"]`` holds the ``YYYY-MM`` of the file name (``""`` if it has none) and
+    ``attrs["file"]`` the file read.
+    """
+    if path is not None:
+        p = Path(path)
+        df = parse_mining_map(p.read_text(encoding="utf-8"), name=str(p))
+        m = _NAME.fullmatch(p.name)
+        df.attrs.update(vintage=m.group(1) if m else "", file=str(p))
+        return df
+    vintage, fname = _newest_bundled()
+    text = resources.files("hashshift").joinpath("data", fname).read_text(encoding="utf-8")
+    df = parse_mining_map(text, name=f"hashshift/data/{fname}")
+    df.attrs.update(vintage=vintage, file=f"hashshift/data/{fname}")
+    return df
