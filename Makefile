@@ -22,7 +22,9 @@ $(STAMP_DEV): pyproject.toml | $(PY)
 	@touch $@ $(STAMP_RUN)
 
 run: $(STAMP_RUN)
-	$(VENV)/bin/hashshift history --chart $(OUT)/history.png --csv $(OUT)/history.csv
+	$(VENV)/bin/hashshift history --rows 6 --chart $(OUT)/history.png --csv $(OUT)/history.csv
+	$(VENV)/bin/hashshift run china_2021 --out $(OUT)/china_2021
+	$(VENV)/bin/hashshift backtest china-2021 --csv $(OUT)/china_2021/backtest.csv
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests scripts benchmarks

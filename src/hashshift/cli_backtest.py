@@ -1,0 +1,94 @@
+"""`hashshift backtest NAME`: a shipped scenario run as a forecast, compared with history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .cli import _emit_json, app, console, friendly, state
+
+
+@app.command()
+@friendly
+def backtest(
+    name: Annotated[str, typer.Argument(help="Backtest to run: china-2021.")] = "china-2021",
+    paths: Annotated[int | None, typer.Option(min=1, help="Paths (default: the scenario's).")]
+    = None,
+    csv: Annotated[Path | None, typer.Option(
+        help="Write the epoch table here; monthly country shares go to <name>_shares.csv "
+             "beside it.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Run a scenario as a forecast from its as-of date and print, epoch by epoch, the
+    simulated median and 90 % band beside the real retarget, hashrate and duration."""
+    from .sim.backtest import BACKTESTS, GOALS
+    from .sim.backtest import backtest as run_backtest
+
+    if name not in BACKTESTS:
+        raise LookupError(f"unknown backtest {name!r}; available: {', '.join(BACKTESTS)}")
+    with Progress(TextColumn(f"[bold]backtest {name}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} days"), TimeRemainingColumn(),
+                  console=console, disable=state.quiet or as_json, transient=True) as bar:
+        task = bar.add_task("run", total=None)
+        bt = run_backtest(name, paths=paths,
+                          progress=lambda done, total: bar.update(task, completed=done,
+                                                                  total=total))
+    if csv is not None:
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        bt.table.to_csv(csv, index=False)
+        bt.shares.to_csv(csv.with_name(csv.stem + "_shares.csv"), index=False)
+    summary = {k: (v.item() if hasattr(v, "item") else v) for k, v in bt.summary.items()}
+    if as_json:
+        _emit_json({"name": name, "goals": GOALS, "summary": summary,
+                    "epochs": bt.table.to_dict(orient="records"),
+                    "csv": str(csv) if csv else None})
+        return
+    if state.quiet:
+        return
+    _print(bt, summary, GOALS)
+    if csv is not None:
+        console.print(f"epoch table written to [bold]{csv}[/]; monthly shares to "
+                      f"[bold]{csv.with_name(csv.stem + '_shares.csv')}[/]")
+
+
+def _print(bt: Any, s: dict[str, Any], goals: dict[str, float]) -> None:
+    t = bt.table
+    table = Table(title=f"Backtest {bt.name}: simulated median (5 %…95 %) vs real, per epoch "
+                        f"({int(t['paths'].max()) if len(t) else 0} paths)")
+    for col in ("epoch", "start", "retarget % sim", "real", "EH/s sim", "real", "days sim",
+                "real"):
+        table.add_column(col, justify="left" if col == "start" else "right", no_wrap=True)
+    for ep in sorted(set(t["epoch"])):
+        row = t[t["epoch"] == ep].set_index("metric")
+        cells: list[str] = [str(ep), str(row["start"].iloc[0])]
+        for metric, fmt in (("change_pct", "{:+.1f}"), ("hashrate_ehs", "{:.0f}"),
+                            ("duration_days", "{:.1f}")):
+            if metric in row.index:
+                r = row.loc[metric]
+                mark = "" if r["inside_90"] else "[red]*[/]"
+                cells += [f"{fmt.format(r['sim_q50'])} ({fmt.format(r['sim_q05'])}…"
+                          f"{fmt.format(r['sim_q95'])})", fmt.format(r["real"]) + mark]
+            else:
+                cells += ["–", "–"]
+        table.add_row(*cells)
+    console.print(table)
+    console.print("[red]*[/] real value outside the simulated 90 % band; retarget % is the "
+                  "difficulty change at the end of the epoch")
+    if "retarget_real_pct" in s:
+        console.print(
+            f"Retarget at block {s['retarget_height']:,}: real {s['retarget_real_pct']:+.2f} %, "
+            f"simulated median {s['retarget_sim_pct']:+.2f} % (90 % band "
+            f"{s['retarget_sim_q05']:+.2f} to {s['retarget_sim_q95']:+.2f}); difference "
+            f"{s['retarget_diff_pp']:+.2f} pp (goal ±{goals['retarget_pp']:g} pp: "
+            f"{'met' if s['retarget_ok'] else 'missed'})")
+    if "hashrate_mape_pct" in s:
+        console.print(
+            f"Epoch-mean hashrate, {s['hashrate_epochs']} epochs from June 2021: mean absolute "
+            f"percentage error {s['hashrate_mape_pct']:.1f} % (goal ≤ "
+            f"{goals['hashrate_mape_pct']:g} %: {'met' if s['hashrate_mape_ok'] else 'missed'}); "
+            f"real inside the 90 % band for {s['hashrate_coverage_pct']:.0f} % of epochs (goal "
+            f"≥ {goals['coverage_pct']:g} %: {'met' if s['hashrate_coverage_ok'] else 'missed'})")

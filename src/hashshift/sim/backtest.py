@@ -1,0 +1,136 @@
+"""Backtests: a scenario run as a forecast, compared epoch by epoch with what really happened.
+
+``china-2021`` runs ``examples/china_2021.toml`` (as of 2021-05-31) and compares, for every epoch
+that started between May 2021 and January 2022, the simulated median and 90 % band with the real
+values from the bundled history: the retarget at the end of the epoch [%], the epoch-mean
+hashrate [EH/s] and the epoch duration [days]. The same estimator (``(n−1)·D·2**32 / T``) gives
+the hashrate of real and simulated epochs, so the comparison is like for like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .engine import Result, run
+from .scenario import Scenario, parse_scenario
+
+__all__ = ["BACKTESTS", "Backtest", "backtest", "compare", "load_example"]
+
+#: name -> (example file, first and last epoch start compared, the headline retarget height)
+BACKTESTS: dict[str, tuple[str, date, date, int]] = {
+    "china-2021": ("china_2021.toml", date(2021, 5, 1), date(2022, 1, 31), 689_472),
+}
+GOALS = {"retarget_pp": 5.0, "hashrate_mape_pct": 12.0, "coverage_pct": 80.0}
+
+
+def load_example(name: str) -> Scenario:
+    """A scenario shipped in ``hashshift/examples`` (``name`` with or without ``.toml``)."""
+    fname = name if name.endswith(".toml") else f"{name}.toml"
+    folder = resources.files("hashshift").joinpath("examples")
+    path = folder.joinpath(fname)
+    if not path.is_file():
+        have = sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
+                      if p.name.endswith(".toml"))
+        raise LookupError(f"no shipped example {name!r}; examples: {', '.join(have)}")
+    return parse_scenario(path.read_text(encoding="utf-8"), f"hashshift/examples/{fname}")
+
+
+@dataclass
+class Backtest:
+    """``table``: one row per epoch × metric with the simulated quantiles and the real value;
+    ``summary``: the headline figures and whether each goal is met; ``shares``: monthly
+    simulated country shares [%] (median) for comparison with the mining map."""
+
+    name: str
+    table: pd.DataFrame
+    summary: dict[str, Any]
+    shares: pd.DataFrame
+    result: Result
+
+
+def compare(result: Result, start: date, end: date, headline_height: int) -> Backtest:
+    """Compare a result with the bundled history for epochs starting in [start, end]."""
+    from .. import history
+
+    real = history.epochs().set_index("epoch")
+    sim = result.epochs
+    t_lo = pd.Timestamp(start, tz="UTC")
+    t_hi = pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1)
+    rows = []
+    for ep in sorted(set(sim["epoch"].tolist())):
+        if ep not in real.index or ep + 1 not in real.index:
+            continue
+        r = real.loc[ep]
+        if not (t_lo <= r["first_time"] < t_hi):
+            continue
+        truth = {
+            "change_pct": float(real.loc[ep + 1, "change_pct"]),
+            "hashrate_ehs": float(r["hashrate_ehs"]),
+            "duration_days": float(r["duration_s"]) / 86400.0,
+        }
+        for metric, value in truth.items():
+            s = sim[(sim["epoch"] == ep) & (sim["metric"] == metric)]
+            if s.empty:
+                continue
+            q = s.iloc[0]
+            rows.append({
+                "epoch": int(ep), "first_height": int(r["first_height"]),
+                "start": r["first_time"].date(), "metric": metric, "paths": int(q["paths"]),
+                "sim_q05": float(q["q05"]), "sim_q50": float(q["q50"]),
+                "sim_q95": float(q["q95"]), "real": value,
+                "inside_90": bool(q["q05"] <= value <= q["q95"]),
+            })
+    table = pd.DataFrame(rows)
+    summary: dict[str, Any] = {}
+    head = table[(table["metric"] == "change_pct")
+                 & (table["first_height"] + 2016 == headline_height)]
+    if len(head):
+        h = head.iloc[0]
+        diff = h["sim_q50"] - h["real"]
+        summary.update(retarget_height=headline_height, retarget_real_pct=h["real"],
+                       retarget_sim_pct=h["sim_q50"], retarget_sim_q05=h["sim_q05"],
+                       retarget_sim_q95=h["sim_q95"], retarget_diff_pp=diff,
+                       retarget_ok=abs(diff) <= GOALS["retarget_pp"])
+    hr = table[(table["metric"] == "hashrate_ehs")
+               & (pd.to_datetime(table["start"]) >= pd.Timestamp(2021, 6, 1))]
+    if len(hr):
+        ape = np.abs(hr["sim_q50"] / hr["real"] - 1.0) * 100.0
+        cover = float(hr["inside_90"].mean() * 100.0)
+        summary.update(hashrate_epochs=len(hr), hashrate_mape_pct=float(ape.mean()),
+                       hashrate_median_ape_pct=float(np.median(ape)),
+                       hashrate_coverage_pct=cover,
+                       hashrate_mape_ok=float(ape.mean()) <= GOALS["hashrate_mape_pct"],
+                       hashrate_coverage_ok=cover >= GOALS["coverage_pct"])
+    return Backtest("", table, summary, monthly_shares(result), result)
+
+
+def monthly_shares(result: Result) -> pd.DataFrame:
+    """Median simulated share [%] of each region per calendar month, with Chinese provinces
+    summed into ``CN`` (the country level of CCAF's map)."""
+    d = result.daily
+    s = d[(d["metric"] == "share_pct") & (d["region"] != "WORLD")].copy()
+    s["country"] = s["region"].str.split("-").str[0]
+    s.loc[s["region"] == "OTHER", "country"] = "OTHER"
+    s["month"] = pd.to_datetime(s["date"]).dt.to_period("M").dt.to_timestamp()
+    by_day = s.groupby(["date", "month", "country"], as_index=False)["q50"].sum()
+    out = by_day.groupby(["month", "country"], as_index=False)["q50"].mean()
+    return out.rename(columns={"q50": "share_pct_median", "country": "region_code"})
+
+
+def backtest(name: str = "china-2021", *, paths: int | None = None,
+             progress: Any = None) -> Backtest:
+    """Run a named backtest (see :data:`BACKTESTS`)."""
+    if name not in BACKTESTS:
+        raise LookupError(f"unknown backtest {name!r}; available: {', '.join(BACKTESTS)}")
+    example, start, end, height = BACKTESTS[name]
+    scenario = load_example(example)
+    result = run(scenario, paths=paths, progress=progress)
+    bt = compare(result, start, end, height)
+    bt.name = name
+    return bt

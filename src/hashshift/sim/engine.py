@@ -1,0 +1,814 @@
+"""The scenario engine: a daily loop over regions × machine classes × Monte Carlo paths.
+
+Each day, for every path at once (numpy; no Python loop over paths or blocks):
+
+1. **policy** — bans stop a growing share of their regions' machines (ramp, enforcement, an
+   underground share keeps running); curtailment, seasonal tariffs, price shocks and levies apply;
+2. **migration** — stopped machines exit (when their margin cannot repay shipping: old classes
+   first) or relocate by a multinomial logit over open destinations, arriving after a lognormal
+   logistics delay and only as far as the destination's capacity [MW] allows; new deliveries are
+   placed by the same choice;
+3. **economics** — each class runs where its break-even tariff beats the site tariffs (spread
+   lognormally within a region) with hysteresis and a start-up lag;
+4. **network** — blocks and retargets with Bitcoin's exact rules (:mod:`hashshift.sim.network`).
+
+Results are per-day quantiles over paths (world and by region) and per-epoch quantiles, carried
+with the resolved scenario, the package version and the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..consensus import COIN, MAINNET
+from .fleet import ClassSet, class_set
+from .migration import DelayPipeline, logit_shares
+from .network import HASHES_PER_DIFF, advance_day, start_network
+from .policy import Timeline, build_timeline
+from .scenario import LIMITS, Scenario
+
+__all__ = ["Inputs", "Result", "resolve", "run"]
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+Q_NAMES = ("q05", "q25", "q50", "q75", "q95")
+KWH_PER_TH_DAY_PER_J_TH = 0.024  # a machine of e J/TH uses e·0.024 kWh per (TH/s)·day
+REGIONAL_PATHS = 500  # regional quantiles come from the first paths (i.i.d.; enough for bands)
+CAPACITY_HEADROOM = 0.20  # spare capacity at as_of, share of installed MW (judgement)
+
+
+class EngineError(ValueError):
+    """A scenario the engine cannot run (e.g. an as_of outside the data); message says why."""
+
+
+@dataclass
+class Inputs:
+    """Everything the engine uses, resolved from the scenario and the data before ``as_of``."""
+
+    scenario: Scenario
+    start: date
+    horizon: int
+    regions: list[str]
+    shares: np.ndarray  # [R] initial share of running hashrate
+    hashrate_ehs: float  # initial network hashrate (point estimate)
+    hashrate_intervals: int  # block intervals behind the estimate (0: exact, from the scenario)
+    height: int
+    bits: int
+    epoch_first_time_s: float  # relative to start (≤ 0)
+    classes: ClassSet
+    price_usd_kwh: np.ndarray  # [R]
+    risk: np.ndarray  # [R]
+    intensity_g_kwh: np.ndarray  # [T, R]
+    capacity_mw: np.ndarray  # [R] at start
+    growth_mw_month: np.ndarray  # [R]
+    distance_km: np.ndarray  # [R, R]
+    deliveries_ehs_month: float
+    hashprice_before: np.ndarray  # [lag] USD/(PH/s)/day on the lag_days before as_of
+    hashprice_ref: float  # mean hashprice of the year before as_of [USD/(PH/s)/day]
+    btc_usd: np.ndarray  # [T] (historical or fixed; GBM starts from btc_usd[0])
+    fee_btc_block: np.ndarray  # [T]
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving inputs from the observed layer (only data before as_of)
+# ---------------------------------------------------------------------------------------------
+def resolve(scenario: Scenario) -> Inputs:
+    """Resolve the scenario against the bundled data, using only what was known before as_of."""
+    from .. import geography, history, regions
+    from ..sources.bundled_observed import read_grid_intensity, read_market_monthly
+    from ..sources.bundled_sim import read_sim_regions
+
+    meta = scenario.scenario
+    start = meta.as_of
+    t0 = pd.Timestamp(start, tz="UTC")
+    notes: dict[str, str] = {}
+    ep = history.epochs()
+    known = ep[ep["first_time"] < t0]
+    complete = known[known["last_time"].notna() & (known["last_time"] < t0)]
+    if complete.empty:
+        raise EngineError(
+            f"scenario.as_of {start} is outside the data: the bundled history covers "
+            f"{ep['first_time'].iloc[0]:%Y-%m-%d} to {ep['first_time'].iloc[-1]:%Y-%m-%d}")
+    cur = known.iloc[-1]
+    last = complete.iloc[-1]
+    if t0 - cur["first_time"] > pd.Timedelta(days=28):
+        raise EngineError(
+            f"scenario.as_of {start} is after the data: the newest bundled epoch started "
+            f"{cur['first_time']:%Y-%m-%d}, so the chain's state at {start} is unknown; choose "
+            f"an as_of up to 4 weeks after it")
+    h0 = scenario.initial.hashrate_ehs or float(last["hashrate_ehs"])
+    intervals = 0 if scenario.initial.hashrate_ehs else MAINNET.interval - 1
+    notes["hashrate"] = (f"{h0:.1f} EH/s: epoch {int(last['epoch'])} mean (ended "
+                         f"{last['last_time']:%Y-%m-%d})" if scenario.initial.hashrate_ehs is None
+                         else f"{h0:.1f} EH/s from the scenario")
+    first_time_s = (cur["first_time"] - t0).total_seconds()
+    if cur["epoch"] == last["epoch"]:  # as_of falls right after an epoch ended
+        raise EngineError(f"scenario.as_of {start} falls between epochs; move it by a day")
+    difficulty = float(cur["difficulty"])
+    elapsed_blocks = int(-first_time_s * h0 * 1e18 / (difficulty * HASHES_PER_DIFF))
+    height = int(cur["first_height"]) + min(max(elapsed_blocks, 0), MAINNET.interval - 2)
+    bits = int(str(cur["bits"]), 16) if isinstance(cur["bits"], str) else int(cur["bits"])
+
+    # Initial regional shares: the mining map's last month ending before as_of.
+    if scenario.initial.shares_pct is not None:
+        share_map = {k: v / 100.0 for k, v in scenario.initial.shares_pct.items()}
+        notes["shares"] = "from the scenario"
+    else:
+        month = (pd.Timestamp(start) - pd.offsets.MonthBegin(1))
+        if month.month == start.month and month.year == start.year:
+            month = month - pd.offsets.MonthBegin(1)
+        month_end = month + pd.offsets.MonthBegin(1)
+        if month_end.date() > start:
+            month = month - pd.offsets.MonthBegin(1)
+        if scenario.initial.shares_month:
+            month = pd.Timestamp(scenario.initial.shares_month + "-01")
+        try:
+            countries = geography.shares(month, "country")
+        except ValueError as exc:
+            raise EngineError(f"initial shares for {month:%Y-%m}: {exc}; set "
+                              "initial.shares_pct or initial.shares_month") from None
+        share_map = {}
+        china = 0.0
+        codes = countries["region_code"].astype(str).tolist()
+        for code, pct in zip(codes, countries["share_pct"].to_numpy(float).tolist(), strict=True):
+            if code == "CN":
+                china = pct / 100.0
+            else:
+                share_map[code] = pct / 100.0
+        if china > 0:
+            prov = geography.shares(month, "province")
+            for code, pct in zip(prov["region_code"].astype(str).tolist(),
+                                 prov["share_pct"].to_numpy(float).tolist(), strict=True):
+                share_map[code] = pct / 100.0
+        notes["shares"] = f"CCAF Bitcoin Mining Map, {month:%Y-%m} ({countries.attrs['source']})"
+    specs = {r.code: r for r in scenario.region}
+    event_regions = [str(e.region) for e in scenario.event if getattr(e, "region", None)]
+    for code in list(specs) + event_regions:
+        if code not in share_map and not any(k.startswith(code + "-") for k in share_map):
+            regions.check_region_code(code)
+            share_map[code] = 0.0
+    for code in share_map:
+        if code not in ("OTHER", "CN-OTHER"):
+            regions.check_region_code(code)
+    names = sorted(share_map, key=lambda c: (-share_map[c], c))
+    shares = np.array([share_map[c] for c in names])
+    shares = shares / shares.sum()
+
+    classes = class_set(scenario.machine_class, start)
+    defaults = read_sim_regions().set_index("region_code")
+    grid = read_grid_intensity()
+    horizon = meta.horizon_days
+    days = [start + timedelta(days=i) for i in range(horizon)]
+
+    table = {col: defaults[col].astype(float).to_dict() for col in ("price_usd_kwh", "risk")}
+
+    def default(code: str, col: str) -> float:
+        for c in (code, regions.parent_code(code) if "-" in code else code, "OTHER"):
+            if c in table[col]:
+                return float(table[col][c])
+        return float(table[col]["OTHER"])
+
+    price = np.array([specs[c].price_usd_kwh if c in specs and specs[c].price_usd_kwh is not None
+                      else default(c, "price_usd_kwh") for c in names])
+    risk = np.array([specs[c].policy_risk if c in specs and specs[c].policy_risk is not None
+                     else default(c, "risk") for c in names])
+    intensity = np.empty((horizon, len(names)))
+    for j, c in enumerate(names):
+        if c in specs and specs[c].intensity_g_kwh is not None:
+            intensity[:, j] = specs[c].intensity_g_kwh
+        else:
+            intensity[:, j] = _intensity_profile(grid, c, days)
+    # Capacity: what is installed at as_of plus headroom; growth: the pace the region's mining
+    # grew over the 12 months before as_of (CCAF map), in MW of the newest machines.
+    eff_mix = float(np.dot(classes.initial_share, classes.efficiency_j_th))
+    pue = scenario.miners.pue
+    installed_mw = shares * h0 * eff_mix * pue
+    growth_ehs = _trailing_growth_ehs_month(names, start)
+    newest = float(classes.efficiency_j_th[classes.released_by(start)].min())
+    cap = np.empty(len(names))
+    grow = np.empty(len(names))
+    for j, c in enumerate(names):
+        s = specs.get(c)
+        cap[j] = (s.capacity_mw if s is not None and s.capacity_mw is not None
+                  else installed_mw[j] * (1 + CAPACITY_HEADROOM))
+        grow[j] = (s.growth_mw_month if s is not None and s.growth_mw_month is not None
+                   else max(growth_ehs.get(c, 0.0), 0.0) * newest * pue)
+    dist = np.zeros((len(names), len(names)))
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i < j:
+                try:
+                    d = regions.distance_km(a, b)
+                except LookupError:
+                    d = 6000.0  # aggregates ("OTHER") have no location: a typical distance
+                dist[i, j] = dist[j, i] = d
+
+    # New machines per month: the network's hashrate trend over the year before as_of (a whole
+    # year, so that the hydro season's swing between provinces does not bias it).
+    if scenario.supply.deliveries_ehs_month is not None:
+        deliveries = scenario.supply.deliveries_ehs_month
+        notes["supply"] = "from the scenario"
+    else:
+        before = complete[complete["last_time"] < t0 - pd.Timedelta(days=365)]
+        h_then = float(before.iloc[-1]["hashrate_ehs"]) if len(before) else h0
+        deliveries = max((h0 - h_then) / 12.0, 0.0)
+        notes["supply"] = (f"{deliveries:.2f} EH/s per month: hashrate trend of the year "
+                           "before as_of")
+
+    market = read_market_monthly()
+    btc, fees = _market_paths(scenario, market, days, t0, notes)
+    hp_before, hp_ref = _hashprice_before(market, start, scenario.supply.lag_days)
+    notes["supply_response"] = (
+        f"deliveries × (hashprice {scenario.supply.lag_days} days earlier / "
+        f"{hp_ref:.0f} USD/(PH/s)/day, the mean of the year before as_of) ** "
+        f"{scenario.supply.elasticity:g}")
+    return Inputs(scenario, start, horizon, names, shares, h0, intervals, height, bits,
+                  first_time_s,
+                  classes, price, risk, intensity, cap, grow, dist, deliveries, hp_before,
+                  hp_ref, btc, fees, notes)
+
+
+def _hashprice_before(market: pd.DataFrame, start: date, lag: int) -> tuple[np.ndarray, float]:
+    """Daily hashprice [USD/(PH/s)/day] over the ``lag`` days before ``start`` and its mean
+    over the year before (monthly means of revenue / hashrate, months ending before start)."""
+    m = market.copy()
+    m["date"] = pd.to_datetime(m["date"])
+    m = m.set_index("date").sort_index()
+    hp = (m["revenue_usd_day"] / m["hashrate_ehs"] / 1e3).rename("hp")  # USD per PH/s per day
+    t0 = pd.Timestamp(start)
+    done = hp[pd.DatetimeIndex(hp.index) + pd.offsets.MonthBegin(1) <= t0]
+    year = done[done.index >= t0 - pd.DateOffset(months=12)]
+    if year.empty:
+        raise EngineError(f"no hashprice data in the year before {start}")
+    days = pd.DatetimeIndex([t0 - pd.Timedelta(days=lag - i) for i in range(lag)])
+    series = done.copy()
+    before = _daily_from_monthly(series, days) if lag else np.empty(0)
+    return before, float(year.mean())
+
+
+def _intensity_profile(grid: pd.DataFrame, code: str, days: list[date]) -> np.ndarray:
+    """Grid intensity [gCO2/kWh] per day for a region (its own rows, else its country's, else
+    OTHER's); month rows override the whole-year row."""
+    for c in (code, code.split("-")[0], "OTHER"):
+        rows = grid[grid["region_code"] == c]
+        if len(rows):
+            break
+    else:
+        return np.full(len(days), 450.0)
+    year = rows[rows["month"].isna()]
+    base = float(year["intensity_g_kwh"].iloc[0]) if len(year) else float(
+        rows["intensity_g_kwh"].mean())
+    seasonal = rows[rows["month"].notna()]
+    by_month = {int(m): float(v) for m, v in zip(seasonal["month"], seasonal["intensity_g_kwh"],
+                                                 strict=True)}
+    return np.array([by_month.get(d.month, base) for d in days])
+
+
+def _trailing_growth_ehs_month(names: list[str], start: date) -> dict[str, float]:
+    """Per region, EH/s gained per month over the 12 months ending before ``start``."""
+    from .. import geography
+
+    out: dict[str, float] = {}
+    try:
+        countries = geography.shares_over_time("country")
+    except ValueError:
+        return out
+    countries = countries[countries["date"] < pd.Timestamp(start)]
+    if countries.empty:
+        return out
+    last = countries["date"].max()
+    first = last - pd.DateOffset(months=12)
+    for code in names:
+        key = code.split("-")[0] if code.startswith("CN") else code
+        rows = countries[countries["region_code"] == key].set_index("date")["hashrate_ehs"]
+        if last in rows.index and first in rows.index:
+            out[code] = float(rows[last] - rows[first]) / 12.0
+    return out
+
+
+def _market_paths(scenario: Scenario, market: pd.DataFrame, days: list[date],
+                  t0: pd.Timestamp, notes: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    m = market.copy()
+    m["date"] = pd.to_datetime(m["date"])
+    m = m.set_index("date").sort_index()
+    idx = pd.DatetimeIndex([pd.Timestamp(d) for d in days])
+    month_ends = pd.DatetimeIndex(m.index) + pd.offsets.MonthBegin(1)
+    before = m[month_ends <= t0.tz_localize(None)]
+    if before.empty:
+        raise EngineError("no market data before as_of for the price and fee defaults")
+    price_cfg = scenario.price
+    if price_cfg.kind == "historical":
+        if idx[-1] > m.index[-1] + pd.offsets.MonthEnd(1):
+            raise EngineError(
+                f"price.kind = 'historical' needs prices to {idx[-1]:%Y-%m-%d}; the bundled "
+                f"monthly prices end {m.index[-1]:%Y-%m}; use price.kind = 'fixed' or 'gbm'")
+        btc = _daily_from_monthly(m["price_usd"], idx)
+        notes["price"] = "historical monthly means (Coin Metrics), interpolated daily"
+    else:
+        level = price_cfg.usd or float(before["price_usd"].iloc[-1])
+        btc = np.full(len(days), level)
+        notes["price"] = (f"{price_cfg.kind} from {level:,.0f} USD/BTC"
+                          + ("" if price_cfg.usd else " (last monthly mean before as_of)"))
+    fee_block = (m["fees_btc_day"] / m["blocks_day"]).rename("fee")
+    if scenario.fees.kind == "historical" and idx[-1] <= m.index[-1] + pd.offsets.MonthEnd(1):
+        fees = _daily_from_monthly(fee_block, idx)
+        notes["fees"] = "historical monthly means per block (Coin Metrics)"
+    else:
+        level = (scenario.fees.btc_per_block if scenario.fees.btc_per_block is not None
+                 else float(fee_block[before.index].iloc[-3:].mean()))
+        fees = np.full(len(days), level)
+        notes["fees"] = f"{level:.3f} BTC per block"
+    return btc, fees
+
+
+def _daily_from_monthly(series: pd.Series, idx: pd.DatetimeIndex) -> np.ndarray:
+    """Monthly means placed mid-month and interpolated linearly per day."""
+    mid = pd.DatetimeIndex(series.index) + pd.Timedelta(days=14)
+    epoch = pd.Timestamp("1970-01-01")
+    x = np.asarray((mid - epoch) / pd.Timedelta(seconds=1), dtype=float)
+    xi = np.asarray((pd.DatetimeIndex(idx) - epoch) / pd.Timedelta(seconds=1), dtype=float)
+    return np.interp(xi, x, series.to_numpy(dtype=float))
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    """Tidy results. ``daily``: one row per day × region × metric with mean and quantiles;
+    ``epochs``: one row per epoch with quantiles of the retarget, duration and hashrate;
+    ``config``: the resolved scenario, package version, seed and the inputs' provenance."""
+
+    daily: pd.DataFrame
+    epochs: pd.DataFrame
+    config: dict[str, Any]
+    paths: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def to_csv(self, folder: str | Path) -> list[Path]:
+        """Write ``daily.csv``, ``epochs.csv`` and ``config.json`` into ``folder``."""
+        import json
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        files = [out / "daily.csv", out / "epochs.csv", out / "config.json"]
+        self.daily.to_csv(files[0], index=False)
+        self.epochs.to_csv(files[1], index=False)
+        files[2].write_text(json.dumps(self.config, indent=2, default=str))
+        return files
+
+    def to_parquet(self, folder: str | Path) -> list[Path]:
+        """Write ``daily.parquet`` and ``epochs.parquet`` (config in the file metadata)."""
+        import json
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        files = []
+        for name, df in (("daily", self.daily), ("epochs", self.epochs)):
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            meta = dict(table.schema.metadata or {})
+            meta[b"hashshift"] = json.dumps(self.config, default=str).encode()
+            pq.write_table(table.replace_schema_metadata(meta), out / f"{name}.parquet")
+            files.append(out / f"{name}.parquet")
+        return files
+
+    def world(self, metric: str) -> pd.DataFrame:
+        """Daily quantiles of one world metric (e.g. ``hashrate_ehs``)."""
+        d = self.daily
+        return d[(d["region"] == "WORLD") & (d["metric"] == metric)].reset_index(drop=True)
+
+
+def run(
+    scenario: Scenario,
+    *,
+    inputs: Inputs | None = None,
+    paths: int | None = None,
+    keep_paths: bool = False,
+    progress: Any = None,
+) -> Result:
+    """Run a scenario (``paths`` overrides the file's count, e.g. for quick previews)."""
+    inp = inputs if inputs is not None else resolve(scenario)
+    meta = scenario.scenario
+    p = paths if paths is not None else meta.paths
+    if not 1 <= p <= LIMITS["paths"]:
+        raise EngineError(f"paths = {p} is outside the allowed 1..{LIMITS['paths']}")
+    ss = np.random.SeedSequence(meta.seed)
+    rng_net, rng_par, rng_price = (np.random.default_rng(s) for s in ss.spawn(3))
+    sim = _Simulation(inp, p, rng_par, rng_price)
+    net = start_network(p, inp.height, inp.bits, inp.epoch_first_time_s, rng_net)
+    sim.calibrate(net.difficulty, net.height)
+    T = inp.horizon
+    for t in range(T):
+        h_world = sim.step(t, net.difficulty, net.height)
+        height_before = net.height.copy()
+        blocks = advance_day(net, t * 86400.0, h_world, rng_net)
+        sim.record(t, h_world, blocks, height_before, net.difficulty)
+        if progress is not None:
+            progress(t + 1, T)
+    return sim.result(net.log.frame(), keep_paths)
+
+
+class _Simulation:
+    """Mutable state of a run; arrays are [P, R, C] unless noted."""
+
+    def __init__(self, inp: Inputs, paths: int, rng: np.random.Generator,
+                 rng_price: np.random.Generator):
+        sc = inp.scenario
+        self.inp, self.sc, self.p = inp, sc, paths
+        r, c = len(inp.regions), len(inp.classes.names)
+        self.r, self.c = r, c
+        self.eff = inp.classes.efficiency_j_th  # [C]
+        mix = inp.classes.initial_share
+        miners = sc.miners
+        # Installed = running at as_of (economics in spring 2021 kept nearly every machine on).
+        # Each path draws its starting hashrate from the estimate's exact interval (the true
+        # rate given the observed epoch is (n−1)/Gamma(n) × estimate, see hashshift.history) and
+        # its regional shares from a Dirichlet around the mining map (CCAF's map is a sample).
+        n = inp.hashrate_intervals
+        h0 = np.full(paths, inp.hashrate_ehs)
+        if n and sc.initial.hashrate_uncertainty:
+            h0 = inp.hashrate_ehs * rng.gamma(n, 1.0, size=paths) / (n - 1)
+        conc = sc.initial.share_concentration
+        if conc > 0:
+            shares = rng.dirichlet(np.maximum(inp.shares * conc, 1e-3), size=paths)
+        else:
+            shares = np.broadcast_to(inp.shares, (paths, r))
+        base = h0 / miners.uptime
+        self.M = (shares[:, :, None] * mix[None, None, :] * base[:, None, None]).astype(np.float32)
+        self.eff_f32 = self.eff.astype(np.float32)
+        self._used = (self.M @ self.eff_f32).astype(float) * miners.pue  # [P, R] MW installed
+        self.S = np.ones((paths, r, c), dtype=np.float32)
+        self.queue = np.zeros((paths, r, c))
+        self.built_mw = np.zeros((paths, r))  # capacity built for queued machines
+        self._queued = False
+        self.prev_displaced = np.zeros((paths, r))
+        median = sc.migration.delay_median_days * np.exp(
+            sc.migration.delay_uncertainty * rng.standard_normal(paths))
+        self.pipe = DelayPipeline(paths, r, c, median, sc.migration.delay_sigma)
+        sd = sc.supply.uncertainty
+        self.supply_scale = np.exp(sd * rng.standard_normal(paths) - 0.5 * sd * sd)
+        self.tl: Timeline = build_timeline(sc, inp.regions, {x.code: x for x in sc.region},
+                                           inp.start, inp.horizon, paths, rng)
+        self.btc = self._price_paths(rng_price)  # [T, P] or [T, 1]
+        T = inp.horizon
+        ps = min(paths, REGIONAL_PATHS)
+        self.ps = ps
+        f32 = np.float32
+        self.rec: dict[str, np.ndarray] = {
+            k: np.zeros((T, paths), dtype=f32) for k in (
+                "hashrate_ehs", "difficulty", "btc_usd", "hashprice_usd_ph_day", "revenue_usd",
+                "blocks", "power_gw", "emissions_mt_yr", "exited_ehs", "in_transit_ehs")}
+        self.rec_r = {k: np.zeros((T, ps, r), dtype=f32) for k in ("hashrate_ehs", "power_gw")}
+        self.exited = np.zeros(paths)
+        self._run_now = np.zeros((paths, r))
+
+    def _price_paths(self, rng: np.random.Generator) -> np.ndarray:
+        base = self.inp.btc_usd * self.tl.btc_mult
+        cfg = self.sc.price
+        if cfg.kind != "gbm":
+            return base[:, None]
+        T = self.inp.horizon
+        mu, sig = cfg.drift_pct_yr / 100.0, cfg.volatility_pct_yr / 100.0
+        dt = 1.0 / 365.25
+        z = rng.standard_normal((T, self.p))
+        steps = (mu - 0.5 * sig**2) * dt + sig * math.sqrt(dt) * z
+        steps[0] = 0.0
+        return base[:, None] * np.exp(np.cumsum(steps, axis=0))
+
+    # -- one day --------------------------------------------------------------------------
+    def step(self, t: int, difficulty: np.ndarray, height: np.ndarray) -> np.ndarray:
+        inp, sc, tl = self.inp, self.sc, self.tl
+        rev_th_day = self._revenue(t, difficulty, height)  # [P] USD per (TH/s) per day
+        tariff = inp.price_usd_kwh * tl.price_mult[t]  # [R]
+        open_mask = ~tl.closed[t]
+        self._cap_now = self._capacity(t)
+        self._displace(t, rev_th_day, tariff, open_mask)
+        if t % 7 == 0:  # machines arrive, are delivered and are installed week by week
+            self._arrivals_and_supply(t, rev_th_day, tariff, open_mask)
+        self._decide_running(t, rev_th_day, tariff)
+        keep = (1.0 - tl.curtailed[t])[None, :]
+        ms = self.M * self.S  # [P, R, C] running EH/s before curtailment
+        self._run_now = ms.sum(axis=2) * keep * sc.miners.uptime
+        self._power = (ms @ self.eff_f32) * keep * (sc.miners.pue / 1000.0)  # [P, R] GW
+        self._rev_th_day = rev_th_day
+        h = self._run_now.sum(axis=1)
+        return np.maximum(h, 1e-6)
+
+    def _displace(self, t: int, rev: np.ndarray, tariff: np.ndarray, open_mask: np.ndarray
+                  ) -> None:
+        if not self.tl.bans or not self.tl.ramping(t):
+            return
+        d = self.tl.displaced_share(t, self.p)  # [P, R]
+        newly = np.clip((d - self.prev_displaced) / np.maximum(1.0 - self.prev_displaced, 1e-12),
+                        0.0, 1.0)
+        self.prev_displaced = np.maximum(d, self.prev_displaced)
+        if not np.any(newly > 0):
+            return
+        moved = self.M * newly[:, :, None].astype(np.float32)  # [P, R, C]
+        self.M -= moved
+        self._used -= (moved @ self.eff_f32) * self.sc.miners.pue
+        mig = self.sc.migration
+        # Relocate only machines whose margin at a typical open destination repays shipping.
+        if open_mask.any():
+            dest_tariff = float(np.median(tariff[open_mask]))
+            margin = rev[:, None] - self.eff[None, :] * KWH_PER_TH_DAY_PER_J_TH * dest_tariff
+            keep = (margin * mig.exit_payback_days >= mig.shipping_usd_th).astype(float)
+        else:
+            keep = np.zeros((self.p, self.c))
+        relocating = moved * keep[:, None, :]
+        self.exited += (moved - relocating).sum(axis=(1, 2))
+        flows = np.zeros_like(moved)
+        presence = self._presence()
+        free_term = np.log(np.maximum(self._free_mw(), 1.0))
+        for src in np.flatnonzero(relocating.sum(axis=(0, 2)) > 0):
+            u = self._utility(tariff, presence, self.inp.distance_km[src]) + free_term
+            sh = logit_shares(u, open_mask[None, :] & (np.arange(self.r) != src)[None, :])
+            flows += relocating[:, src, None, :] * sh[:, :, None]
+        self.pipe.depart(t, flows)
+
+    def _presence(self) -> np.ndarray:
+        tot = self._run_now.sum(axis=1, keepdims=True)
+        if not np.any(tot > 0):
+            return np.broadcast_to(self.inp.shares[None, :] * 100.0, (self.p, self.r))
+        return self._run_now / np.maximum(tot, 1e-12) * 100.0
+
+    def _utility(self, tariff: np.ndarray, presence: np.ndarray, dist_km: np.ndarray | None
+                 ) -> np.ndarray:
+        """Logit utility [P, R] without the capacity term (see :mod:`.migration`)."""
+        mig = self.sc.migration
+        u = (mig.beta_price * tariff + mig.beta_risk * self.inp.risk)[None, :] \
+            + mig.beta_presence * np.log1p(presence)
+        if dist_km is not None:
+            u = u + mig.beta_distance * dist_km[None, :] / 1000.0
+        return u
+
+    def _capacity(self, t: int) -> np.ndarray:
+        months = t / 30.4375
+        return (self.inp.capacity_mw + self.inp.growth_mw_month * months) \
+            * self.tl.capacity_mult[t]
+
+    def _free_mw(self) -> np.ndarray:
+        return np.maximum(self._cap_now[None, :] + self.built_mw - self._used, 0.0)
+
+    def _arrivals_and_supply(self, t: int, rev: np.ndarray, tariff: np.ndarray,
+                             open_mask: np.ndarray) -> None:
+        arrived = self.pipe.arrive(t)
+        if arrived is not None:
+            self.queue += arrived
+        day = self.inp.start + timedelta(days=t)
+        released = self.inp.classes.released_by(day)
+        sup = self.sc.supply
+        lag = sup.lag_days
+        if t >= lag:
+            hp_then = self.rec["hashprice_usd_ph_day"][t - lag].astype(float)
+        else:
+            hp_then = np.full(self.p, self.inp.hashprice_before[t])
+        response = (np.maximum(hp_then, 0.0) / self.inp.hashprice_ref) ** sup.elasticity
+        per_week = self.inp.deliveries_ehs_month / 30.4375 * 7.0 * self.supply_scale * response
+        free = self._free_mw()
+        if self.inp.deliveries_ehs_month > 0 and open_mask.any():
+            mix = _supply_mix(self.sc, self.inp.classes, released)
+            u = self._utility(tariff, self._presence(), None) + np.log(np.maximum(free, 1.0))
+            sh = logit_shares(u, np.broadcast_to(open_mask, (self.p, self.r)))
+            self.queue += (per_week[:, None] * sh)[:, :, None] * mix[None, None, :]
+            self._queued = True
+        if not self._queued:
+            return
+        closed = ~open_mask
+        if closed.any() and open_mask.any() and self.queue[:, closed].any():
+            # machines waiting for a region that has since announced a ban go elsewhere
+            stuck = self.queue[:, closed, :].sum(axis=1)  # [P, C]
+            self.queue[:, closed, :] = 0.0
+            u = self._utility(tariff, self._presence(), None) + np.log(np.maximum(free, 1.0))
+            sh = logit_shares(u, np.broadcast_to(open_mask, (self.p, self.r)))
+            self.queue += sh[:, :, None] * stuck[:, None, :]
+        # Admit queued machines as far as capacity allows (MW = EH/s × J/TH × PUE).
+        pue = self.sc.miners.pue
+        need = (self.queue @ self.eff) * pue
+        frac = np.clip(np.divide(free, need, out=np.ones_like(need), where=need > 0), 0.0, 1.0)
+        frac *= open_mask[None, :]
+        admitted = self.queue * frac[:, :, None]
+        self.M += admitted.astype(np.float32)
+        self.queue -= admitted
+        self._used += need * frac
+        # Hosts build for machines that wait: a new site takes `build_days` to energise, so the
+        # queue's power is added at 1/build_days per day (not where a ban was announced).
+        waiting = need * (1.0 - frac)
+        self.built_mw += waiting * (7.0 / self.sc.migration.build_days) * open_mask[None, :]
+
+    def _decide_running(self, t: int, rev: np.ndarray, tariff: np.ndarray) -> None:
+        """Share of each class running in each region, with hysteresis and a start-up lag.
+
+        Site tariffs within a region are log-logistic around the region's tariff (scale
+        ``site_price_sigma``·√3/π, so their log has that standard deviation): the share of sites
+        where a class breaks even is ``1 / (1 + (p · k / rev)**(1/s))`` with ``k`` the class's
+        kWh per TH·day. The running share moves only when it leaves the band between the shares
+        at break-even tariffs ``1 ± hysteresis`` (a play operator), and rises by at most
+        ``1/startup_lag_days`` per day.
+        """
+        m = self.sc.miners
+        scale = m.site_price_sigma * math.sqrt(3.0) / math.pi
+        band = math.log1p(m.hysteresis_pct / 100.0)
+        f32 = np.float32
+        u = self._odds(t, rev, tariff)
+        with np.errstate(over="ignore", divide="ignore"):
+            S = self.S
+            hi = np.multiply(u, f32(math.exp(-band / scale)))
+            hi += f32(1.0)
+            np.reciprocal(hi, out=hi)
+            if m.startup_lag_days > 0:
+                np.minimum(hi, S + f32(1.0 / m.startup_lag_days), out=hi)
+            lo = np.multiply(u, f32(math.exp(band / scale)), out=u)
+            lo += f32(1.0)
+            np.reciprocal(lo, out=lo)
+        np.maximum(S, lo, out=S)
+        np.minimum(S, hi, out=S)
+
+    def _odds(self, t: int, rev: np.ndarray, tariff: np.ndarray) -> np.ndarray:
+        """``(p · k / rev) ** (1/s)`` [P, R, C] (float32): the running share at the break-even
+        tariff itself is ``1 / (1 + odds)``."""
+        m = self.sc.miners
+        tl = self.tl
+        scale = m.site_price_sigma * math.sqrt(3.0) / math.pi
+        kwh = self.eff * KWH_PER_TH_DAY_PER_J_TH  # [C]
+        tax_th, tax_kwh = tl.tax_usd_th_day[t], tl.tax_usd_kwh[t]
+        f32 = np.float32
+        with np.errstate(over="ignore", divide="ignore"):
+            if tax_th.any() or tax_kwh.any():
+                net = np.maximum(rev[:, None] - tax_th[None, :], 0.0)  # [P, R]
+                cost = (tariff + tax_kwh)[:, None] * kwh[None, :]  # [R, C]
+                return ((cost[None, :, :] / net[:, :, None]) ** (1.0 / scale)).astype(f32)
+            a = (rev ** (-1.0 / scale)).astype(f32)  # [P]
+            b = ((tariff[:, None] * kwh[None, :]) ** (1.0 / scale)).astype(f32)  # [R, C]
+            return a[:, None, None] * b[None, :, :]
+
+    def calibrate(self, difficulty: np.ndarray, height: np.ndarray) -> None:
+        """Make the start consistent with the economics of day 0: the observed hashrate is what
+        runs, so each class's installed fleet is its running hashrate divided by the share that
+        breaks even on day 0 (at most 10× as much idle as running)."""
+        rev = self._revenue(0, difficulty, height)
+        tariff = self.inp.price_usd_kwh * self.tl.price_mult[0]
+        s0 = 1.0 / (1.0 + self._odds(0, rev, tariff))
+        self.S = s0.astype(np.float32)
+        self.M = (self.M / np.clip(s0, 0.1, 1.0)).astype(np.float32)
+        self._used = (self.M @ self.eff_f32).astype(float) * self.sc.miners.pue
+
+    def _revenue(self, t: int, difficulty: np.ndarray, height: np.ndarray) -> np.ndarray:
+        """Revenue [USD per (TH/s) per day] of each path on day ``t``."""
+        price_btc = self.btc[t] if self.btc.shape[1] > 1 else np.full(self.p, self.btc[t, 0])
+        era = height // MAINNET.subsidy_halving_interval
+        subsidy = np.where(era < 64, np.int64(50 * COIN) >> np.minimum(era, 63), 0) / COIN
+        reward = subsidy + self.inp.fee_btc_block[t]
+        self._price_btc = price_btc
+        return 86400.0 * 1e12 / (difficulty * HASHES_PER_DIFF) * reward * price_btc
+
+    def record(self, t: int, h: np.ndarray, blocks: np.ndarray, height_before: np.ndarray,
+               difficulty: np.ndarray) -> None:
+        rec = self.rec
+        reward = self.inp.fee_btc_block[t] * blocks + _subsidy(height_before, blocks)
+        rec["hashrate_ehs"][t] = h
+        rec["difficulty"][t] = difficulty
+        rec["btc_usd"][t] = self._price_btc
+        rec["hashprice_usd_ph_day"][t] = self._rev_th_day * 1000.0
+        rec["revenue_usd"][t] = reward * self._price_btc
+        rec["blocks"][t] = blocks
+        power = self._power  # [P, R] GW
+        rec["power_gw"][t] = power.sum(axis=1)
+        rec["emissions_mt_yr"][t] = (power * self.inp.intensity_g_kwh[t][None, :]).sum(
+            axis=1) * 8.766e-3
+        rec["exited_ehs"][t] = self.exited
+        rec["in_transit_ehs"][t] = self.pipe.in_transit_total + self.queue.sum(axis=(1, 2))
+        ps = self.ps
+        self.rec_r["hashrate_ehs"][t] = self._run_now[:ps]
+        self.rec_r["power_gw"][t] = power[:ps]
+
+    # -- results ----------------------------------------------------------------------------
+    def result(self, log: dict[str, np.ndarray], keep_paths: bool) -> Result:
+        inp = self.inp
+        dates = pd.to_datetime([inp.start + timedelta(days=i) for i in range(inp.horizon)])
+        frames = []
+        for metric, arr in self.rec.items():
+            frames.append(_quantile_frame(dates, "WORLD", metric, arr))
+        hr = self.rec_r["hashrate_ehs"]
+        world = hr.sum(axis=2, keepdims=True)
+        share = np.divide(hr, world, out=np.zeros_like(hr), where=world > 0) * 100.0
+        em = self.rec_r["power_gw"] * inp.intensity_g_kwh[:, None, :].astype(np.float32) * 8.766e-3
+        for metric, arr in (("hashrate_ehs", hr), ("share_pct", share),
+                            ("power_gw", self.rec_r["power_gw"]), ("emissions_mt_yr", em)):
+            frames.append(_regional_frame(dates, inp.regions, metric, arr))
+        daily = pd.concat(frames, ignore_index=True)
+        epochs = _epoch_table(log, inp.start, self.p)
+        config = {
+            "scenario": self.sc.model_dump(mode="json"),
+            "package": "hashshift", "version": __version__, "seed": self.sc.scenario.seed,
+            "paths": self.p, "regions": inp.regions,
+            "classes": dict(zip(inp.classes.names, inp.classes.efficiency_j_th.tolist(),
+                                strict=True)),
+            "initial": {"hashrate_ehs": inp.hashrate_ehs, "height": inp.height,
+                        "bits": f"{inp.bits:08x}",
+                        "shares_pct": dict(zip(inp.regions, (inp.shares * 100).round(3).tolist(),
+                                               strict=True)),
+                        "class_mix_pct": dict(zip(inp.classes.names,
+                                                  (inp.classes.initial_share * 100).round(2)
+                                                  .tolist(), strict=True))},
+            "region_inputs": {c: {"price_usd_kwh": float(inp.price_usd_kwh[j]),
+                                  "risk": float(inp.risk[j]),
+                                  "capacity_mw": round(float(inp.capacity_mw[j]), 1),
+                                  "growth_mw_month": round(float(inp.growth_mw_month[j]), 1)}
+                              for j, c in enumerate(inp.regions)},
+            "deliveries_ehs_month": inp.deliveries_ehs_month,
+            "provenance": inp.notes,
+            "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+        paths = {k: v for k, v in self.rec.items()} if keep_paths else {}
+        if keep_paths:
+            paths.update({f"epoch_{k}": v for k, v in log.items()})
+        return Result(daily, epochs, config, paths)
+
+
+def _supply_mix(sc: Scenario, classes: ClassSet, released: np.ndarray) -> np.ndarray:
+    if sc.supply.mix_pct:
+        w = np.array([sc.supply.mix_pct.get(n, 0.0) for n in classes.names]) * released
+        if w.sum() > 0:
+            return w / w.sum()
+    order = np.argsort(classes.efficiency_j_th)
+    avail = [i for i in order if released[i]]
+    w = np.zeros(len(classes.names))
+    if avail:
+        w[avail[0]] = 0.6
+        if len(avail) > 1:
+            w[avail[1]] = 0.4
+        else:
+            w[avail[0]] = 1.0
+    return w
+
+
+def _subsidy(height_before: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    from .network import subsidy_btc
+
+    return subsidy_btc(height_before, blocks)
+
+
+def _quantile_frame(dates: pd.DatetimeIndex, region: str, metric: str, arr: np.ndarray
+                    ) -> pd.DataFrame:
+    a = np.asarray(arr)
+    q = np.quantile(a, QUANTILES, axis=1)
+    df = pd.DataFrame({"date": dates, "region": region, "metric": metric,
+                       "mean": a.mean(axis=1)})
+    for name, row in zip(Q_NAMES, q, strict=True):
+        df[name] = row
+    return df
+
+
+def _regional_frame(dates: pd.DatetimeIndex, regions: list[str], metric: str, arr: np.ndarray
+                    ) -> pd.DataFrame:
+    """Quantiles over paths of a [T, P, R] array, one row per day × region."""
+    a = np.asarray(arr)
+    q = np.quantile(a, QUANTILES, axis=1)  # [Q, T, R]
+    t, r = a.shape[0], a.shape[2]
+    df = pd.DataFrame({"date": np.repeat(dates.to_numpy(), r), "region": np.tile(regions, t),
+                       "metric": metric, "mean": a.mean(axis=1).ravel()})
+    for name, qa in zip(Q_NAMES, q, strict=True):
+        df[name] = qa.ravel()
+    return df
+
+
+def _epoch_table(log: dict[str, np.ndarray], start: date, paths: int) -> pd.DataFrame:
+    from .network import bits_to_difficulty
+
+    if log["epoch"].size == 0:
+        return pd.DataFrame(columns=["epoch", "first_height", "paths", "metric", "mean",
+                                     *Q_NAMES])
+    d_old = bits_to_difficulty(log["bits"])
+    d_new = bits_to_difficulty(log["next_bits"])
+    dur = log["duration_s"].astype(float)
+    df = pd.DataFrame({
+        "epoch": log["epoch"],
+        "change_pct": (d_new / d_old - 1.0) * 100.0,  # retarget at the END of this epoch
+        "duration_days": dur / 86400.0,
+        "hashrate_ehs": (MAINNET.interval - 2) * d_old * HASHES_PER_DIFF / dur / 1e18,
+        "start_days": log["first_time_s"] / 86400.0,
+    })
+    rows = []
+    for ep in np.unique(df["epoch"].to_numpy()).tolist():
+        g = df[df["epoch"] == ep]
+        for metric in ("change_pct", "duration_days", "hashrate_ehs", "start_days"):
+            v = g[metric].to_numpy()
+            q = np.quantile(v, QUANTILES)
+            rows.append({"epoch": int(ep), "first_height": int(ep) * MAINNET.interval,
+                         "paths": len(v), "metric": metric, "mean": float(v.mean()),
+                         **dict(zip(Q_NAMES, q.tolist(), strict=True))})
+    out = pd.DataFrame(rows)
+    out.attrs["start"] = str(start)
+    out.attrs["total_paths"] = paths
+    return out

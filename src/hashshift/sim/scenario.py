@@ -1,0 +1,395 @@
+"""Scenario files: TOML validated by pydantic models (``extra="forbid"``).
+
+A scenario says when the forecast starts (``as_of``: the engine may only use data before it), how
+long it runs, how many Monte Carlo paths, the seed, and what happens: regions and their electricity
+prices, capacity and policy; new machine deliveries; the bitcoin price path; fees; and events
+(``ban``, ``curtailment``, ``seasonal``, ``price_shock``, ``tax``). ``hashshift scenario schema``
+prints the JSON Schema; docs/scenarios.md documents every field.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "LIMITS",
+    "Ban",
+    "Curtailment",
+    "Event",
+    "FeeModel",
+    "MachineClass",
+    "Migration",
+    "Miners",
+    "PriceModel",
+    "PriceShock",
+    "RegionSpec",
+    "Scenario",
+    "ScenarioError",
+    "Seasonal",
+    "Supply",
+    "Tax",
+    "load_scenario",
+    "parse_scenario",
+    "scenario_schema",
+]
+
+#: Bounds a run may not exceed (the web service lowers them further).
+LIMITS = {"paths": 100_000, "horizon_days": 3_650}
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meta(_Model):
+    """``[scenario]``: identity and run size."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    as_of: date = Field(description="forecast start; only data before this date are used")
+    horizon_days: int = Field(ge=1, le=LIMITS["horizon_days"], description="[days]")
+    paths: int = Field(ge=1, le=LIMITS["paths"], description="[Monte Carlo paths]")
+    seed: int = Field(ge=0, description="seed of numpy.random.SeedSequence")
+
+
+class MachineClass(_Model):
+    """An efficiency class of machines (``[[machine_class]]``)."""
+
+    name: str = Field(min_length=1)
+    efficiency_j_th: Positive = Field(description="[J/TH]")
+    share_pct: NonNeg = Field(description="[%] of the initial fleet's hashrate")
+    release: date | None = Field(default=None, description="first deliveries of this class")
+
+
+class Initial(_Model):
+    """``[initial]``: the state at ``as_of``; every field defaults to the observed layer."""
+
+    hashrate_ehs: Positive | None = Field(default=None, description="[EH/s] network hashrate")
+    shares_month: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}$",
+        description="mining-map month (YYYY-MM) to start from; default: the last month "
+                    "ending before as_of")
+    shares_pct: dict[str, NonNeg] | None = Field(
+        default=None, description="[%] share of global hashrate by region code (sums to 100)")
+    share_concentration: NonNeg = Field(
+        default=200.0, description="[1] Dirichlet concentration of the starting shares across "
+        "paths (CCAF's map is a sample of pools; smaller = more uncertain); 0 = exact shares")
+    hashrate_uncertainty: bool = Field(
+        default=True, description="draw each path's starting hashrate from the epoch estimate's "
+                                  "Gamma interval (see hashshift.history)")
+
+
+class RegionSpec(_Model):
+    """``[[region]]``: a region's economics and policy (overrides the bundled defaults)."""
+
+    code: str = Field(min_length=2, description="ISO 3166-1/-2 code, e.g. CN-XJ, US-TX, KZ")
+    price_usd_kwh: NonNeg | None = Field(default=None, description="[USD/kWh] typical miner tariff")
+    seasonal_price: list[Positive] | None = Field(
+        default=None, min_length=12, max_length=12,
+        description="[factor] price multiplier per month, January first")
+    capacity_mw: NonNeg | None = Field(default=None, description="[MW] power available to miners")
+    growth_mw_month: NonNeg | None = Field(default=None, description="[MW/month] capacity growth")
+    intensity_g_kwh: NonNeg | None = Field(default=None, description="[gCO2/kWh] grid intensity")
+    policy_risk: Share | None = Field(
+        default=None, description="[0..1] perceived risk of a future ban (migration choice)")
+
+
+class Supply(_Model):
+    """``[supply]``: new machines delivered to the market."""
+
+    deliveries_ehs_month: NonNeg | None = Field(
+        default=None, description="[EH/s per month]; default: the trend of the 180 days before "
+                                  "as_of")
+    mix_pct: dict[str, NonNeg] | None = Field(
+        default=None, description="[%] of deliveries by machine-class name; default: the newest "
+                                  "two classes released before each day")
+    elasticity: NonNeg = Field(
+        default=1.0, le=5.0, description="[1] deliveries scale with (hashprice lag_days earlier "
+                                         "/ mean hashprice of the year before as_of) ** this")
+    lag_days: int = Field(default=90, ge=0, le=730, description="[days] from order to delivery")
+    uncertainty: NonNeg = Field(default=0.3, le=2.0, description="[log] path-to-path spread of "
+                                "the delivery rate")
+
+
+class PriceModel(_Model):
+    """``[price]``: the bitcoin price path [USD/BTC]."""
+
+    kind: Literal["historical", "fixed", "gbm"] = "historical"
+    usd: Positive | None = Field(default=None, description="[USD/BTC] fixed level or GBM start")
+    drift_pct_yr: float = Field(default=0.0, ge=-100, le=500, description="[%/yr] GBM drift")
+    volatility_pct_yr: NonNeg = Field(default=70.0, le=500, description="[%/yr] GBM volatility")
+
+
+class FeeModel(_Model):
+    """``[fees]``: transaction fees per block [BTC]."""
+
+    kind: Literal["historical", "fixed"] = "historical"
+    btc_per_block: NonNeg | None = Field(default=None, description="[BTC/block] for kind=fixed")
+
+
+class Miners(_Model):
+    """``[miners]``: how machines decide to run."""
+
+    site_price_sigma: Positive = Field(
+        default=0.35, le=3.0, description="[log USD/kWh] spread of site tariffs within a region")
+    hysteresis_pct: NonNeg = Field(default=10.0, le=100, description="[%] margin band before "
+                                   "switching on or off")
+    startup_lag_days: NonNeg = Field(default=3.0, le=60, description="[days] to bring idle "
+                                     "machines back online")
+    pue: float = Field(default=1.10, ge=1.0, le=2.0, description="[ratio] power usage "
+                       "effectiveness")
+    uptime: Share = Field(default=0.97, description="[share] of running machines hashing")
+
+
+class Migration(_Model):
+    """``[migration]``: what displaced machines do."""
+
+    delay_median_days: Positive = Field(default=75.0, le=720, description="[days] median "
+                                        "logistics delay (lognormal)")
+    delay_sigma: Positive = Field(default=0.5, le=3.0, description="[log days] delay spread")
+    delay_uncertainty: NonNeg = Field(default=0.25, le=2.0, description="[log] path-to-path "
+                                      "spread of the median delay")
+    beta_price: float = Field(default=-40.0, description="[1/(USD/kWh)] logit weight of price")
+    beta_risk: float = Field(default=-4.0, description="[1] logit weight of policy risk")
+    beta_presence: float = Field(default=1.0, description="[1] weight of log existing presence")
+    beta_distance: float = Field(default=-0.1, description="[1/1000 km] weight of distance")
+    exit_payback_days: Positive = Field(default=365.0, description="[days] a machine relocates "
+                                        "only if its margin repays shipping within this time")
+    shipping_usd_th: NonNeg = Field(default=3.0, description="[USD/TH] cost to move a machine")
+    build_days: Positive = Field(default=120.0, le=1000, description="[days] for hosts to "
+                                 "energise new capacity for machines waiting in a region")
+
+
+class Ban(_Model):
+    kind: Literal["ban"]
+    region: str
+    announced: date
+    effective: date
+    enforcement: Share = Field(description="[share] of the region's hashrate that must stop")
+    underground: Share = Field(default=0.0, description="[share] of the stopped hashrate that "
+                               "keeps running covertly")
+    underground_uncertainty: Share = Field(default=0.0, description="[share] ± path-to-path "
+                                           "spread of the underground share")
+    ramp_down_days: int = Field(default=0, ge=0, le=365, description="[days] to full enforcement")
+    enforcement_uncertainty: Share = Field(default=0.0, description="[share] ± path-to-path "
+                                           "spread of enforcement")
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _dates(self) -> Ban:
+        if self.effective < self.announced:
+            raise ValueError(f"effective ({self.effective}) is before announced "
+                             f"({self.announced}); a ban takes effect on or after its announcement")
+        return self
+
+
+class Curtailment(_Model):
+    kind: Literal["curtailment"]
+    region: str
+    start: date
+    end: date
+    share: Share = Field(description="[share] of the region's running hashrate switched off")
+    recurring: Literal["none", "yearly"] = "none"
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _dates(self) -> Curtailment:
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class Seasonal(_Model):
+    kind: Literal["seasonal"]
+    region: str
+    months: list[Annotated[int, Field(ge=1, le=12)]] = Field(min_length=1)
+    price_multiplier: Positive = 1.0
+    capacity_multiplier: NonNeg = 1.0
+    source: str = ""
+
+
+class PriceShock(_Model):
+    kind: Literal["price_shock"]
+    target: Literal["electricity", "btc"] = "electricity"
+    region: str | None = Field(default=None, description="electricity shocks: one region or all")
+    start: date
+    end: date | None = None
+    multiplier: Positive
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _dates(self) -> PriceShock:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class Tax(_Model):
+    kind: Literal["tax"]
+    region: str
+    start: date
+    usd_kwh: NonNeg = Field(default=0.0, description="[USD/kWh] levy on electricity")
+    usd_th_day: NonNeg = Field(default=0.0, description="[USD/(TH/s)/day] levy on hashrate")
+    source: str = ""
+
+
+Event = Annotated[Ban | Curtailment | Seasonal | PriceShock | Tax, Field(discriminator="kind")]
+
+
+class Scenario(_Model):
+    """A whole scenario file."""
+
+    scenario: Meta
+    initial: Initial = Initial()
+    machine_class: list[MachineClass] | None = Field(
+        default=None, description="efficiency classes; default: the bundled six classes")
+    region: list[RegionSpec] = []
+    supply: Supply = Supply()
+    price: PriceModel = PriceModel()
+    fees: FeeModel = FeeModel()
+    miners: Miners = Miners()
+    migration: Migration = Migration()
+    event: list[Event] = []
+
+    @field_validator("region")
+    @classmethod
+    def _unique_regions(cls, v: list[RegionSpec]) -> list[RegionSpec]:
+        seen: set[str] = set()
+        for r in v:
+            if r.code in seen:
+                raise ValueError(f"region {r.code!r} is listed twice")
+            seen.add(r.code)
+        return v
+
+    @model_validator(mode="after")
+    def _consistency(self) -> Scenario:
+        if self.price.kind == "fixed" and self.price.usd is None:
+            raise ValueError("price.usd is required when price.kind = 'fixed'")
+        if self.fees.kind == "fixed" and self.fees.btc_per_block is None:
+            raise ValueError("fees.btc_per_block is required when fees.kind = 'fixed'")
+        if self.initial.shares_pct is not None:
+            total = sum(self.initial.shares_pct.values())
+            if abs(total - 100.0) > 0.1:
+                raise ValueError(f"initial.shares_pct sums to {total:.2f}, not 100 ± 0.1")
+        if self.machine_class is not None:
+            total = sum(c.share_pct for c in self.machine_class)
+            if abs(total - 100.0) > 0.1:
+                raise ValueError(f"machine_class share_pct sums to {total:.2f}, not 100 ± 0.1")
+            names = [c.name for c in self.machine_class]
+            if len(set(names)) != len(names):
+                raise ValueError("machine_class names must be unique")
+        return self
+
+    def to_toml(self) -> str:
+        """The scenario as TOML (round-trips through :func:`parse_scenario`)."""
+        return _dump_toml(self.model_dump(exclude_none=True))
+
+
+class ScenarioError(ValueError):
+    """A scenario that does not validate; the message names each field, value and rule."""
+
+    def __init__(self, problems: list[str], source: str = "scenario"):
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("ban", "curtailment", "seasonal", "price_shock", "tax") and out.endswith("]"):
+            continue  # the discriminator's branch name adds nothing for the user
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _explain(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors(include_url=False):
+        where = _loc(tuple(e["loc"])) or "(top level)"
+        value = e.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{…}"
+        if len(shown) > 60:
+            shown = shown[:57] + "…"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; `hashshift scenario schema` lists them)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+            shown = ""
+        problems.append(f"{where}: {msg}" + (f" (got {shown})" if shown else ""))
+    return problems
+
+
+def parse_scenario(text: str, source: str = "scenario") -> Scenario:
+    """Validate TOML text into a :class:`Scenario`; raises :class:`ScenarioError`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([f"not valid TOML: {exc}"], source) from None
+    except RecursionError:
+        raise ScenarioError(["not valid TOML: nested too deeply"], source) from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(_explain(exc), source) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([f"cannot read the file: {exc.strerror}"], str(path)) from None
+    return parse_scenario(text, str(path))
+
+
+def scenario_schema() -> dict[str, Any]:
+    """JSON Schema of the scenario format."""
+    return Scenario.model_json_schema()
+
+
+# -- a small TOML writer (tomllib only reads) ----------------------------------------------------
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, str):
+        # A JSON string is a TOML basic string once DEL is escaped too (TOML forbids it raw).
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f'"{k}" = {_toml_value(x)}' for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _dump_toml(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for key, val in data.items():
+        if isinstance(val, dict):
+            lines.append(f"[{key}]")
+            lines += [f"{k} = {_toml_value(x)}" for k, x in val.items()]
+            lines.append("")
+        elif isinstance(val, list) and val and isinstance(val[0], dict):
+            for item in val:
+                lines.append(f"[[{key}]]")
+                lines += [f"{k} = {_toml_value(x)}" for k, x in item.items()]
+                lines.append("")
+    return "\n".join(lines)
