@@ -25,6 +25,7 @@ run: $(STAMP_RUN)
 	$(VENV)/bin/hashshift history --rows 6 --chart $(OUT)/history.png --csv $(OUT)/history.csv
 	$(VENV)/bin/hashshift run china_2021 --out $(OUT)/china_2021
 	$(VENV)/bin/hashshift backtest china-2021 --csv $(OUT)/china_2021/backtest.csv
+	$(VENV)/bin/hashshift report --scenario china_2021 --out $(OUT)/china_2021_report.html
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests scripts benchmarks

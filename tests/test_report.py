@@ -1,0 +1,424 @@
+"""The offline HTML report: vendored assets, the document, and a real render in headless Chromium.
+
+Offline is proven, not assumed: the browser test blocks every request that is not ``file:``,
+``data:``, ``about:`` or loopback and asserts that none was even attempted, that the console
+has no error, and that every figure drew (SVG present; maps with their base map and every
+region). plotly.js's own source holds URL strings (tile styles of the ``map`` traces, the
+``topojsonURL`` default, the cloud ``plotlyServerURL``): the static checks assert that the
+report uses none of the features that would reach them (no map/mapbox traces, base maps that the
+page provides, the cloud button off), and the browser test is the proof.
+
+Needs ``pip install playwright`` (never ``playwright install``) and Debian's ``chromium``
+(``apt-get install -y chromium``); the browser tests skip with that reason otherwise.
+Screenshots go to tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import plotly.offline
+import pytest
+
+from hashshift.report import assets
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+PAGE_TIMEOUT_MS = 60_000
+
+
+def _chromium() -> str | None:
+    for cand in (os.environ.get("BROWSER_PATH"), "/usr/bin/chromium",
+                 "/usr/lib/chromium/chromium"):
+        if cand and Path(cand).exists():
+            return cand
+    return shutil.which("chromium")
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures: one small scenario run, the reports built from it
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_result() -> Any:
+    from hashshift.cli_report import load_scenario_arg
+    from hashshift.sim.engine import run
+
+    sc, _ = load_scenario_arg("china_2021")
+    meta = sc.scenario.model_copy(update={"horizon_days": 200, "paths": 60})
+    sc = sc.model_copy(update={"scenario": meta})
+    return run(sc, paths=60)
+
+
+@pytest.fixture(scope="module")
+def scenario_report(small_result: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from hashshift.report import build_report
+
+    out = tmp_path_factory.mktemp("report") / "scenario report.html"
+    return build_report(out, small_result, scenario_source="hashshift/examples/china_2021.toml")
+
+
+class _Doc(HTMLParser):
+    """Tags with their attributes, and the text of each <script> and <style>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.scripts: list[str] = []
+        self.styles: list[str] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+        if tag in ("script", "style"):
+            self._in = tag
+            (self.scripts if tag == "script" else self.styles).append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "script":
+            self.scripts[-1] += data
+        elif self._in == "style":
+            self.styles[-1] += data
+
+
+def _parse(path: Path) -> _Doc:
+    doc = _Doc()
+    doc.feed(path.read_text(encoding="utf-8"))
+    return doc
+
+
+_NET = re.compile(r"^\s*(https?:)?//", re.I)
+_CSS_URL = re.compile(r"url\(\s*['\"]?\s*(https?:)?//|@import", re.I)
+_URL_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "data", "background",
+              "xlink:href", "ping", "manifest", "cite", "longdesc", "codebase"}
+
+
+# ---------------------------------------------------------------------------------------------
+# vendored assets
+# ---------------------------------------------------------------------------------------------
+def test_vendored_assets_match_plotly_py() -> None:
+    files = assets.vendored_files()
+    version = plotly.offline.get_plotlyjs_version()
+    assert files["plotly.js"] == f"plotly-{version}.min.js"
+    assert files["world_110m"] == f"world_110m-plotly-{version}.json"
+    vendor = Path(str(assets.vendor_dir()))
+    for name in files.values():
+        assert (vendor / name).is_file(), f"run scripts/vendor_assets.py: {name} missing"
+    assert assets.plotly_js() == plotly.offline.get_plotlyjs()
+    assert "</script" not in assets.plotly_js().lower()
+    versions = (vendor / "VERSIONS.md").read_text()
+    licences = (vendor / "LICENSES.md").read_text()
+    for name in files.values():
+        assert name in versions and name in licences
+    assert "MIT" in versions and "ISC" in licences
+
+
+def test_world_topojson_and_china_provinces() -> None:
+    import pycountry
+
+    topo = assets.world_topojson()
+    assert topo["type"] == "Topology"
+    assert {"countries", "land", "coastlines"} <= set(topo["objects"])
+    china = assets.china_provinces()
+    ids = [f["id"] for f in china["features"]]
+    assert len(ids) == len(set(ids)) == 31
+    for code in ids:
+        assert pycountry.subdivisions.get(code=code) is not None, code
+    names = {f["id"]: f["properties"]["name"] for f in china["features"]}
+    # HASC and ISO 3166-2 differ here: the table must map by province, not by letters
+    assert names["CN-HA"] == "Henan" and names["CN-HI"] == "Hainan"
+    assert names["CN-HE"] == "Hebei" and names["CN-HB"] == "Hubei"
+    assert names["CN-SN"] == "Shaanxi" and names["CN-SX"] == "Shanxi"
+    assert names["CN-XJ"] == "Xinjiang" and names["CN-NM"] == "Inner Mongolia"
+    xs = [c for f in china["features"] for c in _coords(f["geometry"]["coordinates"])]
+    assert all(round(c, 3) == c for c in xs[:5000])
+    lon = xs[0::2]
+    assert 73 < min(lon) and max(lon) < 135.5  # China's extent
+
+
+def _coords(obj: Any) -> list[float]:
+    if isinstance(obj, (int, float)):
+        return [float(obj)]
+    out: list[float] = []
+    for o in obj:
+        out += _coords(o)
+    return out
+
+
+def test_script_safe_escapes_closing_tags() -> None:
+    text = assets.script_safe('{"a":"</script><!-- x"}')
+    assert "</" not in text and "<!--" not in text
+    assert json.loads(text.replace("<\\!--", "<!--")) == {"a": "</script><!-- x"}
+    assert "</" not in assets.geo_assets_script()[len("<script>"):-len("</script>")]
+
+
+# ---------------------------------------------------------------------------------------------
+# the document, statically
+# ---------------------------------------------------------------------------------------------
+def test_report_contains_plotly_js_once_and_geo_assets_first(scenario_report: Path) -> None:
+    text = scenario_report.read_text(encoding="utf-8")
+    js = assets.plotly_js()
+    assert text.count(js[:400]) == 1
+    assert text.count(js[-400:]) == 1
+    doc = _parse(scenario_report)
+    big = [i for i, s in enumerate(doc.scripts) if len(s) > 1_000_000]
+    assert len(big) == 1
+    geo = [i for i, s in enumerate(doc.scripts) if s.startswith("window.PlotlyGeoAssets=")]
+    assert geo and geo[0] < big[0], "PlotlyGeoAssets must be defined before plotly.js loads"
+    assert '"world_110m":' in doc.scripts[geo[0]]
+    # China's provinces are embedded once, not once per trace and frame
+    assert text.count('"CN-XJ","properties"') == 1
+
+
+def test_report_has_no_network_references(scenario_report: Path) -> None:
+    doc = _parse(scenario_report)
+    for tag, attrs in doc.tags:
+        for key, value in attrs:
+            if value is None:
+                continue
+            if key in _URL_ATTRS:
+                assert not _NET.match(value), f"<{tag} {key}={value!r}>"
+                assert value.startswith(("#", "data:")), f"<{tag} {key}={value!r}>"
+            if key == "style":
+                assert not _CSS_URL.search(value), f"<{tag} style={value!r}>"
+        if tag in ("link", "iframe", "embed", "object", "img", "video", "audio", "source"):
+            src = dict(attrs).get("src") or dict(attrs).get("href") or ""
+            assert src.startswith(("data:", "#")), f"<{tag}> loads {src!r}"
+    for css in doc.styles:
+        assert not _CSS_URL.search(css)
+    js = assets.plotly_js()
+    for script in doc.scripts:
+        if script == js:
+            continue  # plotly.js's own URL strings: see the figure checks below
+        assert not re.search(r"https?://", script), script[:200]
+        assert "fetch(" not in script and "XMLHttpRequest" not in script
+        assert "import(" not in script
+
+
+def _figures(doc: _Doc) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    out = []
+    for s in doc.scripts:
+        if s.startswith("hsPlot("):
+            body = s[s.index(",") + 1:s.rindex(");")]
+            fig_text, config_text = body.rsplit(",{", 1)
+            out.append((json.loads(fig_text.replace("<\\/", "</")),
+                        json.loads("{" + config_text)))
+    return out
+
+
+def test_figures_use_no_feature_that_fetches(scenario_report: Path) -> None:
+    figs = _figures(_parse(scenario_report))
+    assert len(figs) == 8
+    fetching_types = {"scattermap", "choroplethmap", "densitymap", "scattermapbox",
+                      "choroplethmapbox", "densitymapbox"}
+    for fig, config in figs:
+        assert config["showSendToCloud"] is False and config["displaylogo"] is False
+        assert config["plotlyServerURL"] == ""
+        assert "topojsonURL" not in config and "mapboxAccessToken" not in config
+        for trace in fig["data"]:
+            assert trace["type"] not in fetching_types
+            g = trace.get("geojson")
+            assert g is None or g.startswith("hs-geo:"), g
+        layout = fig["layout"]
+        for key, geo in layout.items():
+            if key.startswith("geo"):
+                scope = geo.get("scope", "world")
+                res = geo.get("resolution", 110)
+                assert f"{scope}_{res}m" == "world_110m"  # the one the page provides
+        assert "$" not in json.dumps(fig)  # no LaTeX -> plotly.js never asks for MathJax
+
+
+def test_observed_only_report_via_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import hashshift.cli_report  # noqa: F401 - registers the command
+    from hashshift.cli import app
+
+    out = tmp_path / "observed.html"
+    res = CliRunner().invoke(app, ["report", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip() == ""
+    doc = _parse(out)
+    ids = [dict(a).get("id") for t, a in doc.tags if t == "div" and "plot" in
+           (dict(a).get("class") or "").split()]
+    assert ids == ["fig-world-shares", "fig-china-provinces", "fig-network-history"]
+    assert "Scenario inputs" not in out.read_text(encoding="utf-8")
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    import hashshift.cli_report  # noqa: F401
+    from hashshift.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["report", "--format", "gif"])
+    assert res.exit_code == 2 and "--format" in res.output
+    res = runner.invoke(app, ["report", "--scenario", "no-such-example"])
+    assert res.exit_code == 2 and "china_2021" in res.output
+    monkeypatch.setenv("BROWSER_PATH", str(tmp_path / "no-browser"))
+    res = runner.invoke(app, ["report", "--format", "png", "--out", str(tmp_path / "f")])
+    assert res.exit_code == 1
+    assert "Chromium" in res.output and "camera icon" in res.output
+
+
+def test_narrative_states_the_numbers(small_result: Any) -> None:
+    from hashshift.report.narrative import observed_narrative, scenario_narrative
+
+    n = scenario_narrative(small_result)
+    text = " ".join(n.paragraphs)
+    w = small_result.world("hashrate_ehs")
+    trough = float(w["q50"].min())
+    assert f"{trough:,.0f} EH/s" in text or f"{trough:,.1f} EH/s" in text
+    ch = small_result.epochs[small_result.epochs["metric"] == "change_pct"]
+    worst = float(ch["q50"].min())
+    assert f"{worst:+.1f} %".replace("-", "−") in text
+    assert "China's share" in text and "largest" in text
+    assert {f.label for f in n.facts} >= {"simulated trough", "largest simulated retarget"}
+    o = observed_narrative()
+    assert any("−27.94 %" in p for p in o.paragraphs)  # block 689,472, 3 July 2021
+
+
+# ---------------------------------------------------------------------------------------------
+# the document in a real browser, offline
+# ---------------------------------------------------------------------------------------------
+def _render(html_path: Path, shot_prefix: str) -> dict[str, Any]:
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="needs playwright: pip install playwright "
+                                      "(the browser is Debian's chromium; never "
+                                      "`playwright install`)")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("needs Chromium: apt-get install -y chromium")
+    attempted: list[str] = []
+    blocked: list[str] = []
+    console: list[tuple[str, str]] = []
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+
+            def route(r: Any) -> None:
+                url = r.request.url
+                attempted.append(url)
+                ok = url.startswith(("file:", "data:", "about:", "blob:")) or re.match(
+                    r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?/", url)
+                if ok:
+                    r.continue_()
+                else:
+                    blocked.append(url)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.on("console", lambda m: console.append((m.type, m.text)))
+            page.on("pageerror", lambda e: console.append(("pageerror", str(e))))
+            page.on("requestfailed", lambda r: console.append(("requestfailed", r.url)))
+            page.goto(html_path.as_uri())
+            page.wait_for_function(
+                "() => { const d = [...document.querySelectorAll('.plot')];"
+                " return d.length > 0 && d.every(x => x.getAttribute('data-rendered')); }",
+                timeout=PAGE_TIMEOUT_MS)
+            info = page.evaluate("""() => [...document.querySelectorAll('.plot')].map(gd => ({
+                id: gd.id,
+                rendered: gd.getAttribute('data-rendered'),
+                svgs: gd.querySelectorAll('.main-svg').length,
+                marks: gd.querySelectorAll('.scatterlayer path, .barlayer path,'
+                                           + ' .choroplethlocation').length,
+                geo: gd.querySelectorAll('.geo').length,
+                regions: gd.querySelectorAll('.choroplethlocation').length,
+                land: [...gd.querySelectorAll('.geo .layer.land path')]
+                        .map(p => (p.getAttribute('d') || '').length),
+                countries: [...gd.querySelectorAll('.geo .layer.countries path')]
+                        .map(p => (p.getAttribute('d') || '').length),
+                height: gd.getBoundingClientRect().height,
+            }))""")
+            # move the month slider of each map (animation frames) and check it redraws
+            moved = page.evaluate("""async () => {
+                const out = {};
+                for (const id of ['fig-world-shares', 'fig-china-provinces']) {
+                    const gd = document.getElementById(id);
+                    if (!gd) continue;
+                    const names = gd._transitionData._frames.map(f => f.name);
+                    await Plotly.animate(gd, [names[0]], {frame: {duration: 0, redraw: true},
+                                                        transition: {duration: 0},
+                                                        mode: 'immediate'});
+                    const t = gd.data[gd.data.length - 1];
+                    out[id] = {frames: names.length, first: names[0],
+                               z: Array.from(t.z).slice(0, 3)};
+                }
+                return out;
+            }""")
+            page.screenshot(path=str(ARTIFACTS / f"{shot_prefix}-full.png"), full_page=True)
+            for card in page.query_selector_all(".card.figure"):
+                card.scroll_into_view_if_needed()
+                card.screenshot(path=str(ARTIFACTS / f"{shot_prefix}-{card.get_attribute('id')}"
+                                                     ".png"))
+        finally:
+            browser.close()
+    return {"attempted": attempted, "blocked": blocked, "console": console, "figures": info,
+            "moved": moved}
+
+
+def _assert_rendered_offline(r: dict[str, Any]) -> None:
+    assert r["blocked"] == [], f"the report tried to reach the network: {r['blocked']}"
+    assert all(u.startswith(("file:", "data:", "about:", "blob:")) for u in r["attempted"])
+    errors = [(t, m) for t, m in r["console"] if t in ("error", "pageerror", "requestfailed")]
+    assert errors == [], errors
+    assert not [m for t, m in r["console"] if "topojson" in m.lower()]
+    for fig in r["figures"]:
+        assert fig["rendered"] == "true", fig
+        assert fig["svgs"] >= 1 and fig["height"] > 200, fig
+        assert fig["marks"] > 0, fig
+        if fig["geo"]:
+            # the base map came from window.PlotlyGeoAssets: land and borders are drawn
+            assert fig["land"] and max(fig["land"]) > 1000, fig
+            assert fig["countries"] and max(fig["countries"]) > 1000, fig
+
+
+def test_scenario_report_renders_offline_in_chromium(scenario_report: Path) -> None:
+    r = _render(scenario_report, "report-scenario")
+    _assert_rendered_offline(r)
+    figs = {f["id"]: f for f in r["figures"]}
+    assert list(figs) == ["fig-sim-vs-real", "fig-retargets", "fig-region-shares",
+                          "fig-power-emissions", "fig-break-even", "fig-world-shares",
+                          "fig-china-provinces", "fig-network-history"]
+    assert figs["fig-world-shares"]["regions"] >= 8  # the countries CCAF names
+    assert figs["fig-china-provinces"]["regions"] >= 31 + 8  # all provinces + the named ones
+    for id_, m in r["moved"].items():
+        assert m["frames"] >= 12 and m["first"] == "2019-09", (id_, m)
+        assert m["z"], (id_, m)
+
+
+# ---------------------------------------------------------------------------------------------
+# static export for slides (kaleido + the local Chromium, offline)
+# ---------------------------------------------------------------------------------------------
+def test_export_png_with_kaleido(small_result: Any, tmp_path: Path) -> None:
+    pytest.importorskip("kaleido", reason="needs kaleido (pip install kaleido) for --format png")
+    if _chromium() is None:
+        pytest.skip("needs Chromium: apt-get install -y chromium")
+    from hashshift.report import figures
+    from hashshift.report.export import export_figures
+    from hashshift.report.html import FigureSpec
+
+    specs = [FigureSpec("china-provinces", "observed", figures.china_province_map(), ""),
+             FigureSpec("retargets", "scenario", figures.retarget_figure(small_result), "")]
+    paths = export_figures(specs, tmp_path, "png", width=1000, scale=1)
+    assert [p.name for p in paths] == ["01-china-provinces.png", "02-retargets.png"]
+    for p in paths:
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(paths[0], ARTIFACTS / "export-china-provinces.png")
