@@ -6,7 +6,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_DEV  := $(VENV)/.installed-dev
 OUT    ?= out
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench docs clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11) on PATH, or run: make PYTHON=python3 ..."; exit 1; }
@@ -40,6 +40,11 @@ test: lint typecheck pytest
 
 bench: $(STAMP_DEV)
 	$(PY) benchmarks/run.py
+
+docs: $(STAMP_DEV)
+	$(PY) scripts/gen_cli_reference.py
+	$(PY) scripts/gen_api_reference.py
+	$(PY) scripts/gen_validation.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -473,22 +473,32 @@ class HeaderValidationError(ValueError):
 
 
 class BadLinkError(HeaderValidationError):
+    """The previous-hash field is not the hash of the header before."""
+
     rule = "prev-blk-not-found"
 
 
 class BadPowError(HeaderValidationError):
+    """The header's hash is above its target, or the target is invalid."""
+
     rule = "high-hash"
 
 
 class BadBitsError(HeaderValidationError):
+    """The bits are not what ``GetNextWorkRequired`` demands at this height."""
+
     rule = "bad-diffbits"
 
 
 class BadTimeError(HeaderValidationError):
+    """The time is not above the median of the previous 11 blocks."""
+
     rule = "time-too-old"
 
 
 class TimeTooNewError(BadTimeError):
+    """The time is more than two hours ahead of ``now``."""
+
     rule = "time-too-new"
 
 
