@@ -206,6 +206,7 @@ from . import (  # noqa: E402, F401
     cli_geo,
     cli_observed,
     cli_report,
+    cli_serve,
     cli_sim,
 )
 

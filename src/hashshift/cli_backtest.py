@@ -23,8 +23,10 @@ def backtest(
              "beside it.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Run a scenario as a forecast from its as-of date and print, epoch by epoch, the
-    simulated median and 90 % band beside the real retarget, hashrate and duration."""
+    """A shipped scenario run as a forecast, epoch by epoch against what really happened.
+
+    Prints the simulated median and 90 % band beside the real retarget, hashrate and duration.
+    """
     from .sim.backtest import BACKTESTS, GOALS
     from .sim.backtest import backtest as run_backtest
 

@@ -1,0 +1,68 @@
+"""``hashshift serve``: the web dashboard (FastAPI + uvicorn) on this machine."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+import typer
+
+from .cli import UserError, app, err_console, friendly
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command("serve")
+@friendly
+def serve(
+    host: Annotated[str, typer.Option(
+        help="Address to bind. The default serves this machine only; 0.0.0.0 serves every "
+             "network this machine is on (no authentication: a warning is printed).")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port).")]
+    = 8000,
+    max_paths: Annotated[int, typer.Option(min=1, help="Most Monte Carlo paths a run may ask.")]
+    = 2_000,
+    max_horizon_days: Annotated[int, typer.Option(min=1, help="Longest run [days].")] = 730,
+    max_runs: Annotated[int, typer.Option(
+        min=1, help="Scenario runs computed at once; more get HTTP 429.")] = 2,
+    cache_size: Annotated[int, typer.Option(min=1, help="Finished runs kept in memory.")] = 16,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the dashboard: map, network, energy, economics and the scenario lab, plus a JSON
+    API (schema at /openapi.json). Every page and asset comes from this machine."""
+    import uvicorn
+
+    from .web.app import LOOPBACK_HOSTS, Settings, create_app
+
+    if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+        raise UserError(f"--log-level {log_level!r}: use critical, error, warning, info, debug "
+                        "or trace")
+    loopback = is_loopback(host)
+    if not loopback:
+        err_console.print(
+            f"[yellow]warning:[/] --host {host} serves the dashboard beyond this machine, to "
+            "anyone who can reach it, without authentication; scenario runs use this machine's "
+            "CPU. Use the default 127.0.0.1 unless you mean it.", highlight=False)
+    try:
+        settings = Settings(
+            max_paths=max_paths, max_horizon_days=max_horizon_days,
+            max_concurrent_runs=max_runs, cache_size=cache_size,
+            allowed_hosts=(LOOPBACK_HOSTS + ((host,) if host not in LOOPBACK_HOSTS else ()))
+            if loopback else ("*",),
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    shown = f"[{host}]" if ":" in host else host
+    err_console.print(f"hashshift dashboard on http://{shown}:{port}/ (Ctrl+C stops it)",
+                      highlight=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+                server_header=False, proxy_headers=False)

@@ -1,0 +1,228 @@
+"""The dashboard's FastAPI application: pages, static assets, the JSON API and its guards.
+
+``create_app(Settings(...))`` builds it; ``hashshift serve`` runs it with uvicorn on 127.0.0.1.
+Static files are served from a fixed table (:func:`static_files`): the dashboard's own CSS/JS
+in ``hashshift/web/static`` and the report's vendored plotly.js, world topojson and China
+provinces in ``hashshift/report/vendor`` (read in place). No request path ever becomes a file
+path.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from .. import __version__
+from . import data, pages
+from .api import busy_response, router, validation_problems
+from .runs import Busy, RunManager, Runner
+from .security import Guard
+
+__all__ = ["LOOPBACK_HOSTS", "Settings", "create_app", "static_files"]
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits and defaults of the web service (``hashshift serve`` options)."""
+
+    max_paths: int = 2_000
+    max_horizon_days: int = 730
+    max_concurrent_runs: int = 2
+    cache_size: int = 16
+    max_body_bytes: int = 256 * 1024
+    allowed_hosts: tuple[str, ...] = field(default=LOOPBACK_HOSTS)
+
+    def __post_init__(self) -> None:
+        from ..sim.scenario import LIMITS
+
+        for name, value, top in (("max_paths", self.max_paths, LIMITS["paths"]),
+                                 ("max_horizon_days", self.max_horizon_days,
+                                  LIMITS["horizon_days"])):
+            if not 1 <= value <= top:
+                raise ValueError(f"{name} must be 1 to {top:,} (the engine's limit), "
+                                 f"got {value:,}")
+        if self.max_concurrent_runs < 1:
+            raise ValueError("max_concurrent_runs must be >= 1")
+        if self.cache_size < 1:
+            raise ValueError("cache_size must be >= 1")
+        if self.max_body_bytes < 1024:
+            raise ValueError("max_body_bytes must be >= 1024")
+
+
+# ---------------------------------------------------------------------------------------------
+# static assets: a fixed table, nothing else
+# ---------------------------------------------------------------------------------------------
+_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".json": "application/json", ".geojson": "application/geo+json",
+          ".svg": "image/svg+xml"}
+
+
+@functools.cache
+def static_files() -> dict[str, tuple[Traversable, str, bool]]:
+    """URL path -> (file, media type, immutable?) of every static asset the server serves."""
+    from ..report.assets import vendor_dir, vendored_files
+
+    own = resources.files("hashshift.web").joinpath("static")
+    vend = vendor_dir()
+    names = vendored_files()
+    table: dict[str, tuple[Traversable, str, bool]] = {
+        "/static/vendor/plotly.min.js": (vend.joinpath(names["plotly.js"]), _TYPES[".js"], True),
+        # plotly geo maps ask for {topojsonURL}{scope}_{resolution}.json
+        "/static/topojson/world_110m.json": (vend.joinpath(names["world_110m"]),
+                                             _TYPES[".json"], True),
+        "/static/geo/china_provinces.geojson": (vend.joinpath(names["china_provinces"]),
+                                                _TYPES[".geojson"], True),
+    }
+    for sub in ("css", "js", "img"):
+        folder = own.joinpath(sub)
+        if not folder.is_dir():
+            continue
+        for f in folder.iterdir():
+            ext = "." + f.name.rsplit(".", 1)[-1]
+            if f.is_file() and ext in _TYPES:
+                table[f"/static/{sub}/{f.name}"] = (f, _TYPES[ext], False)
+    return table
+
+
+@functools.lru_cache(maxsize=64)
+def _read_asset(path: str) -> tuple[bytes, str]:
+    f, _, _ = static_files()[path]
+    body = f.read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+
+
+def _asset_response(request: Request, path: str) -> Response:
+    if path not in static_files():
+        raise StarletteHTTPException(404)
+    _, media, immutable = static_files()[path]
+    body, etag = _read_asset(path)
+    headers = {"etag": etag,
+               "cache-control": "public, max-age=86400" if immutable else "no-cache"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media, headers=headers)
+
+
+# ---------------------------------------------------------------------------------------------
+# the app
+# ---------------------------------------------------------------------------------------------
+def create_app(settings: Settings | None = None, *, runner: Runner | None = None) -> FastAPI:
+    """The dashboard application. ``runner`` replaces the engine call (tests)."""
+    settings = settings or Settings()
+    manager = RunManager(settings.max_concurrent_runs, settings.cache_size, runner)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            manager.close()
+
+    app = FastAPI(
+        title="hashshift dashboard API",
+        version=__version__,
+        description=(
+            "Bitcoin's hashrate by region, its energy and economics, and scenario runs. Every "
+            "endpoint answers JSON from the bundled data; scenario runs are bounded "
+            f"(paths ≤ {settings.max_paths:,}, horizon ≤ {settings.max_horizon_days:,} days, "
+            f"{settings.max_concurrent_runs} at once) and cached in memory by the SHA-256 of "
+            "the canonical scenario JSON."),
+        docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runs = manager
+    app.include_router(router)
+
+    # -- errors ------------------------------------------------------------------------------
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        detail = validation_problems(exc)
+        return JSONResponse({"detail": detail,
+                             "problems": [f"{d['field']}: {d['msg']}" for d in detail]},
+                            status_code=422)
+
+    @app.exception_handler(data.BadInput)
+    async def _bad(request: Request, exc: data.BadInput) -> JSONResponse:
+        loc = ["query", exc.field]
+        return JSONResponse({"detail": [{"field": exc.field, "msg": str(exc),
+                                         "type": "value_error", "loc": loc}],
+                             "problems": [f"{exc.field}: {exc}"]}, status_code=422)
+
+    @app.exception_handler(data.NotFound)
+    async def _missing(request: Request, exc: data.NotFound) -> Response:
+        return _error(request, 404, str(exc))
+
+    @app.exception_handler(Busy)
+    async def _busy(request: Request, exc: Busy) -> JSONResponse:
+        return busy_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail),
+                      dict(exc.headers) if exc.headers else None)
+
+    # -- static and pages --------------------------------------------------------------------
+    @app.api_route("/static/{kind}/{name}", methods=["GET", "HEAD"], include_in_schema=False)
+    def static(request: Request, kind: str, name: str) -> Response:
+        return _asset_response(request, f"/static/{kind}/{name}")
+
+    @app.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
+    def favicon(request: Request) -> Response:
+        return _asset_response(request, "/static/img/favicon.svg")
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def home() -> HTMLResponse:
+        return HTMLResponse(pages.home(data.overview()))
+
+    for slug in pages.PAGES:
+        app.add_api_route(f"/{slug}", _page_route(slug), include_in_schema=False,
+                          response_class=HTMLResponse, methods=["GET"])
+        app.add_api_route(f"/{slug}/", _redirect(f"/{slug}"), include_in_schema=False,
+                          methods=["GET"])
+
+    # outermost first: the guard sees every request before anything reads its body
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts,
+                       max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def _page_route(slug: str) -> Any:
+    def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(pages.render(slug, request.app.state.settings))
+
+    page.__name__ = f"page_{slug}"
+    return page
+
+
+def _redirect(target: str) -> Any:
+    def redirect() -> RedirectResponse:
+        return RedirectResponse(target, status_code=308)
+
+    redirect.__name__ = f"redirect_{target.strip('/')}"
+    return redirect
+
+
+def _error(request: Request, status: int, detail: str,
+           headers: dict[str, str] | None = None) -> Response:
+    if request.url.path.startswith("/api") or "text/html" not in request.headers.get(
+            "accept", ""):
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    return HTMLResponse(pages.error_page(status, detail), status_code=status, headers=headers)
+
+

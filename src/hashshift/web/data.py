@@ -1,0 +1,497 @@
+"""JSON views of the observed layer for the dashboard (pure functions of the bundled data).
+
+Every function returns plain JSON-ready Python (lists, dicts, floats with NaN/inf as ``None``,
+dates as ``YYYY-MM-DD`` strings) and is cached where its inputs are few. Errors the user can fix
+(an unknown month or machine) raise :class:`NotFound` or :class:`BadInput` with a message that
+names the parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "BadInput",
+    "NotFound",
+    "economics_view",
+    "energy_view",
+    "examples",
+    "history_view",
+    "machines_view",
+    "map_view",
+    "overview",
+    "retarget_projection",
+    "retarget_view",
+]
+
+
+class NotFound(LookupError):
+    """An ID (month, machine, example …) that is not in the data; the message lists what is."""
+
+
+class BadInput(ValueError):
+    """A parameter value the data cannot answer for; ``field`` names the parameter."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def num(x: Any, digits: int = 7) -> float | None:
+    """A float rounded to ``digits`` significant digits, ``None`` for NaN/inf/None."""
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(v):
+        return None
+    if v == 0.0:
+        return 0.0
+    return float(f"{v:.{digits}g}")
+
+
+def nums(values: Any, digits: int = 7) -> list[float | None]:
+    return [num(v, digits) for v in np.asarray(values, dtype=float).tolist()]
+
+
+def days(values: Any) -> list[str]:
+    """``YYYY-MM-DD`` strings of date-like values (UTC dates of aware times)."""
+    idx = pd.DatetimeIndex(values)
+    if idx.tz is not None:
+        idx = idx.tz_convert("UTC").tz_localize(None)
+    return [str(s) for s in idx.strftime("%Y-%m-%d")]
+
+
+def _month_key(value: str) -> pd.Timestamp:
+    try:
+        if len(value) != 7 or value[4] != "-":
+            raise ValueError
+        return pd.Timestamp(f"{value}-01")
+    except ValueError:
+        raise BadInput("month", f"month {value!r}: use YYYY-MM, e.g. 2021-04") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# history and the next retarget
+# ---------------------------------------------------------------------------------------------
+@functools.cache
+def history_view() -> dict[str, Any]:
+    """Daily hashrate [EH/s] with its 95 % interval, and per-epoch difficulty and retargets."""
+    from .. import history
+
+    d = history.hashrate(freq="D")
+    e = history.epochs()
+    halvings = history.halvings()
+    return {
+        "daily": {
+            "date": days(d["date"]),
+            "hashrate_ehs": nums(d["hashrate_ehs"], 5),
+            "hashrate_lo_ehs": nums(d["hashrate_lo_ehs"], 5),
+            "hashrate_hi_ehs": nums(d["hashrate_hi_ehs"], 5),
+        },
+        "epochs": {
+            "epoch": [int(x) for x in e["epoch"]],
+            "first_height": [int(x) for x in e["first_height"]],
+            "first_time": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in e["first_time"]],
+            "difficulty": nums(e["difficulty"]),
+            "change_pct": nums(e["change_pct"], 5),
+            "duration_days": nums(e["duration_s"].to_numpy(dtype=float) / 86400.0, 5),
+            "hashrate_ehs": nums(e["hashrate_ehs"], 5),
+        },
+        "halvings": [{"halving": int(h), "height": int(n), "date": f"{pd.Timestamp(t):%Y-%m-%d}"}
+                     for h, n, t in zip(halvings["halving"].tolist(),
+                                        halvings["height"].tolist(), halvings["time"].tolist(),
+                                        strict=True)],
+        "source": "bundled epoch history (hashshift.history; Electrum checkpoints and block "
+                  "headers, see hashshift/data/SOURCES.md)",
+        "estimator": "per epoch: (n−1)·D·2^32 / T over the n = 2015 block intervals; 95 % "
+                     "interval from Gamma(n, 1); daily values are the time-weighted epoch "
+                     "estimates",
+    }
+
+
+def retarget_projection(bits: int, first_time_s: int, blocks: int, elapsed_s: float
+                        ) -> dict[str, Any]:
+    """Bitcoin Core's retarget applied to an epoch in progress.
+
+    ``blocks`` blocks of the epoch have been mined (its first block included) and ``elapsed_s``
+    seconds passed from the first to the latest of them, i.e. over ``blocks − 1`` intervals. At
+    that pace the 2015 intervals Core measures take ``elapsed_s · 2015 / (blocks − 1)`` seconds;
+    the timespan is clamped to [302 400, 4 838 400] s and ``new target = old target · timespan /
+    1 209 600`` (then rounded through compact bits), exactly as ``CalculateNextWorkRequired``.
+    """
+    from ..consensus import MAINNET, bits_to_difficulty, retarget
+
+    span = MAINNET.pow_target_timespan
+    interval = MAINNET.interval
+    intervals = blocks - 1
+    if intervals < 1:
+        raise BadInput("blocks", "blocks must be at least 2 (one block interval) to project")
+    if not (math.isfinite(elapsed_s) and elapsed_s > 0):
+        raise BadInput("elapsed_hours", "the elapsed time must be > 0")
+    projected = elapsed_s * (interval - 1) / intervals
+    lo, hi = span // 4, span * 4
+    clamped = min(max(projected, lo), hi)
+    new_bits = retarget(bits, first_time_s, first_time_s + int(round(projected)))
+    d_old = bits_to_difficulty(bits)
+    d_new = bits_to_difficulty(new_bits)
+    spacing = elapsed_s / intervals
+    eta = first_time_s + spacing * interval
+    # the module's estimator (k−1)·D·2^32/T over k intervals (k = 1: the MLE)
+    k_eff = intervals - 1 if intervals > 1 else 1
+    hashrate_ehs = k_eff * d_old * 2.0**32 / elapsed_s / 1e18
+    return {
+        "blocks": blocks,
+        "blocks_left": interval - blocks,
+        "elapsed_s": float(elapsed_s),
+        "mean_block_interval_s": num(spacing, 6),
+        "implied_hashrate_ehs": num(hashrate_ehs, 6),
+        "projected_timespan_s": num(projected, 9),
+        "timespan_used_s": num(clamped, 9),
+        "clamped": projected != clamped,
+        "unclamped_change_pct": num((span / projected - 1.0) * 100.0, 6),
+        "change_pct": num((d_new / d_old - 1.0) * 100.0, 6),
+        "difficulty": num(d_old, 15),
+        "new_difficulty": num(d_new, 15),
+        "bits": f"{bits:08x}",
+        "new_bits": f"{new_bits:08x}",
+        "retarget_eta": datetime.fromtimestamp(eta, UTC).strftime("%Y-%m-%dT%H:%MZ"),
+    }
+
+
+def _store_tip() -> dict[str, Any] | None:
+    """The local store's tip (height, bits, time, epoch start) when it has one."""
+    try:
+        from ..store import Store
+
+        tip = Store(lock_timeout_s=1.0).tip()
+    except Exception:  # no store, a locked or unreadable store: fall back to the bundled data
+        return None
+    if tip is None or tip.epoch_start_time is None:
+        return None
+    return {"height": int(tip.height), "bits": int(tip.bits), "time": int(tip.times[-1]),
+            "epoch_start_time": int(tip.epoch_start_time)}
+
+
+def _utc_s(t: Any) -> int:
+    return int(pd.Timestamp(t).timestamp())
+
+
+def retarget_view(blocks: int | None = None, elapsed_hours: float | None = None
+                  ) -> dict[str, Any]:
+    """The projected next retarget of the current epoch, with the inputs' provenance.
+
+    Inputs, first found: the ``blocks``/``elapsed_hours`` given; the local store's tip; else an
+    assumption stated in the answer (the last completed epoch's hashrate continues). ``check``
+    applies the same rule to the last completed epoch and shows the real retarget beside it.
+    """
+    from .. import history
+    from ..consensus import MAINNET
+
+    interval = MAINNET.interval
+    e = history.epochs()
+    cur = e.iloc[-1]
+    done = e[e["last_time"].notna() & e["hashrate_ehs"].notna()]
+    last = done.iloc[-1]
+    epoch = int(cur["epoch"])
+    bits = int(cur["bits"])
+    first_s = _utc_s(cur["first_time"])
+    first_height = int(cur["first_height"])
+    source: str
+    note: str
+    tip = _store_tip()
+    if blocks is not None or elapsed_hours is not None:
+        if blocks is None or elapsed_hours is None:
+            raise BadInput("blocks" if blocks is None else "elapsed_hours",
+                           "give both blocks and elapsed_hours (or neither)")
+        source = "input"
+        note = "from the values entered"
+        n, elapsed = int(blocks), float(elapsed_hours) * 3600.0
+    elif tip is not None and tip["height"] // interval >= epoch:
+        source = "store"
+        epoch = tip["height"] // interval
+        first_height = epoch * interval
+        bits = tip["bits"]
+        first_s = tip["epoch_start_time"]
+        n = tip["height"] - first_height + 1
+        elapsed = float(tip["time"] - first_s)
+        note = (f"the local store's tip, block {tip['height']:,} at "
+                f"{datetime.fromtimestamp(tip['time'], UTC):%Y-%m-%d %H:%M} UTC")
+    else:
+        source = "assumed"
+        h = float(last["hashrate_ehs"]) * 1e18
+        n = interval // 2
+        elapsed = (n - 1) * float(cur["difficulty"]) * 2.0**32 / h
+        note = (f"the bundled history has no block of epoch {epoch} beyond its first; assumed: "
+                f"{n:,} blocks at epoch {int(last['epoch'])}'s mean hashrate "
+                f"({float(last['hashrate_ehs']):,.1f} EH/s). Enter the real count and time, or "
+                "run `hashshift data update` to fill the local store")
+    if not 2 <= n <= interval:
+        raise BadInput("blocks", f"blocks must be 2 to {interval} (blocks of the epoch mined)")
+    proj = retarget_projection(bits, first_s, n, elapsed)
+    # The rule on the last completed epoch, beside the real retarget that followed it.
+    nxt = e[e["epoch"] == int(last["epoch"]) + 1]
+    check = None
+    if len(nxt):
+        c = retarget_projection(int(last["bits"]), _utc_s(last["first_time"]), interval,
+                                float(last["duration_s"]))
+        check = {"epoch": int(last["epoch"]), "duration_days": num(last["duration_s"] / 86400, 6),
+                 "projected_change_pct": c["change_pct"],
+                 "actual_change_pct": num(nxt["change_pct"].iloc[0], 6),
+                 "new_bits": c["new_bits"], "actual_bits": f"{int(nxt['bits'].iloc[0]):08x}"}
+    return {
+        "epoch": epoch,
+        "first_height": first_height,
+        "retarget_height": first_height + interval,
+        "tip_height": first_height + n - 1,
+        "first_time": datetime.fromtimestamp(first_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": source,
+        "note": note,
+        "rule": "timespan = elapsed × 2015 / (blocks − 1), clamped to [302400, 4838400] s; new "
+                "target = old target × timespan / 1209600 (Bitcoin Core "
+                "CalculateNextWorkRequired)",
+        **proj,
+        "check": check,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# the mining map
+# ---------------------------------------------------------------------------------------------
+@functools.cache
+def _iso3(code: str) -> str | None:
+    import pycountry
+
+    if len(code) != 2:
+        return None
+    c = pycountry.countries.get(alpha_2=code)
+    return None if c is None else str(c.alpha_3)
+
+
+@functools.cache
+def map_months() -> list[str]:
+    from .. import geography
+
+    return [f"{m:%Y-%m}" for m in geography.months("country")]
+
+
+@functools.cache
+def map_view(month: str | None, level: str) -> dict[str, Any]:
+    """Shares of the global hashrate by country, or by Chinese province, in one month."""
+    from .. import geography
+
+    if level not in geography.LEVELS:
+        raise BadInput("level", f"level {level!r}: use one of {', '.join(geography.LEVELS)}")
+    months = [f"{m:%Y-%m}" for m in geography.months(level)]
+    if month is None:
+        month = months[-1]
+    _month_key(month)
+    if month not in months:
+        raise NotFound(f"no mining-map data for month {month}; the map covers "
+                       f"{months[0]} … {months[-1]}")
+    df = geography.shares(month, level)
+    rows = []
+    for r in df.to_dict("records"):
+        code = str(r["region_code"])
+        row = {"code": code, "name": str(r["region_name"]), "share_pct": num(r["share_pct"], 5),
+               "hashrate_ehs": num(r["hashrate_ehs"], 5),
+               "mapped": not code.endswith("OTHER")}
+        if level == "country":
+            row["iso3"] = _iso3(code)
+            row["mapped"] = row["iso3"] is not None
+        else:
+            row["share_of_china_pct"] = num(r["share_of_china_pct"], 5)
+        rows.append(row)
+    return {
+        "month": month,
+        "level": level,
+        "months": months,
+        "rows": rows,
+        "network_hashrate_ehs": num(df.attrs.get("network_hashrate_ehs"), 6),
+        "caveat": df.attrs.get("caveat", geography.CAVEAT),
+        "source": df.attrs.get("source", geography.SOURCE),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# energy and economics
+# ---------------------------------------------------------------------------------------------
+@functools.cache
+def _market() -> pd.DataFrame:
+    from ..sources.bundled_observed import read_market_monthly
+
+    return read_market_monthly()
+
+
+@functools.lru_cache(maxsize=128)
+def energy_view(price_usd_kwh: float) -> dict[str, Any]:
+    """CBECI power [GW] and annualised energy [TWh/yr] bounds at one electricity price."""
+    from ..energy import PUE, run_cbeci
+
+    out = run_cbeci(_market(), price_usd_kwh=price_usd_kwh)
+    out = out.dropna(subset=["power_guess_gw"]).reset_index(drop=True)
+    cols = ["hashrate_ehs", "threshold_j_th", "lower_j_th", "guess_j_th", "upper_j_th",
+            "power_lower_gw", "power_guess_gw", "power_upper_gw", "energy_lower_twh_yr",
+            "energy_guess_twh_yr", "energy_upper_twh_yr"]
+    series: dict[str, Any] = {"date": days(out["date"])}
+    for c in cols:
+        series[c] = nums(out[c], 6)
+    series["n_profitable"] = [int(x) for x in out["n_profitable"]]
+    last = out.iloc[-1]
+    latest = {"date": f"{pd.Timestamp(last['date']):%Y-%m}",
+              **{c: num(last[c], 6) for c in cols}, "n_profitable": int(last["n_profitable"])}
+    return {
+        "price_usd_kwh": price_usd_kwh,
+        "resolution": out.attrs.get("resolution", "monthly"),
+        "series": series,
+        "latest": latest,
+        "pue": PUE,
+        "method": "CCAF CBECI: machines released and below the profitability threshold θ count; "
+                  "lower = best machine × PUE 1.01, guess = equal-weight mean × PUE 1.10, "
+                  "upper = worst profitable × PUE 1.20; energy = power × 8.766",
+        "inputs": "bundled monthly market table (revenue, hashrate) and ASIC catalogue",
+    }
+
+
+@functools.cache
+def _catalogue() -> pd.DataFrame:
+    from ..hardware import catalogue
+
+    return catalogue().sort_values(["release_date", "model"], kind="stable").reset_index(
+        drop=True)
+
+
+@functools.cache
+def machines_view() -> list[dict[str, Any]]:
+    """The ASIC catalogue (newest first)."""
+    cat = _catalogue()
+    out = []
+    for r in cat.iloc[::-1].to_dict("records"):
+        out.append({"model": str(r["model"]), "maker": str(r["maker"]),
+                    "release_date": f"{pd.Timestamp(r['release_date']):%Y-%m-%d}",
+                    "hashrate_ths": num(r["hashrate_ths"], 6), "power_w": num(r["power_w"], 6),
+                    "efficiency_j_th": num(r["efficiency_j_th"], 6)})
+    return out
+
+
+def economics_view(machine: str, price_usd_kwh: float, month: str | None = None
+                   ) -> dict[str, Any]:
+    """Hashprice, hashvalue, CCAF's threshold and one machine's break-even price and margin."""
+    from .. import economics as ec
+
+    cat = _catalogue()
+    hit = cat[cat["model"] == machine]
+    if hit.empty:
+        raise NotFound(f"no machine {machine!r} in the catalogue (GET /api/machines lists them)")
+    m = hit.iloc[0]
+    mk = _market()
+    months = [f"{d:%Y-%m}" for d in pd.DatetimeIndex(mk["date"])]
+    if month is None:
+        month = months[-1]
+    _month_key(month)
+    if month not in months:
+        raise NotFound(f"no market data for month {month}; they cover {months[0]} … "
+                       f"{months[-1]}")
+    row = mk.iloc[months.index(month)]
+    h_ehs = float(row["hashrate_ehs"])
+    hashprice = float(ec.hashprice_from_revenue_usd_ph_day(row["revenue_usd_day"], h_ehs))
+    hashvalue = float(row["subsidy_btc_day"] + row["fees_btc_day"]) / (h_ehs * 1000.0)
+    theta = float(ec.profitability_threshold_j_th(row["revenue_usd_day"], h_ehs, price_usd_kwh))
+    e = float(m["efficiency_j_th"])
+    ths = float(m["hashrate_ths"])
+    hp_hist = np.asarray(ec.hashprice_from_revenue_usd_ph_day(
+        mk["revenue_usd_day"].to_numpy(float), mk["hashrate_ehs"].to_numpy(float)))
+    released = pd.Timestamp(m["release_date"])
+    return {
+        "month": month,
+        "months": months,
+        "price_usd_kwh": price_usd_kwh,
+        "btc_price_usd": num(row["price_usd"], 7),
+        "hashrate_ehs": num(h_ehs, 6),
+        "hashprice_usd_ph_day": num(hashprice, 6),
+        "hashvalue_btc_ph_day": num(hashvalue, 6),
+        "threshold_j_th": num(theta, 6),
+        "machine": {
+            "model": str(m["model"]), "maker": str(m["maker"]),
+            "release_date": f"{released:%Y-%m-%d}",
+            "released_by_month": bool(released <= pd.Timestamp(f"{month}-01")
+                                      + pd.offsets.MonthEnd(0)),
+            "hashrate_ths": num(ths, 6), "power_w": num(m["power_w"], 6),
+            "efficiency_j_th": num(e, 6), "source": str(m["source"]),
+            "break_even_usd_kwh": num(ec.break_even_price_usd_kwh(hashprice, e), 6),
+            "revenue_usd_day": num(ec.machine_revenue_usd_day(ths, hashprice), 6),
+            "power_cost_usd_day": num(ec.machine_cost_usd_day(ths, e, price_usd_kwh), 6),
+            "margin_usd_day": num(ec.machine_profit_usd_day(ths, e, hashprice, price_usd_kwh), 6),
+            "profitable": bool(e < theta),
+        },
+        "history": {
+            "date": days(mk["date"]),
+            "hashprice_usd_ph_day": nums(hp_hist, 6),
+            "break_even_usd_kwh": nums(np.asarray(ec.break_even_price_usd_kwh(hp_hist, e)), 6),
+            "btc_price_usd": nums(mk["price_usd"], 7),
+        },
+        "formulae": {
+            "hashprice": "revenue [USD/day] / hashrate [PH/s]",
+            "break_even": "hashprice / (J/TH × 24)",
+            "threshold": "revenue per TH / price per joule (CCAF)",
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# shipped example scenarios and the overview
+# ---------------------------------------------------------------------------------------------
+@functools.cache
+def examples() -> dict[str, str]:
+    """Shipped example scenarios: name -> TOML text (the only scenario files the web reads)."""
+    from importlib import resources
+
+    folder = resources.files("hashshift").joinpath("examples")
+    if not folder.is_dir():
+        return {}
+    found = {p.name.removesuffix(".toml"): p.read_text(encoding="utf-8")
+             for p in folder.iterdir() if p.name.endswith(".toml") and p.is_file()}
+    return dict(sorted(found.items()))
+
+
+@functools.cache
+def overview() -> dict[str, Any]:
+    """Headline numbers for the home page."""
+    from .. import history
+
+    last = history.latest()
+    e = history.epochs()
+    cur = e.iloc[-1]
+    en = energy_view(0.05)["latest"]
+    mk = _market().iloc[-1]
+    from .. import economics as ec
+
+    hp = float(ec.hashprice_from_revenue_usd_ph_day(mk["revenue_usd_day"], mk["hashrate_ehs"]))
+    return {
+        "hashrate_ehs": float(last["hashrate_ehs"]),
+        "hashrate_epoch": int(last["epoch"]),
+        "hashrate_end": f"{pd.Timestamp(last['last_time']):%Y-%m-%d}",
+        "difficulty": float(cur["difficulty"]),
+        "difficulty_epoch": int(cur["epoch"]),
+        "difficulty_change_pct": float(cur["change_pct"]),
+        "difficulty_since": f"{pd.Timestamp(cur['first_time']):%Y-%m-%d}",
+        "power_guess_gw": en["power_guess_gw"],
+        "power_lower_gw": en["power_lower_gw"],
+        "power_upper_gw": en["power_upper_gw"],
+        "energy_month": en["date"],
+        "hashprice_usd_ph_day": hp,
+        "market_month": f"{pd.Timestamp(mk['date']):%Y-%m}",
+        "map_months": map_months(),
+        "examples": list(examples()),
+    }
