@@ -527,13 +527,17 @@ class _Simulation:
             keep = np.zeros((self.p, self.c))
         relocating = moved * keep[:, None, :]
         self.exited += (moved - relocating).sum(axis=(1, 2))
-        flows = np.zeros_like(moved)
         presence = self._presence()
-        free_term = np.log(np.maximum(self._free_mw(), 1.0))
-        for src in np.flatnonzero(relocating.sum(axis=(0, 2)) > 0):
-            u = self._utility(tariff, presence, self.inp.distance_km[src]) + free_term
-            sh = logit_shares(u, open_mask[None, :] & (np.arange(self.r) != src)[None, :])
-            flows += relocating[:, src, None, :] * sh[:, :, None]
+        base = self._utility(tariff, presence, None) + np.log(np.maximum(self._free_mw(), 1.0))
+        sources = np.flatnonzero(relocating.sum(axis=(0, 2)) > 0)
+        if sources.size == 0:
+            return
+        beta_d = self.sc.migration.beta_distance
+        # utilities [P, S, R] for every source at once: the base plus each source's distances
+        u = base[:, None, :] + beta_d * self.inp.distance_km[sources][None, :, :] / 1000.0
+        allowed = open_mask[None, :] & (np.arange(self.r)[None, :] != sources[:, None])
+        sh = logit_shares(u, allowed[None, :, :])  # [P, S, R]
+        flows = np.matmul(sh.transpose(0, 2, 1), relocating[:, sources, :])  # [P, R, C]
         self.pipe.depart(t, flows)
 
     def _presence(self) -> np.ndarray:
