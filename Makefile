@@ -6,7 +6,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_DEV  := $(VENV)/.installed-dev
 OUT    ?= out
 
-.PHONY: run test lint typecheck pytest bench docs clean
+.PHONY: run test lint typecheck pytest audit bench docs clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11) on PATH, or run: make PYTHON=python3 ..."; exit 1; }
@@ -36,7 +36,10 @@ typecheck: $(STAMP_DEV)
 pytest: $(STAMP_DEV)
 	$(VENV)/bin/pytest -q
 
-test: lint typecheck pytest
+audit: $(STAMP_DEV)
+	$(PY) scripts/audit.py
+
+test: lint typecheck pytest audit
 
 bench: $(STAMP_DEV)
 	$(PY) benchmarks/run.py

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Annotated
 
 import typer
 
 from .cli import UserError, app, err_console, friendly
+
+#: The environment variable holding the access token unless ``--token-env`` names another.
+TOKEN_ENV = "HASHSHIFT_TOKEN"
 
 
 def is_loopback(host: str) -> bool:
@@ -25,16 +29,29 @@ def is_loopback(host: str) -> bool:
 def serve(
     host: Annotated[str, typer.Option(
         help="Address to bind. The default serves this machine only; 0.0.0.0 serves every "
-             "network this machine is on (no authentication: a warning is printed).")]
+             "network this machine is on (a warning is printed).")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port).")]
     = 8000,
     max_paths: Annotated[int, typer.Option(min=1, help="Most Monte Carlo paths a run may ask.")]
     = 2_000,
-    max_horizon_days: Annotated[int, typer.Option(min=1, help="Longest run [days].")] = 730,
+    max_horizon_days: Annotated[int, typer.Option(min=1, help="Longest run, in days.")] = 730,
+    max_work: Annotated[int, typer.Option(
+        min=1, help="Most path-days (paths × days, scenario and baseline together) one request "
+                    "may ask for.")] = 2_000 * 365,
     max_runs: Annotated[int, typer.Option(
-        min=1, help="Scenario runs computed at once; more get HTTP 429.")] = 2,
+        min=1, help="Scenario runs computed at once; more wait in the queue.")] = 2,
+    queue: Annotated[int, typer.Option(
+        min=0, help="Run requests that may wait for a slot; more get HTTP 429.")] = 4,
+    max_runs_per_client: Annotated[int, typer.Option(
+        min=1, help="Run requests one client address may have computing or waiting; more get "
+                    "HTTP 429.")] = 1,
     cache_size: Annotated[int, typer.Option(min=1, help="Finished runs kept in memory.")] = 16,
+    token_env: Annotated[str | None, typer.Option(
+        help=f"Environment variable holding an access token (default {TOKEN_ENV}). When it is "
+             "set, scenario runs and every other request that runs work or writes need "
+             "'Authorization: Bearer <token>'; reads stay open. (Never on the command line: "
+             "other users can read it there.)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve the dashboard: map, network, energy, economics and the scenario lab, plus a JSON
@@ -46,23 +63,32 @@ def serve(
     if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
         raise UserError(f"--log-level {log_level!r}: use critical, error, warning, info, debug "
                         "or trace")
+    env = token_env or TOKEN_ENV
+    token = os.environ.get(env) or None
+    if token_env and token is None:
+        raise UserError(f"--token-env {token_env}: that environment variable is not set (or "
+                        "empty)")
     loopback = is_loopback(host)
     if not loopback:
+        guard = (f"scenario runs need the token from {env}" if token else
+                 f"without authentication (set {TOKEN_ENV} to require a token for runs)")
         err_console.print(
             f"[yellow]warning:[/] --host {host} serves the dashboard beyond this machine, to "
-            "anyone who can reach it, without authentication; scenario runs use this machine's "
-            "CPU. Use the default 127.0.0.1 unless you mean it.", highlight=False)
+            f"anyone who can reach it, over plain HTTP, {guard}; scenario runs use this "
+            "machine's CPU. Use the default 127.0.0.1 unless you mean it.", highlight=False)
     try:
         settings = Settings(
             max_paths=max_paths, max_horizon_days=max_horizon_days,
-            max_concurrent_runs=max_runs, cache_size=cache_size,
+            max_concurrent_runs=max_runs, cache_size=cache_size, max_work=max_work,
+            max_queue=queue, max_runs_per_client=max_runs_per_client, token=token,
             allowed_hosts=(LOOPBACK_HOSTS + ((host,) if host not in LOOPBACK_HOSTS else ()))
             if loopback else ("*",),
         )
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(f"{env}: {exc}" if token and "token" in str(exc) else str(exc)) from None
     shown = f"[{host}]" if ":" in host else host
-    err_console.print(f"hashshift dashboard on http://{shown}:{port}/ (Ctrl+C stops it)",
+    err_console.print(f"hashshift dashboard on http://{shown}:{port}/ (Ctrl+C stops it)"
+                      + (f"; runs need the token from {env}" if token else ""),
                       highlight=False)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
                 server_header=False, proxy_headers=False)

@@ -5,12 +5,18 @@ Static files are served from a fixed table (:func:`static_files`): the dashboard
 in ``hashshift/web/static`` and the report's vendored plotly.js, world topojson and China
 provinces in ``hashshift/report/vendor`` (read in place). No request path ever becomes a file
 path.
+
+Middleware, outermost first: the :class:`~.security.Guard` (Host, CORS refusal, token, size
+limits, security headers), :class:`RunGate` (429 for run requests while the server is
+saturated, before their bodies are read), the :class:`~.respcache.ResponseCache` (repeated reads
+of data views and run files, see :func:`cacheable`), gzip, then FastAPI's routes.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,21 +29,32 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from . import data, pages
-from .api import busy_response, router, validation_problems
-from .runs import Busy, RunManager, Runner
-from .security import Guard
+from .api import DOWNLOADS, busy_response, router, validation_problems
+from .respcache import ResponseCache
+from .runs import Busy, RunManager, Runner, TooMuchWork
+from .security import Guard, check_token
 
-__all__ = ["LOOPBACK_HOSTS", "Settings", "create_app", "static_files"]
+__all__ = ["LOOPBACK_HOSTS", "RunGate", "Settings", "cacheable", "create_app", "static_files"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Limits and defaults of the web service (``hashshift serve`` options)."""
+    """Limits and defaults of the web service (``hashshift serve`` options).
+
+    ``max_work`` bounds one request's path-days (paths × horizon_days, summed over the
+    scenario and its baseline): the default, 2 000 × 365, is a shipped example (1 000 paths,
+    365 days) with its baseline. ``max_runs_per_client`` bounds one client address's requests
+    computing or queued; ``max_queue`` the requests waiting for a slot when all
+    ``max_concurrent_runs`` are busy (beyond: 429). ``token``, when set, is needed (``Authorization:
+    Bearer``) by every request that runs work or writes. ``response_cache_mb`` bounds the memory
+    of cached read responses (0: none).
+    """
 
     max_paths: int = 2_000
     max_horizon_days: int = 730
@@ -45,6 +62,11 @@ class Settings:
     cache_size: int = 16
     max_body_bytes: int = 256 * 1024
     allowed_hosts: tuple[str, ...] = field(default=LOOPBACK_HOSTS)
+    max_work: int = 2_000 * 365
+    max_runs_per_client: int = 1
+    max_queue: int = 4
+    token: str | None = field(default=None, repr=False)
+    response_cache_mb: int = 64
 
     def __post_init__(self) -> None:
         from ..sim.scenario import LIMITS
@@ -61,6 +83,21 @@ class Settings:
             raise ValueError("cache_size must be >= 1")
         if self.max_body_bytes < 1024:
             raise ValueError("max_body_bytes must be >= 1024")
+        if self.max_work < 1:
+            raise ValueError("max_work must be >= 1 path-day")
+        if self.max_runs_per_client < 1:
+            raise ValueError("max_runs_per_client must be >= 1")
+        if self.max_queue < 0:
+            raise ValueError("max_queue must be >= 0")
+        if self.response_cache_mb < 0:
+            raise ValueError("response_cache_mb must be >= 0")
+        if self.token is not None:
+            check_token(self.token)
+
+    @property
+    def auth(self) -> bool:
+        """Whether requests that run work need the token."""
+        return self.token is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,12 +155,62 @@ def _asset_response(request: Request, path: str) -> Response:
 
 
 # ---------------------------------------------------------------------------------------------
+# reads whose answer cannot change while the server runs
+# ---------------------------------------------------------------------------------------------
+#: Data views computed once per process from the bundled data (``/api/retarget`` is not one:
+#: it reads the local store's tip).
+_FIXED_VIEWS = frozenset({"/api/map", "/api/map/months", "/api/history", "/api/overview",
+                          "/api/machines", "/api/examples", "/api/energy", "/api/economics"})
+_EXAMPLE = re.compile(r"/api/examples/[A-Za-z0-9_.-]{1,100}")
+_RUN = re.compile(r"/api/runs/([0-9a-f]{16})(?:/([a-z.]{1,20}))?")
+
+
+def cacheable(path: str) -> str | None:
+    """The response-cache tag of a GET of ``path``, or ``None`` when its answer may change:
+    ``"data"`` for the fixed data views and examples, the run's hash for a run and its files
+    (kept while the run is in the run cache)."""
+    if path in _FIXED_VIEWS or _EXAMPLE.fullmatch(path):
+        return "data"
+    m = _RUN.fullmatch(path)
+    if m and (m.group(2) is None or m.group(2) in DOWNLOADS):
+        return m.group(1)
+    return None
+
+
+class RunGate:
+    """Pure ASGI middleware: while every run slot is busy and the queue is full, a run request
+    gets its 429 at once, before its body is read and validated (such a request could only
+    join an identical run under way; its client retries after ``Retry-After``)."""
+
+    PATH = "/api/scenario/run"
+
+    def __init__(self, app: ASGIApp, *, manager: RunManager):
+        self.app = app
+        self.manager = manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope.get("method") == "POST"
+                and scope.get("path") == self.PATH):
+            why = self.manager.saturated()
+            if why is not None:
+                self.manager.refused += 1
+                response = busy_response(Busy(why))
+                response.headers["connection"] = "close"  # the body was not read
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# ---------------------------------------------------------------------------------------------
 # the app
 # ---------------------------------------------------------------------------------------------
 def create_app(settings: Settings | None = None, *, runner: Runner | None = None) -> FastAPI:
     """The dashboard application. ``runner`` replaces the engine call (tests)."""
     settings = settings or Settings()
-    manager = RunManager(settings.max_concurrent_runs, settings.cache_size, runner)
+    manager = RunManager(settings.max_concurrent_runs, settings.cache_size, runner,
+                         max_queue=settings.max_queue,
+                         max_per_client=settings.max_runs_per_client,
+                         max_work=settings.max_work)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -171,6 +258,12 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     async def _busy(request: Request, exc: Busy) -> JSONResponse:
         return busy_response(exc)
 
+    @app.exception_handler(TooMuchWork)
+    async def _too_much(request: Request, exc: TooMuchWork) -> JSONResponse:
+        return JSONResponse({"detail": [{"field": "scenario", "msg": str(exc),
+                                         "type": "work_budget", "loc": ["body", "scenario"]}],
+                             "problems": [f"scenario: {exc}"]}, status_code=422)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         return _error(request, exc.status_code, str(exc.detail),
@@ -195,10 +288,25 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
         app.add_api_route(f"/{slug}/", _redirect(f"/{slug}"), include_in_schema=False,
                           methods=["GET"])
 
-    # outermost first: the guard sees every request before anything reads its body
+    # added innermost first; the guard (outermost) sees every request before anything reads
+    # its body, and adds its headers to cached answers too
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    app.state.response_cache = None
+    if settings.response_cache_mb:
+        budget = settings.response_cache_mb * 2**20
+
+        def response_cache(inner: ASGIApp) -> ASGIApp:
+            cache = ResponseCache(inner, rule=cacheable,
+                                  valid=lambda tag: tag == "data" or tag in manager,
+                                  max_bytes=budget, max_entry_bytes=min(8 * 2**20, budget))
+            manager.on_evict(cache.purge)
+            app.state.response_cache = cache
+            return cache
+
+        app.add_middleware(response_cache)
+    app.add_middleware(RunGate, manager=manager)
     app.add_middleware(Guard, allowed_hosts=settings.allowed_hosts,
-                       max_body_bytes=settings.max_body_bytes)
+                       max_body_bytes=settings.max_body_bytes, token=settings.token)
     return app
 
 

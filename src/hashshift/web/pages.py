@@ -220,9 +220,22 @@ def _economics(_: Any) -> str:
   <div id="hashprice" class="plot short"></div></section>"""
 
 
+def _token_field(settings: Any) -> str:
+    """The access-token field of the lab, when the server needs one for runs (the token itself
+    is never written into a page: the browser keeps what the user types, per tab)."""
+    if not getattr(settings, "auth", False):
+        return ""
+    return """<label>Access token <input type="password" id="token" autocomplete="off"
+    spellcheck="false" aria-describedby="token-note"></label>
+  <p class="note" id="token-note">This server needs its access token to run scenarios. It is
+  kept in this browser tab only (sessionStorage) and sent with each run.</p>
+  """
+
+
 def _lab(settings: Any) -> str:
     return f"""<div class="lab" data-max-paths="{settings.max_paths}"
-  data-max-horizon="{settings.max_horizon_days}">
+  data-max-horizon="{settings.max_horizon_days}"
+  data-auth="{'token' if getattr(settings, 'auth', False) else 'none'}">
 <aside class="panel lab-controls">
   <label>Start from <select id="example" aria-label="example scenario"></select></label>
   <p class="note" id="example-desc"></p>
@@ -235,8 +248,8 @@ def _lab(settings: Any) -> str:
   </div>
   <p class="note">as of <b id="as-of">…</b>; limits here: ≤ {settings.max_paths:,} paths,
   ≤ {settings.max_horizon_days:,} days</p>
-  <label class="inline"><input type="checkbox" id="baseline" checked> compare with the baseline
-    (same scenario, bans removed)</label>
+  {_token_field(settings)}<label class="inline"><input type="checkbox" id="baseline" checked>
+    compare with the baseline (same scenario, bans removed)</label>
   <div class="row">
     <button type="button" id="run">Run scenario</button>
     <label class="secondary file">Load TOML… <input type="file" id="toml-file"

@@ -2,11 +2,23 @@
 
 - A run's ID is the first 16 hex digits of the SHA-256 of the scenario's canonical JSON
   (:func:`scenario_hash`); finished runs stay in an in-memory LRU cache of ``cache_size`` runs.
-- At most ``max_concurrent`` requests compute at once (:class:`Busy` beyond that: HTTP 429); a
-  request for a scenario that is already being computed waits for that computation instead of
-  starting its own.
-- Computation happens in a thread pool of ``max_concurrent`` workers, so the server keeps
-  answering other requests meanwhile; progress (days simulated) is readable while it runs.
+- Bounded work: a request may ask for at most ``max_work`` path-days (paths × horizon_days,
+  summed over the scenario and its baseline), checked before anything else
+  (:class:`TooMuchWork`: HTTP 422), whether or not the answer is cached.
+- At most ``max_concurrent`` requests compute at once; up to ``max_queue`` more wait for a slot
+  in arrival order; beyond that :class:`Busy` (HTTP 429 with ``Retry-After``). One client (its
+  address, :data:`~hashshift.web.security.CLIENT`) may have at most ``max_per_client``
+  requests computing or waiting. A request for a scenario that is already being computed, or
+  waiting, joins that computation instead of starting its own (and takes no slot).
+- While every slot is busy and the queue is full (:meth:`RunManager.saturated`), the app
+  refuses run requests before reading their bodies: a flood costs almost nothing to refuse.
+- Computation happens in a pool of ``max_concurrent`` workers, so the server keeps answering
+  other requests meanwhile; progress (days simulated) is readable while it runs. With the
+  engine itself (no ``runner`` given) the workers are *processes* (``spawn``) at a lower CPU
+  priority (``nice`` 10): runs then take neither the server's GIL nor, when CPUs are short,
+  its CPU time, and cached reads stay fast while they compute (measured in
+  docs/security.md). A given ``runner`` (tests) runs in threads.
+- Functions registered with :meth:`RunManager.on_evict` learn which runs leave the cache.
 """
 
 from __future__ import annotations
@@ -14,11 +26,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import multiprocessing
+import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -26,9 +40,10 @@ from typing import Any
 from ..sim.engine import Result
 from ..sim.scenario import Scenario
 from .data import days, num, nums
+from .security import CLIENT
 
-__all__ = ["Busy", "RunManager", "RunRecord", "Runner", "baseline_of", "result_payload",
-           "scenario_hash"]
+__all__ = ["Busy", "RunManager", "RunRecord", "Runner", "TooMuchWork", "baseline_of",
+           "result_payload", "scenario_hash", "work_of"]
 
 #: The engine call: (scenario, progress callback(done, total)) -> Result.
 Runner = Callable[[Scenario, Callable[[int, int], None]], Result]
@@ -40,7 +55,25 @@ TOP_REGIONS = 10
 
 
 class Busy(RuntimeError):
-    """Every run slot is taken; try again later (HTTP 429)."""
+    """Every run slot and queue place is taken, or the client has as many runs under way as
+    it may; try again later (HTTP 429)."""
+
+
+class TooMuchWork(ValueError):
+    """A request asks for more path-days than the service computes per request (HTTP 422)."""
+
+    def __init__(self, work: int, limit: int, runs: int):
+        both = " summed over the scenario and its baseline" if runs > 1 else ""
+        super().__init__(
+            f"this request asks for {work:,} path-days (paths × horizon_days{both}), more than "
+            f"this web service computes per request (at most {limit:,}); use fewer paths or "
+            "days" + (", or baseline=false" if runs > 1 else "") + ", or the command line")
+        self.work, self.limit, self.runs = work, limit, runs
+
+
+def work_of(scenarios: list[Scenario]) -> int:
+    """Path-days of a request: paths × horizon_days, summed over its scenarios."""
+    return sum(s.scenario.paths * s.scenario.horizon_days for s in scenarios)
 
 
 def canonical_json(scenario: Scenario) -> str:
@@ -70,6 +103,32 @@ def default_runner(scenario: Scenario, progress: Callable[[int, int], None]) -> 
     from ..sim.engine import run
 
     return run(scenario, progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------
+# worker processes
+# ---------------------------------------------------------------------------------------------
+#: In a worker process: the progress table shared with the server, (done, total) per slot.
+_SHARED: Any = None
+
+
+def _init_worker(shared: Any, nice: int) -> None:
+    global _SHARED
+    _SHARED = shared
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:  # pragma: no cover - not allowed here: run at the same priority
+            pass
+
+
+def _run_in_worker(scenario: Scenario, slot: int) -> tuple[Result, dict[str, Any]]:
+    """A scenario run in a worker process, reporting progress in slot ``slot``."""
+    def report(done: int, total: int) -> None:
+        _SHARED[2 * slot], _SHARED[2 * slot + 1] = done, total
+
+    result = default_runner(scenario, report)
+    return result, result_payload(result, scenario)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,30 +220,73 @@ class _Progress:
     total: int
     done: int = 0
     started: float = field(default_factory=time.time)
+    slot: int | None = None  # set while it computes in a worker process
 
 
 class RunManager:
     """Bounded, cached scenario runs (see the module docstring)."""
 
     def __init__(self, max_concurrent: int = 2, cache_size: int = 16,
-                 runner: Runner | None = None):
+                 runner: Runner | None = None, *, max_queue: int = 0,
+                 max_per_client: int | None = None, max_work: int | None = None,
+                 processes: bool | None = None, nice: int = 10):
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
+        if max_queue < 0:
+            raise ValueError("max_queue must be >= 0")
+        if max_per_client is not None and max_per_client < 1:
+            raise ValueError("max_per_client must be >= 1")
         self.max_concurrent = max_concurrent
         self.cache_size = max(1, cache_size)
+        self.max_queue = max_queue
+        self.max_per_client = max_per_client
+        self.max_work = max_work
         self._runner: Runner = runner or default_runner
         self._cache: OrderedDict[str, RunRecord] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[RunRecord]] = {}
         self._progress: dict[str, _Progress] = {}
-        self._active = 0
+        self._active = 0  # run slots held (computing, or handed to a waiter)
+        self._waiters: deque[asyncio.Future[None]] = deque()  # requests queued for a slot
+        self._clients: dict[str, int] = {}  # client -> its requests computing or queued
+        self._evict_hooks: list[Callable[[str], None]] = []
+        self.refused = 0  # requests answered with Busy
         self._lock = threading.Lock()  # cache and progress are touched by worker threads
-        self._pool = ThreadPoolExecutor(max_workers=max_concurrent,
-                                        thread_name_prefix="hashshift-run")
+        self.processes = runner is None if processes is None else processes
+        if self.processes and runner is not None:
+            raise ValueError("a given runner runs in threads (processes=False)")
+        self._nice = nice
+        self._slots = list(range(max_concurrent))  # free progress slots of worker processes
+        self._shared: Any = None
+        self._pool: Executor = self._new_pool()
+
+    def _new_pool(self) -> Executor:
+        if not self.processes:
+            return ThreadPoolExecutor(max_workers=self.max_concurrent,
+                                      thread_name_prefix="hashshift-run")
+        ctx = multiprocessing.get_context("spawn")
+        if self._shared is None:
+            self._shared = ctx.RawArray("q", 2 * self.max_concurrent)
+        return ProcessPoolExecutor(max_workers=self.max_concurrent, mp_context=ctx,
+                                   initializer=_init_worker, initargs=(self._shared, self._nice))
 
     # -- state -----------------------------------------------------------------------------
     @property
     def active(self) -> int:
         return self._active
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a run slot."""
+        return len(self._waiters)
+
+    def __contains__(self, run_hash: object) -> bool:
+        """Whether the run is in the cache (without counting as a use)."""
+        with self._lock:
+            return run_hash in self._cache
+
+    def on_evict(self, hook: Callable[[str], None]) -> None:
+        """Call ``hook(run_hash)`` whenever a run leaves the cache (from a worker thread)."""
+        self._evict_hooks.append(hook)
 
     def get(self, run_hash: str) -> RunRecord | None:
         with self._lock:
@@ -200,45 +302,84 @@ class RunManager:
 
     def running(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"hash": h, "name": p.name, "done": p.done, "total": p.total,
-                     "seconds": round(time.time() - p.started, 1)}
-                    for h, p in self._progress.items()]
+            progress = list(self._progress.items())
+        out = []
+        for h, p in progress:
+            done, total = p.done, p.total
+            if p.slot is not None and self._shared is not None:
+                done, total = int(self._shared[2 * p.slot]), int(self._shared[2 * p.slot + 1])
+            out.append({"hash": h, "name": p.name, "done": done, "total": total or p.total,
+                        "seconds": round(time.time() - p.started, 1)})
+        return out
 
     def _store(self, rec: RunRecord) -> None:
+        gone = []
         with self._lock:
             self._cache[rec.hash] = rec
             self._cache.move_to_end(rec.hash)
             while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+                gone.append(self._cache.popitem(last=False)[0])
+        for h in gone:
+            for hook in self._evict_hooks:
+                hook(h)
 
     def close(self) -> None:
+        """Stop the workers; runs under way in worker processes are ended."""
+        # a ProcessPoolExecutor's worker processes (a private attribute: no public way in 3.11)
+        workers = dict(getattr(self._pool, "_processes", None) or {})
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers.values():
+            if proc.is_alive():
+                proc.terminate()
 
     # -- running ---------------------------------------------------------------------------
-    def _compute(self, jobs: list[tuple[str, Scenario]]) -> list[RunRecord]:
-        out = []
-        for h, sc in jobs:
-            prog = self._progress[h]
+    def _run_here(self, scenario: Scenario, prog: _Progress) -> tuple[Result, dict[str, Any]]:
+        """A scenario run in a worker thread (a given runner)."""
+        def report(done: int, total: int) -> None:
+            prog.done, prog.total = done, total
 
-            def report(done: int, total: int, prog: _Progress = prog) -> None:
-                prog.done, prog.total = done, total
+        result = self._runner(scenario, report)
+        return result, result_payload(result, scenario)
 
-            t0 = time.perf_counter()
-            try:
-                result = self._runner(sc, report)
-                rec = RunRecord(h, sc, result, time.perf_counter() - t0,
-                                result_payload(result, sc))
-                self._store(rec)
-            finally:
-                with self._lock:
-                    self._progress.pop(h, None)
-            out.append(rec)
-        return out
-
-    async def run(self, scenarios: list[Scenario]) -> tuple[list[RunRecord], bool]:
-        """Results of ``scenarios`` (from the cache, a computation under way, or a new one in
-        the pool); returns them and whether all came from the cache. Raises :class:`Busy`."""
+    async def _execute(self, h: str, scenario: Scenario, slot: int) -> RunRecord:
+        """Compute one scenario in the pool (its request holds a run slot)."""
         loop = asyncio.get_running_loop()
+        prog = self._progress[h]
+        prog.started = time.time()
+        t0 = time.perf_counter()
+        try:
+            if self.processes:
+                self._shared[2 * slot], self._shared[2 * slot + 1] = 0, prog.total
+                prog.slot = slot
+                try:
+                    result, payload = await loop.run_in_executor(
+                        self._pool, _run_in_worker, scenario, slot)
+                except BrokenExecutor:
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
+                    raise RuntimeError("the worker process of a scenario run ended "
+                                       "unexpectedly (out of memory?); try again") from None
+            else:
+                result, payload = await loop.run_in_executor(self._pool, self._run_here,
+                                                             scenario, prog)
+        finally:
+            with self._lock:
+                self._progress.pop(h, None)
+        rec = RunRecord(h, scenario, result, time.perf_counter() - t0, payload)
+        self._store(rec)
+        return rec
+
+    async def run(self, scenarios: list[Scenario], client: str | None = None
+                  ) -> tuple[list[RunRecord], bool]:
+        """Results of ``scenarios`` (from the cache, a computation under way or queued, or a
+        new one in the pool); returns them and whether all came from the cache. ``client``
+        (default: :data:`~hashshift.web.security.CLIENT`) is who asks. Raises
+        :class:`TooMuchWork` or :class:`Busy`."""
+        if self.max_work is not None:
+            work = work_of(scenarios)
+            if work > self.max_work:
+                raise TooMuchWork(work, self.max_work, len(scenarios))
+        who = CLIENT.get() if client is None else client
         hashes = [scenario_hash(s) for s in scenarios]
         found: dict[str, RunRecord] = {}
         waits: dict[str, asyncio.Future[RunRecord]] = {}
@@ -252,30 +393,98 @@ class RunManager:
             elif all(h != t[0] for t in todo):
                 todo.append((h, sc))
         if todo:
-            if self._active >= self.max_concurrent:
-                raise Busy(f"{self._active} scenario run(s) in progress, the most this server "
-                           "runs at once; try again when one has finished")
-            self._active += 1
-            futures = {h: loop.create_future() for h, _ in todo}
-            for h, sc in todo:
-                self._inflight[h] = futures[h]
-                with self._lock:
-                    self._progress[h] = _Progress(sc.scenario.name, sc.scenario.horizon_days)
-            try:
-                recs = await loop.run_in_executor(self._pool, self._compute, todo)
-            except BaseException as exc:
-                for fut in futures.values():
-                    if not fut.done():
-                        fut.set_exception(exc)
-                        fut.exception()  # mark retrieved: waiters re-raise it themselves
-                raise
-            finally:
-                self._active -= 1
-                for h in futures:
-                    self._inflight.pop(h, None)
-            for rec in recs:
-                futures[rec.hash].set_result(rec)
-                found[rec.hash] = rec
+            await self._compute_new(todo, who, found)
         for h, fut in waits.items():
             found[h] = await asyncio.shield(fut)
         return [found[h] for h in hashes], not todo and not waits
+
+    def saturated(self) -> str | None:
+        """Why a new run request would be refused whatever it asks (every slot busy and the
+        queue full), or ``None``: the app refuses run requests then before reading them."""
+        if self._active >= self.max_concurrent and len(self._waiters) >= self.max_queue:
+            return (f"{self._active} scenario run(s) in progress and {len(self._waiters)} "
+                    "waiting, the most this server runs and queues at once; try again when "
+                    "one has finished")
+        return None
+
+    def _admit(self, who: str) -> None:
+        """Refuse (:class:`Busy`) a request that may not compute or queue now."""
+        held = self._clients.get(who, 0)
+        if self.max_per_client is not None and held >= self.max_per_client:
+            self.refused += 1
+            raise Busy(f"this client has {held} scenario run(s) computing or queued, the most "
+                       "one client may have; try again when it has finished")
+        if self._active >= self.max_concurrent or self._waiters:
+            if len(self._waiters) >= self.max_queue:
+                self.refused += 1
+                queue = (f" and {len(self._waiters)} waiting" if self.max_queue else "")
+                raise Busy(f"{self._active} scenario run(s) in progress{queue}, the most this "
+                           "server runs and queues at once; try again when one has finished")
+
+    async def _slot(self) -> None:
+        """Take a run slot, waiting in the queue for one when all are busy."""
+        if self._active < self.max_concurrent and not self._waiters:
+            self._active += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+            elif waiter.done() and not waiter.cancelled():
+                self._release()  # handed a slot, then cancelled: pass it on
+            raise
+
+    def _release(self) -> None:
+        """Give a run slot back: to the first waiter still waiting, or free it."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot changes hands; _active stays
+                return
+        self._active -= 1
+
+    async def _compute_new(self, todo: list[tuple[str, Scenario]], who: str,
+                           found: dict[str, RunRecord]) -> None:
+        self._admit(who)
+        loop = asyncio.get_running_loop()
+        self._clients[who] = self._clients.get(who, 0) + 1
+        futures = {h: loop.create_future() for h, _ in todo}
+        for h, _ in todo:
+            self._inflight[h] = futures[h]
+        recs: list[RunRecord] = []
+        try:
+            await self._slot()
+            slot = self._slots.pop()
+            try:
+                with self._lock:
+                    for h, sc in todo:
+                        self._progress[h] = _Progress(sc.scenario.name, sc.scenario.horizon_days)
+                for h, sc in todo:
+                    rec = await self._execute(h, sc, slot)
+                    futures[h].set_result(rec)  # its waiters need not wait for the rest
+                    recs.append(rec)
+            finally:
+                self._slots.append(slot)
+                self._release()
+        except BaseException as exc:
+            with self._lock:
+                for h, _ in todo:
+                    self._progress.pop(h, None)
+            for fut in futures.values():
+                if not fut.done():
+                    fut.set_exception(exc)
+                    fut.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            left = self._clients.get(who, 1) - 1
+            if left > 0:
+                self._clients[who] = left
+            else:
+                self._clients.pop(who, None)
+            for h in futures:
+                self._inflight.pop(h, None)
+        for rec in recs:
+            found[rec.hash] = rec

@@ -9,6 +9,32 @@
   const state = { scenario: null, bans: [], others: [], source: "", polling: null, names: {} };
   const C = { run: "#f7931a", base: "#64748b" };
 
+  // ---- the access token (servers started with HASHSHIFT_TOKEN): kept in this tab only ------
+  const TOKEN_KEY = "hashshift.token";
+  function storedToken() {
+    try { return sessionStorage.getItem(TOKEN_KEY) || ""; } catch (err) { return ""; }
+  }
+  function storeToken(value) {
+    try {
+      if (value) sessionStorage.setItem(TOKEN_KEY, value);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (err) { /* storage disabled: the field's value is used as it is */ }
+  }
+  function token() { return $("token") ? $("token").value.trim() : storedToken(); }
+  /** Headers of a request that runs work: the token, when there is one. */
+  function authorized(headers) {
+    const t = token();
+    return t ? Object.assign({ authorization: `Bearer ${t}` }, headers) : headers;
+  }
+  function needsToken(err) {
+    if (err.status !== 401) return false;
+    status(root.dataset.auth === "token" && !token()
+      ? "This server needs an access token: enter it under “Access token” and run again."
+      : "The server refused the access token (HTTP 401): check it and run again.", true);
+    if ($("token")) $("token").focus();
+    return true;
+  }
+
   // ---- the scenario form ---------------------------------------------------------------------
   function loadScenario(sc, source, description) {
     state.scenario = sc;
@@ -100,12 +126,13 @@
     const t0 = performance.now();
     try {
       const res = await HS.api(`/api/scenario/run?baseline=${$("baseline").checked}`, {
-        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(sc),
+        method: "POST", headers: authorized({ "content-type": "application/json" }), body: JSON.stringify(sc),
       });
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
       status(res.cached ? `Done (from the cache, ${secs} s).` : `Done in ${secs} s.`);
       show(res);
     } catch (err) {
+      if (needsToken(err)) { $("problems").replaceChildren(); return; }
       if (err.status === 429) status("The server is busy with other runs; try again in a few seconds.", true);
       else if (err.status === 413) status("The scenario is too large for this server.", true);
       else status(`The run failed (HTTP ${err.status || "?"}).`, true);
@@ -222,12 +249,13 @@
   async function loadToml(file) {
     const text = await file.text();
     try {
-      const res = await HS.api("/api/scenario/parse", { method: "POST", headers: { "content-type": "application/toml" }, body: text });
+      const res = await HS.api("/api/scenario/parse", { method: "POST", headers: authorized({ "content-type": "application/toml" }), body: text });
       state.names = res.region_names || {};
       loadScenario(res.scenario, file.name, `${res.scenario.scenario.name} (from ${file.name})`);
       status(`Loaded ${file.name}.`);
       $("problems").replaceChildren();
     } catch (err) {
+      if (needsToken(err)) return;
       status(`${file.name} is not a valid scenario.`, true);
       const problems = (err.body && err.body.problems) || [err.message];
       $("problems").replaceChildren(...problems.map((p) => HS.el("li", { text: p })));
@@ -242,6 +270,10 @@
     $("example").value = first.name;
     $("example").addEventListener("change", () => loadExample($("example").value));
     $("run").addEventListener("click", run);
+    if ($("token")) {
+      $("token").value = storedToken();
+      $("token").addEventListener("input", () => storeToken($("token").value.trim()));
+    }
     $("toml-file").addEventListener("change", (ev) => { if (ev.target.files.length) loadToml(ev.target.files[0]); });
     await loadExample(first.name);
     $("summary").replaceChildren(HS.el("div", { class: "empty", text: "Choose the bans and press “Run scenario”." }));
