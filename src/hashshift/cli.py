@@ -208,6 +208,7 @@ from . import (  # noqa: E402, F401
     cli_report,
     cli_serve,
     cli_sim,
+    cli_sweep,
 )
 
 if __name__ == "__main__":  # pragma: no cover

@@ -56,6 +56,7 @@ TABLES: dict[str, str] = {
     "prices": "date",
     "energy": "date",
     "grid": "region_code, month",
+    "sweep_results": "sweep, task, metric",
     "sources": "source_id",
 }
 
@@ -98,6 +99,10 @@ CREATE TABLE IF NOT EXISTS grid (
     region_code VARCHAR NOT NULL, month INTEGER NOT NULL, price_usd_kwh DOUBLE,
     intensity_g_kwh DOUBLE, source VARCHAR, source_id INTEGER NOT NULL,
     PRIMARY KEY (region_code, month));
+CREATE TABLE IF NOT EXISTS sweep_results (
+    sweep VARCHAR NOT NULL, task INTEGER NOT NULL, seed BIGINT, params VARCHAR,
+    metric VARCHAR NOT NULL, value DOUBLE, source_id INTEGER NOT NULL,
+    PRIMARY KEY (sweep, task, metric));
 """
 
 
@@ -188,6 +193,8 @@ class Store:
                     pass
                 con = self._connect(read_only=True)
             yield con
+        except duckdb.Error as exc:  # e.g. a block of a damaged file, met by a query
+            raise _explain_io_error(self.path, exc) from exc
         finally:
             con.close()
 
@@ -277,10 +284,10 @@ class Store:
             except BaseException:
                 con.execute("DELETE FROM headers WHERE source_id = ?", [sid])
                 raise
+            if state is None:  # refused before its provenance is registered: nothing written
+                raise HeaderFormatError(f"{location or 'input'}: no headers")
             con.execute("INSERT INTO sources VALUES (?, ?, ?, 'headers', ?, ?, NULL)",
                         [sid, kind, location, added, datetime.now(UTC)])
-        if state is None:
-            raise HeaderFormatError(f"{location or 'input'}: no headers")
         return HeaderImport(added, state.height, state.hash[::-1].hex(), 0, sid)
 
     def _stream_headers(
@@ -533,7 +540,12 @@ def _explain_io_error(path: Path, exc: Exception) -> StoreError:
     if "no space" in low or "disk" in low and "full" in low:
         return StoreError(f"no space left for the store {path} ({msg}); free some space and "
                           "run the command again (the store is unchanged)")
-    if "not a valid duckdb" in low or "corrupt" in low or "invalid" in low or "magic" in low:
+    if "file too large" in low:  # EFBIG: a file size limit (ulimit -f) or the file system's
+        return StoreError(f"the store {path} reached a file size limit ({msg}); raise the "
+                          "limit (ulimit -f) or set HASHSHIFT_HOME to another file system, and "
+                          "run the command again (the store is unchanged)")
+    if ("not a valid duckdb" in low or "corrupt" in low or "invalid" in low or "magic" in low
+            or "could not read enough bytes" in low):  # the last: a truncated file
         return StoreError(f"the store {path} is damaged ({msg}); move it away (it will be "
                           "rebuilt from the sources with `hashshift data update`)")
     return StoreError(f"store {path}: {msg}")

@@ -1,0 +1,222 @@
+"""CLI command `hashshift sweep SPEC.toml`: many scenarios on local processes or Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .cli import UserError, _emit_json, app, console, err_console, friendly, state
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if isinstance(v, float):
+        if v != v:
+            return "–"
+        return f"{v:.{digits}g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return str(v)
+
+
+@app.command("sweep")
+@friendly
+def sweep_command(
+    spec: Annotated[str, typer.Argument(
+        help="Sweep spec (.toml), or the name of a shipped sweep (e.g. ban_top15).",
+        show_default=False)],
+    scheduler: Annotated[str, typer.Option(
+        help="local (in-process), processes (all cores) or dask.")] = "processes",
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Worker processes for processes or a dask LocalCluster (default: all "
+                    "cores).")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="A running Dask scheduler, tcp://HOST:PORT (default: start a LocalCluster).")]
+    = None,
+    max_tasks: Annotated[int, typer.Option(
+        min=1, help="Refuse specs that expand to more tasks than this.")] = 10_000,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Stop at the first task that fails.")] = False,
+    work: Annotated[Path | None, typer.Option(
+        help="Folder of the per-task parts (default: $HASHSHIFT_HOME/sweeps/NAME); re-running "
+             "with the same folder resumes.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write results.csv, results_tidy.csv, sensitivity.csv and tornado.html here.")]
+    = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Discard finished parts and compute every task again.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Validate and list the tasks; run nothing.")] = False,
+    no_store: Annotated[bool, typer.Option(
+        "--no-store", help="Do not ingest the results into the store.")] = False,
+    home: Annotated[Path | None, typer.Option(
+        help="Store folder (default: $HASHSHIFT_HOME or the user data directory).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Run many scenarios (a grid or sampled axes) and summarise what drives the outcomes.
+
+    Exit status: 0 when every task finished, 1 when some failed (their parameters are listed),
+    2 for a bad spec, limit or scheduler (nothing runs).
+    """
+    from . import sweep as sw
+
+    if scheduler not in sw.SCHEDULERS:
+        raise UserError(f"--scheduler {scheduler!r} is not one of {', '.join(sw.SCHEDULERS)}")
+    if address is not None and scheduler != "dask":
+        raise UserError("--address is for --scheduler dask")
+    if address is not None and workers is not None:
+        raise UserError("--workers sizes a local pool; a running Dask cluster has its own "
+                        "workers (drop --workers)")
+    plan = sw.load_sweep(spec, max_tasks=max_tasks)
+    if address is not None:
+        sw.check_address(address)
+    if dry_run:
+        _print_plan(plan, as_json)
+        return
+    store = None
+    if home is not None:
+        from .store import DB_NAME, Store
+
+        store = Store(home / DB_NAME)
+    quiet = state.quiet or as_json
+    progress = Progress(TextColumn(f"[bold]sweep {plan.name}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=console, disable=quiet, transient=True)
+    bar = progress.add_task("tasks", total=len(plan.tasks))
+
+    def on_start(pool: Any, done: int, total: int) -> None:
+        if not quiet and done == total:
+            console.print(f"all {total} tasks already finished (in {plan.name}'s work "
+                          "folder); collecting the results", highlight=False)
+        elif not quiet:
+            resumed = f"; resuming: {done} of {total} already finished" if done else ""
+            console.print(f"{total} tasks × {plan.spec.sweep.paths} paths on "
+                          f"{pool.label}{resumed}", highlight=False)
+
+    def on_progress(done: int, total: int) -> None:
+        progress.update(bar, completed=done)
+
+    def on_failure(f: Any) -> None:
+        if fail_fast:
+            return  # the error line says it
+        err_console.print(f"[red]failed:[/] {f.describe()}", highlight=False, soft_wrap=True)
+
+    try:
+        with progress:
+            result = sw.run_sweep(
+                plan, scheduler=scheduler, workers=workers, address=address, work_dir=work,
+                fail_fast=fail_fast, fresh=fresh, store=store, ingest_results=not no_store,
+                progress=on_progress, on_failure=on_failure, on_start=on_start)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: finished tasks are kept; run the same command again "
+                          "to resume")
+        raise typer.Exit(130) from None
+    files = result.write(out) if out is not None else []
+    if as_json:
+        _emit_json(_summary(result, files, not no_store))
+    elif not state.quiet:
+        _print_result(result, files, not no_store)
+    if result.failures:
+        if state.quiet and not as_json:
+            err_console.print(f"{len(result.failures)} of {result.stats.total} tasks failed")
+        raise typer.Exit(1)
+
+
+def _summary(result: Any, files: list[Path], stored: bool) -> dict[str, Any]:
+    s = result.stats
+    sens = result.sensitivity
+    return {
+        "sweep": result.name, "tasks": s.total, "computed": s.computed, "resumed": s.resumed,
+        "failed": s.failed, "scheduler": s.scheduler, "workers": s.workers,
+        "wall_s": round(s.wall_s, 3), "work_dir": str(result.work_dir), "stored": stored,
+        "files": [str(f) for f in files],
+        "failures": [{"task": f.index, "params": f.params, "error": f.error}
+                     for f in result.failures],
+        "sensitivity": json.loads(sens.to_json(orient="records")) if len(sens) else [],
+    }
+
+
+def _print_plan(plan: Any, as_json: bool) -> None:
+    spec = plan.spec
+    if as_json:
+        _emit_json({"sweep": plan.name, "tasks": len(plan.tasks), "paths": spec.sweep.paths,
+                    "method": spec.sampling.method,
+                    "axes": [{"name": a.label, "path": a.path, "kind": plan.axis_kinds[a.label]}
+                             for a in plan.axes],
+                    "first_tasks": [{"task": t.index, "seed": t.seed, **t.params}
+                                    for t in plan.tasks[:10]]})
+        return
+    if state.quiet:
+        return
+    console.print(f"sweep [bold]{plan.name}[/]: {len(plan.tasks):,} tasks × "
+                  f"{spec.sweep.paths} paths ({spec.sampling.method}), base "
+                  f"{plan.base.scenario.name!r}; every task's scenario is valid", highlight=False)
+    table = Table(title="Axes")
+    for col in ("name", "path", "kind", "values"):
+        table.add_column(col)
+    for a in plan.axes:
+        if a.values is not None:
+            vals = ", ".join(_fmt(v) for v in a.values[:8]) + (" …" if len(a.values) > 8 else "")
+        elif a.distribution == "choice":
+            vals = "choice of " + ", ".join(str(v) for v in (a.choices or [])[:8])
+        else:
+            ps = {k: getattr(a, k) for k in ("low", "high", "mean", "sd")
+                  if getattr(a, k) is not None}
+            vals = f"{a.distribution}(" + ", ".join(f"{k}={v:g}" for k, v in ps.items()) + ")"
+        table.add_row(a.label, a.path, plan.axis_kinds[a.label], vals)
+    console.print(table)
+    first = Table(title=f"First tasks (of {len(plan.tasks):,})")
+    first.add_column("task", justify="right")
+    first.add_column("seed", justify="right")
+    for a in plan.axes:
+        first.add_column(a.label, justify="right")
+    for t in plan.tasks[:8]:
+        first.add_row(str(t.index), str(t.seed), *[_fmt(t.params[a.label], 4)
+                                                    for a in plan.axes])
+    console.print(first)
+
+
+def _print_result(result: Any, files: list[Path], stored: bool) -> None:
+    s = result.stats
+    console.print(
+        f"sweep [bold]{result.name}[/]: {s.total} tasks ({s.computed} computed, {s.resumed} "
+        f"resumed, {s.failed} failed) on {s.scheduler} with {s.workers} worker(s) in "
+        f"{s.wall_s:.1f} s", highlight=False)
+    sens = result.sensitivity
+    if len(sens):
+        from .sweep import HEADLINE_METRICS
+
+        table = Table(title="What drives the outcomes (widest swing first)",
+                      caption="low/high: mean of the metric at the axis's low and high end; "
+                              "SRC: standardized regression coefficient; S1/ST: Sobol' indices")
+        for col in ("metric", "axis", "low", "high", "swing", "SRC", "S1", "ST"):
+            table.add_column(col, justify="left" if col in ("metric", "axis") else "right")
+        for metric in HEADLINE_METRICS[:4]:
+            d = sens[sens["metric"] == metric].head(3)
+            for r in d.itertuples():
+                table.add_row(metric, str(r.axis),
+                              f"{_fmt(r.low)} ({r.low_label})", f"{_fmt(r.high)} ({r.high_label})",
+                              _fmt(r.swing), _fmt(r.src, 2), _fmt(r.s1, 2), _fmt(r.st, 2))
+        console.print(table)
+    if result.failures:
+        ft = Table(title=f"{len(result.failures)} failed task(s)")
+        for col in ("task", "parameters", "error"):
+            ft.add_column(col, overflow="fold")
+        for f in result.failures[:20]:
+            ft.add_row(str(f.index), ", ".join(f"{k}={_fmt(v, 4)}" for k, v in f.params.items()),
+                       f.error)
+        console.print(ft)
+    console.print(f"parts: {result.work_dir}" + ("; results stored in the table sweep_results"
+                                                 if stored and len(result.tidy) else ""),
+                  highlight=False)
+    for f in files:
+        console.print(f"written: [bold]{f}[/]", highlight=False)

@@ -1,0 +1,403 @@
+"""Sweeps: spec validation, identical results on every scheduler, resume after kill -9,
+failing tasks, the store table, sensitivity and the tornado chart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import hashshift.cli_sweep  # noqa: F401  (registers `hashshift sweep` on the app)
+from hashshift import sweep as sw
+from hashshift.cli import app
+from hashshift.sim.scenario import Scenario
+from hashshift.store import DB_NAME, Store
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+
+# 2 ban choices × 4 LHS samples = 8 short, small tasks (about 0.3 s each).
+SPEC = """
+[sweep]
+name = "t_small"
+base = "china_2021"
+paths = 16
+seed = 11
+
+[set]
+scenario.horizon_days = 60
+price.kind = "gbm"
+
+[sampling]
+method = "lhs"
+n = 4
+
+[[axis]]
+name = "delay"
+path = "migration.delay_median_days"
+distribution = "uniform"
+low = 30
+high = 180
+
+[[axis]]
+name = "vol"
+path = "price.volatility_pct_yr"
+distribution = "loguniform"
+low = 30
+high = 120
+
+[[axis]]
+path = "ban_region"
+values = ["none", "US"]
+"""
+
+# Two of the four tasks start before the bundled history: the engine raises for them.
+FAILING = """
+[sweep]
+name = "t_fail"
+base = "china_2021"
+paths = 8
+seed = 3
+
+[set]
+scenario.horizon_days = 30
+
+[[axis]]
+name = "as_of"
+path = "scenario.as_of"
+values = [2008-01-01, 2021-05-31]
+
+[[axis]]
+name = "delay"
+path = "migration.delay_median_days"
+values = [60.0, 90.0]
+"""
+
+
+def _cli_cmd() -> list[str]:
+    # Same as `python -m hashshift`, and independent of cli.py's import line.
+    return [sys.executable, "-c",
+            "import hashshift.cli_sweep; from hashshift.cli import main; main()"]
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    cols = ["task", "seed", "metric", "value"]
+    left = a[cols].sort_values(["task", "metric"]).reset_index(drop=True)
+    right = b[cols].sort_values(["task", "metric"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(left, right, check_exact=True, check_dtype=False)
+
+
+@pytest.fixture(scope="module")
+def plan() -> sw.Sweep:
+    return sw.parse_sweep(SPEC, "small.toml")
+
+
+@pytest.fixture(scope="module")
+def reference(plan: sw.Sweep, tmp_path_factory: pytest.TempPathFactory) -> sw.SweepResult:
+    """The sweep run in-process (``local``): what every other run must reproduce."""
+    work = tmp_path_factory.mktemp("ref")
+    return sw.run_sweep(plan, scheduler="local", work_dir=work, ingest_results=False)
+
+
+@pytest.fixture(scope="module")
+def dask_address() -> Iterator[str]:
+    """A real Dask LocalCluster with 2 worker processes, started by the test."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster:
+        yield cluster.scheduler_address
+
+
+# -- the spec ---------------------------------------------------------------------------------
+def test_tasks_seeds_from_spawned_seed_sequence(plan: sw.Sweep) -> None:
+    assert len(plan.tasks) == 8
+    children = np.random.SeedSequence(11).spawn(8)
+    for t, child in zip(plan.tasks, children, strict=True):
+        assert t.seed == int(child.generate_state(1)[0])
+        sc = Scenario.model_validate_json(t.scenario_json)
+        assert sc.scenario.seed == t.seed and sc.scenario.paths == 16
+        assert sc.scenario.horizon_days == 60 and sc.price.kind == "gbm"
+        assert sc.migration.delay_median_days == t.params["delay"]
+        assert 30 <= t.params["delay"] <= 180 and 30 <= t.params["vol"] <= 120
+    # the ban axis is crossed with the same four samples
+    assert [t.params["ban_region"] for t in plan.tasks] == ["none"] * 4 + ["US"] * 4
+    assert [t.params["delay"] for t in plan.tasks[:4]] == [t.params["delay"]
+                                                           for t in plan.tasks[4:]]
+    again = sw.parse_sweep(SPEC, "small.toml")
+    assert [t.key for t in again.tasks] == [t.key for t in plan.tasks]
+
+
+def test_ban_region_adds_or_replaces_a_ban() -> None:
+    text = SPEC.replace('values = ["none", "US"]', 'values = ["none", "CN-XJ", "US"]')
+    keep = sw.parse_sweep(text, "s.toml")
+    base_events = keep.base.event
+    by_region = {t.params["ban_region"]: Scenario.model_validate_json(t.scenario_json)
+                 for t in keep.tasks}
+    assert by_region["none"].event == base_events
+    xj = [e for e in by_region["CN-XJ"].event if getattr(e, "region", None) == "CN-XJ"]
+    assert len(by_region["CN-XJ"].event) == len(base_events) and len(xj) == 1
+    as_of = keep.base.scenario.as_of
+    assert xj[0].announced == as_of and xj[0].effective == as_of + timedelta(days=14)
+    assert len(by_region["US"].event) == len(base_events) + 1
+    drop = sw.parse_sweep(text + '\n[ban]\nothers = "drop"\neffective_day = 5\n', "s.toml")
+    us = next(Scenario.model_validate_json(t.scenario_json) for t in drop.tasks
+              if t.params["ban_region"] == "US")
+    assert [(e.kind, getattr(e, "region", None)) for e in us.event] == [("ban", "US")]
+    assert us.event[0].effective == as_of + timedelta(days=5)
+
+
+BAD = [
+    ('[[axis]]\npath = "migration.delay_days"\nvalues = [1.0]',
+     "unknown field 'migration.delay_days'", "delay_median_days"),
+    ('[[axis]]\npathh = "migration.delay_sigma"\nvalues = [1.0]', "pathh: unknown field", ""),
+    ('[[axis]]\npath = "migration.delay_sigma"\nvalues = []', "values is empty", ""),
+    ('[[axis]]\nname = "delay"\npath = "migration.delay_median_days"\nvalues = [60.0, 800.0]',
+     "axis 'delay' = 800", "less than or equal to 720"),
+    ('[[axis]]\npath = "ban_region"\nvalues = ["US", "XX"]', "value 'XX'", "unknown region"),
+    ('[[axis]]\npath = "event[9].underground"\nvalues = [0.1]', "event[9] does not exist", ""),
+    ('[[axis]]\npath = "scenario.seed"\nvalues = [1, 2]', "set by the sweep", ""),
+    ('[sampling]\nmethod = "sobol"\nn = 100\n[[axis]]\npath = "migration.delay_sigma"\n'
+     'distribution = "uniform"\nlow = 0.1\nhigh = 1', "power of 2", ""),
+    ('[[axis]]\npath = "migration.delay_sigma"\ndistribution = "uniform"\nlow = 0.1\nhigh = 1',
+     "grid method needs values", ""),
+    ('[set]\nprice.knd = "gbm"\n[[axis]]\npath = "migration.delay_sigma"\nvalues = [0.5]',
+     "[set] 'price.knd'", "did you mean kind"),
+    ('[[axis]]\npath = "migration.delay_sigma"\nvalues = [0.3, 0.4, 0.5]\n[[axis]]\n'
+     'path = "migration.delay_median_days"\nvalues = [30.0, 60.0, 90.0]',
+     "expands to 9 tasks, more than --max-tasks 8", ""),
+]
+HEAD = '[sweep]\nname = "bad"\nbase = "china_2021"\npaths = 10\nseed = 1\n'
+
+
+@pytest.mark.parametrize(("body", "must", "also"), BAD)
+def test_bad_specs_fail_before_anything_runs(body: str, must: str, also: str) -> None:
+    with pytest.raises(sw.SweepError) as exc:
+        sw.parse_sweep(HEAD + body, "bad.toml", max_tasks=8)
+    msg = str(exc.value)
+    assert must in msg and also in msg
+    assert msg.startswith("bad.toml")
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC)
+    with socket.socket() as s:  # a port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    res = runner.invoke(app, ["sweep", str(spec), "--scheduler", "dask",
+                              "--address", f"tcp://127.0.0.1:{port}"])
+    assert res.exit_code == 2, res.output
+    assert "cannot reach the Dask scheduler" in res.output
+    assert time.monotonic() - t0 < 10
+    for args, text in (
+        (["--max-tasks", "5"], "more than --max-tasks 5"),
+        (["--scheduler", "ray"], "not one of local, processes, dask"),
+        (["--address", "tcp://127.0.0.1:1"], "--address is for --scheduler dask"),
+    ):
+        res = runner.invoke(app, ["sweep", str(spec), *args])
+        assert res.exit_code == 2, res.output
+        assert text in res.output
+        assert res.output.strip().count("\n") == 0, res.output
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("part-*"))
+
+
+def test_dry_run_of_every_shipped_sweep() -> None:
+    shipped = sw.shipped_sweeps()
+    assert {"ban_top15", "china_lhs", "china_saltelli"} <= set(shipped)
+    for name in shipped:
+        res = runner.invoke(app, ["sweep", name, "--dry-run", "--json"])
+        assert res.exit_code == 0, res.output
+        info = json.loads(res.output)
+        assert info["sweep"] == name and info["tasks"] > 0
+    assert json.loads(runner.invoke(app, ["sweep", "ban_top15", "--dry-run", "--json"]
+                                    ).output)["tasks"] == 16
+
+
+# -- schedulers -------------------------------------------------------------------------------
+def test_same_results_on_local_processes_and_dask(plan: sw.Sweep, reference: sw.SweepResult,
+                                                  dask_address: str, tmp_path: Path) -> None:
+    assert reference.stats.computed == 8 and not reference.failures
+    assert set(sw.HEADLINE_METRICS) <= set(reference.tidy["metric"])
+    procs = sw.run_sweep(plan, scheduler="processes", workers=2, work_dir=tmp_path / "p",
+                         ingest_results=False)
+    dask = sw.run_sweep(plan, scheduler="dask", address=dask_address, work_dir=tmp_path / "d",
+                        ingest_results=False)
+    assert procs.stats.workers == 2 and dask.stats.workers == 2
+    _same(reference.tidy, procs.tidy)
+    _same(reference.tidy, dask.tidy)
+    pd.testing.assert_frame_equal(reference.tasks, dask.tasks, check_exact=True)
+
+
+def test_failing_task_is_reported_and_the_others_finish(dask_address: str,
+                                                        tmp_path: Path) -> None:
+    plan = sw.parse_sweep(FAILING, "fail.toml")
+    seen: list[sw.TaskFailure] = []
+    res = sw.run_sweep(plan, scheduler="dask", address=dask_address, work_dir=tmp_path / "w",
+                       on_failure=seen.append, ingest_results=False)
+    assert sorted(f.index for f in res.failures) == [0, 1] == sorted(f.index for f in seen)
+    assert all(f.params["as_of"] == "2008-01-01" for f in res.failures)
+    assert "outside the data" in res.failures[0].error
+    assert sorted(res.tidy["task"].unique()) == [2, 3]
+    assert (tmp_path / "w" / "part-000000.error.json").exists()
+
+
+def test_cli_failures_exit_1_and_fail_fast_stops(tmp_path: Path) -> None:
+    spec = tmp_path / "fail.toml"
+    spec.write_text(FAILING)
+    work = tmp_path / "w"
+    res = runner.invoke(app, ["sweep", str(spec), "--scheduler", "local", "--work", str(work),
+                              "--fail-fast"])
+    assert res.exit_code == 1, res.output
+    assert "task 0 (as_of=2008-01-01, delay=60)" in res.output and "--fail-fast" in res.output
+    assert not list(work.glob("part-*.parquet"))  # stopped at the first task
+    res = runner.invoke(app, ["sweep", str(spec), "--scheduler", "local", "--work", str(work),
+                              "--json"])
+    assert res.exit_code == 1
+    info = json.loads(res.stdout)
+    assert info["computed"] == 2 and info["failed"] == 2
+    assert [f["params"] for f in info["failures"]] == [
+        {"as_of": "2008-01-01", "delay": 60.0}, {"as_of": "2008-01-01", "delay": 90.0}]
+    assert "failed: task 1 (as_of=2008-01-01, delay=90)" in res.output
+    stored = Store().read_table("sweep_results")
+    assert sorted(stored["task"].unique()) == [2, 3]
+
+
+# -- resume -----------------------------------------------------------------------------------
+def test_kill_driver_then_resume_gives_identical_results(reference: sw.SweepResult,
+                                                         tmp_path: Path) -> None:
+    spec = tmp_path / "small.toml"
+    spec.write_text(SPEC)
+    work, home = tmp_path / "work", tmp_path / "home"
+    env = {**os.environ, "HASHSHIFT_HOME": str(home)}
+    cmd = [*_cli_cmd(), "sweep", str(spec), "--scheduler", "local", "--work", str(work)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len(list(work.glob("part-*.parquet"))) >= 2:
+            break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    parts = sorted(work.glob("part-*.parquet"))
+    assert 2 <= len(parts) < 8, "the driver should have been killed mid-sweep"
+    assert not (home / DB_NAME).exists() or Store(home / DB_NAME).read_table(
+        "sweep_results").empty  # nothing ingested by the killed driver
+    mtimes = {p.name: p.stat().st_mtime_ns for p in parts}
+
+    out = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["resumed"] == len(parts) and info["computed"] == 8 - len(parts)
+    assert {p.name: p.stat().st_mtime_ns for p in parts} == mtimes  # not recomputed
+    stored = Store(home / DB_NAME).read_table("sweep_results")
+    _same(reference.tidy, stored)
+    assert set(stored["sweep"]) == {"t_small"}
+    assert json.loads(stored["params"].iloc[0]) == reference.tidy["params"].map(
+        json.loads).iloc[0]
+
+
+def test_store_table_replaced_on_reingest(reference: sw.SweepResult) -> None:
+    n = sw.ingest(reference)
+    n2 = sw.ingest(reference)
+    stored = Store().read_table("sweep_results")
+    assert n == n2 == len(stored) == len(reference.tidy)
+    _same(reference.tidy, stored)
+
+
+# -- sensitivity and tornado ------------------------------------------------------------------
+SALTELLI = """
+[sweep]
+name = "t_sal"
+base = "china_2021"
+paths = 4
+seed = 5
+
+[sampling]
+method = "saltelli"
+n = 256
+
+[[axis]]
+name = "a"
+path = "migration.delay_median_days"
+distribution = "uniform"
+low = 0.001
+high = 1
+
+[[axis]]
+name = "b"
+path = "migration.delay_sigma"
+distribution = "uniform"
+low = 0.001
+high = 1
+
+[[axis]]
+name = "c"
+path = "migration.build_days"
+distribution = "uniform"
+low = 0.001
+high = 1
+"""
+
+
+def test_sobol_indices_and_src_on_a_known_function() -> None:
+    plan = sw.parse_sweep(SALTELLI, "sal.toml", max_tasks=2000)
+    assert len(plan.tasks) == 256 * 5
+    x = pd.DataFrame([{"task": t.index, "seed": t.seed, **t.params} for t in plan.tasks])
+    # y = 4a + b² (c has no effect): S1(a) ≈ 16/12 / (16/12 + 4/45) ≈ 0.94, S1(b) ≈ 0.06
+    x["trough_drop_pct"] = 4 * x["a"] + x["b"] ** 2
+    sens = sw.sensitivity(plan, x, ["trough_drop_pct"])
+    by = sens.set_index("axis")
+    assert list(sens["axis"]) == ["a", "b", "c"]  # widest swing first
+    assert by.loc["a", "s1"] == pytest.approx(0.94, abs=0.05)
+    assert by.loc["b", "st"] == pytest.approx(0.06, abs=0.03)
+    assert abs(by.loc["c", "st"]) < 0.01
+    assert by.loc["a", "src"] > 0.9 and abs(by.loc["c", "src"]) < 0.05
+    assert by.loc["a", "r2"] > 0.95
+    fig = sw.tornado_figure(sens)
+    assert [tr.name for tr in fig.data] == ["axis low end", "axis high end"]
+    assert list(fig.data[0].y) == ["c", "b", "a"]  # plotly draws bottom-up: widest on top
+    html = sw.tornado_html(sens, ["trough_drop_pct"])
+    assert "plotly" in html and "trough_drop_pct" in html
+
+
+def test_categorical_main_effect_and_written_outputs(reference: sw.SweepResult,
+                                                    tmp_path: Path) -> None:
+    sens = reference.sensitivity
+    ban = sens[(sens["metric"] == "trough_hashrate_ehs") & (sens["axis"] == "ban_region")].iloc[0]
+    assert ban["kind"] == "categorical" and np.isnan(ban["src"])
+    assert {ban["low_label"], ban["high_label"]} == {"none", "US"}
+    assert ban["low_label"] == "US"  # banning the US leaves less hashrate at the trough
+    files = reference.write(tmp_path / "out")
+    names = {f.name for f in files}
+    assert {"results.csv", "results_tidy.csv", "sensitivity.csv", "tornado.html"} <= names
+    wide = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(wide.columns[:5]) == ["task", "seed", "delay", "vol", "ban_region"]
+    assert len(wide) == 8
+
+
+def test_outcome_metrics_definitions(reference: sw.SweepResult) -> None:
+    w = reference.tasks
+    assert (w["trough_hashrate_ehs"] <= w["hashrate_start_ehs"]).all()
+    assert np.allclose(w["trough_drop_pct"],
+                       (w["trough_hashrate_ehs"] / w["hashrate_start_ehs"] - 1) * 100)
+    shares = [c for c in w.columns if c.startswith("share_shift_pp:")]
+    assert "share_shift_pp:US" in shares
+    assert np.allclose(w[shares].sum(axis=1), 0.0, atol=1e-4)  # shares still sum to 100
+    assert (w["max_share_gain_pp"] == w[shares].max(axis=1)).all()
