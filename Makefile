@@ -6,7 +6,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_DEV  := $(VENV)/.installed-dev
 OUT    ?= out
 
-.PHONY: run test lint typecheck pytest audit bench docs clean
+.PHONY: run test lint typecheck pytest audit bench fuzz docs clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11) on PATH, or run: make PYTHON=python3 ..."; exit 1; }
@@ -43,6 +43,9 @@ test: lint typecheck pytest audit
 
 bench: $(STAMP_DEV)
 	$(PY) benchmarks/run.py
+
+fuzz: $(STAMP_DEV)
+	$(PY) scripts/run_fuzz.py
 
 docs: $(STAMP_DEV)
 	$(PY) scripts/gen_cli_reference.py

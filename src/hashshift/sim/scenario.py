@@ -354,6 +354,9 @@ def load_scenario(path: str | Path) -> Scenario:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError([f"cannot read the file: {exc.strerror}"], str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError([f"not UTF-8 text (byte offset {exc.start}: {exc.reason}); save "
+                             "the file as UTF-8"], str(path)) from None
     return parse_scenario(text, str(path))
 
 

@@ -35,6 +35,9 @@ _DATE = re.compile(
 )
 #: pandas' row index -> line of the file (header on line 1)
 _LINE = "__line__"
+#: the days a datetime64[ns] column can hold
+_FIRST_DAY = pd.Timestamp("1677-09-22", tz="UTC")
+_LAST_DAY = pd.Timestamp("2262-04-11", tz="UTC")
 
 
 class ParsedTable(NamedTuple):
@@ -65,7 +68,24 @@ class TableFormatError(SourceFormatError):
 
 def read_text(path: str | Path) -> str:
     """A file's text (UTF-8, a leading byte-order mark dropped)."""
-    return Path(path).read_text(encoding="utf-8-sig")
+    text = decode(Path(path).read_bytes(), str(path))
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines
+
+
+def decode(data: str | bytes, name: str) -> str:
+    """Text of ``data`` (bytes are UTF-8, a leading byte-order mark dropped); bytes that are
+    not UTF-8 raise :class:`TableFormatError` naming the line and byte offset."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise TableFormatError(
+            name, "(file)", data[e.start : e.start + 8],
+            f"not UTF-8 text (byte offset {e.start}: {e.reason}); save the file as UTF-8",
+            line=line,
+        ) from None
 
 
 def header_of(text: str) -> list[str]:
@@ -190,9 +210,12 @@ def dates(df: pd.DataFrame, col: str, name: str) -> pd.Series:
     ok = raw.str.fullmatch(_DATE.pattern).to_numpy(dtype=bool)
     parsed = pd.to_datetime(raw.where(ok, None), format="ISO8601", utc=True, errors="coerce")
     bad = parsed.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        what = "missing date" if raw.iloc[i] == "" else "not an ISO 8601 date"
+    # datetime64[ns] holds the days 1677-09-22 .. 2262-04-11: others cannot be stored
+    outside = ~bad & ~parsed.between(_FIRST_DAY, _LAST_DAY).to_numpy(dtype=bool)
+    if bad.any() or outside.any():
+        i = int(np.argmax(bad | outside))
+        what = ("missing date" if raw.iloc[i] == "" else "not an ISO 8601 date" if bad[i]
+                else f"date out of range ({_FIRST_DAY:%Y-%m-%d} to {_LAST_DAY:%Y-%m-%d})")
         raise TableFormatError(name, col, raw.iloc[i], what, line=int(lines(df)[i]))
     naive = parsed.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
     off = (naive != naive.dt.normalize()).to_numpy()

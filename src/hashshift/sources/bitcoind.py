@@ -105,11 +105,11 @@ def parse_blockchain_info(obj: Any) -> BlockchainInfo:
     if missing:
         raise SourceFormatError(SOURCE, f"getblockchaininfo.{missing[0]}", None, "missing")
 
-    def integer(key: str) -> int:
+    def integer(key: str, limit: int = 2**63 - 1) -> int:
         v = obj[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= limit:
             raise SourceFormatError(SOURCE, f"getblockchaininfo.{key}", v,
-                                    "expected a non-negative integer")
+                                    f"expected an integer in [0, {limit}]")
         return v
 
     chain = obj["chain"]
@@ -130,7 +130,8 @@ def parse_blockchain_info(obj: Any) -> BlockchainInfo:
         headers_height=integer("headers"),
         best_hash=parse_block_hash(str(obj["bestblockhash"]), source=SOURCE),
         difficulty=float(diff),
-        median_time=datetime.fromtimestamp(integer("mediantime"), tz=UTC),
+        # block times are 32-bit unsigned [unix s] (the header's nTime)
+        median_time=datetime.fromtimestamp(integer("mediantime", 2**32 - 1), tz=UTC),
         chainwork=work,
     )
 

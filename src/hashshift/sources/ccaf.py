@@ -175,8 +175,8 @@ _TIMESTAMP_COLUMNS = ("timestamp", "Timestamp")
 _PRICE_HEADER = re.compile(r"\d*\.?\d+")
 
 
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8-sig") if isinstance(data, bytes) else data
+def _text(data: str | bytes, name: str) -> str:
+    return tab.decode(data, name)
 
 
 def _layout(df: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> str:
@@ -278,7 +278,7 @@ def parse_mining_countries(
     country names, no repeated (date, country), dates ascending per country, and each month's
     shares summing to 100 ± ``share_tolerance_pct``. ``name`` labels error messages.
     """
-    df = tab.load_csv(_text(text), name)
+    df = tab.load_csv(_text(text, name), name)
     layout = _layout(df, name, ("mining_countries", "mining_countries_v1.1.0"))
     return _mining(df, layout, name, "country", share_tolerance_pct)
 
@@ -292,7 +292,7 @@ def parse_mining_provinces(
     ``CN-OTHER``), ``region_name`` and ``share_of_china_pct`` [% of CHINA's hashrate; the global
     share is this × China's ``share_pct`` / 100]. Checks as :func:`parse_mining_countries`.
     """
-    df = tab.load_csv(_text(text), name)
+    df = tab.load_csv(_text(text, name), name)
     layout = _layout(df, name, ("mining_provinces",))
     return _mining(df, layout, name, "province", share_tolerance_pct)
 
@@ -322,7 +322,8 @@ def _check_timestamps(
     col = next((c for c in _TIMESTAMP_COLUMNS if c in df.columns), None)
     if col is None:
         return
-    ts = tab.numbers(df, col, name)
+    # datetime64[ns] holds +-9.2e9 s around 1970: a unix time beyond cannot name a day
+    ts = tab.numbers(df, col, name, min_value=-9.2e9, max_value=9.2e9)
     day = pd.DatetimeIndex(pd.to_datetime(ts, unit="s")).normalize()
     bad = np.asarray(day != pd.DatetimeIndex(frame["date"]))
     if bad.any():
@@ -370,7 +371,7 @@ def parse_cbeci(text: str | bytes, *, name: str = "<cbeci>") -> pd.DataFrame:
     Checks: required columns, ISO dates (and the unix ``timestamp`` agreeing with them), numbers
     non-negative, one row per day, days ascending, lower <= guess <= upper.
     """
-    df = tab.load_csv(_text(text), name)
+    df = tab.load_csv(_text(text, name), name)
     layout = _layout(df, name, ("cbeci_api_historical", "cbeci_api_prov", "cbeci_daily"))
     return _cbeci(df, layout, name)
 
@@ -394,7 +395,7 @@ def parse_cbeci_by_price(text: str | bytes, *, name: str = "<cbeci_by_price>") -
     Returns the long form ``date, price_usd_kwh [USD/kWh], energy_guess_twh_yr [TWh/yr]``, sorted
     by date then price. Checks: ISO dates, one row per day ascending, numbers non-negative.
     """
-    df = tab.load_csv(_text(text), name)
+    df = tab.load_csv(_text(text, name), name)
     cols = tab.columns_of(df)
     if not _is_by_price(cols):
         raise TableFormatError(
@@ -443,7 +444,7 @@ def parse_ccaf(text: str | bytes, *, name: str = "<ccaf>") -> ParsedTable:
     ``attrs["layout"]`` names the exact layout, see :data:`VARIABLE_MAP`). A header that matches
     no layout raises :class:`TableFormatError` listing the layouts expected.
     """
-    s = _text(text)
+    s = _text(text, name)
     header = tab.header_of(s)
     if _is_by_price(header):
         return ParsedTable("cbeci_guess_by_price", parse_cbeci_by_price(s, name=name))

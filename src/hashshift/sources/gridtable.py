@@ -53,7 +53,7 @@ def parse_grid_table(text: str | bytes, *, name: str = "<grid table>") -> pd.Dat
     prices and intensities present, numeric and non-negative; month empty or an integer 1-12;
     source non-empty; no two rows for the same region and month.
     """
-    s = text.decode("utf-8-sig") if isinstance(text, bytes) else text
+    s = tab.decode(text, name)
     s = _COMMENT.sub("", s)  # blank the comment lines, keeping the line numbers
     df = tab.load_csv(s, name)
     tab.require_columns(df, _REQUIRED, name)

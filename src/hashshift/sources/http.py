@@ -123,12 +123,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         pass
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        stamp = when.timestamp()
+    except (TypeError, ValueError, OverflowError):  # e.g. a year beyond 2**31
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
     ref = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - ref)
+    return max(0.0, stamp - ref)
 
 
 class _Retry(Exception):
@@ -349,6 +350,11 @@ class HttpClient:
             raise _Retry(f"incomplete response ({exc})") from exc
         except httpx.TransportError as exc:
             raise _Retry(f"connection failed ({type(exc).__name__}: {exc})") from exc
+        except httpx.TooManyRedirects as exc:  # a redirect loop: asking again will not help
+            raise SourceUnavailableError(self.source, url, f"{method} failed: {exc} (a "
+                                         "redirect loop?)", attempts=1) from exc
+        except httpx.RequestError as exc:  # e.g. DecodingError: a body that does not decode
+            raise _Retry(f"unreadable response ({type(exc).__name__}: {exc})") from exc
         status = response.status_code
         if status >= 400 and not (accept is not None and accept(response)):
             if status == 429 or status >= 500:

@@ -122,17 +122,29 @@ _EH = 1e18  # H/s per EH/s
 # ---------------------------------------------------------------------------------------------
 # Parsers (pure)
 # ---------------------------------------------------------------------------------------------
-def _num(value: Any, field: str, *, integer: bool = False, positive: bool = False) -> float:
+def _num(value: Any, field: str, *, integer: bool = False, positive: bool = False,
+         max_value: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SourceFormatError(SOURCE, field, value, "expected a number")
-    if integer and not (isinstance(value, int) or float(value).is_integer()):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        number = math.inf
+    if integer and not (isinstance(value, int) or number.is_integer()):
         raise SourceFormatError(SOURCE, field, value, "expected an integer")
-    if not math.isfinite(value):
+    if not math.isfinite(number):
         raise SourceFormatError(SOURCE, field, value, "expected a finite number")
-    if value < 0 or (positive and value == 0):
+    if number < 0 or (positive and number == 0):
         why = "expected a positive number" if positive else "must not be negative"
         raise SourceFormatError(SOURCE, field, value, why)
-    return float(value)
+    if max_value is not None and number > max_value:
+        raise SourceFormatError(SOURCE, field, value, f"out of range (above {max_value:.0f})")
+    return number
+
+
+#: [unix s] and [block height] bounds of time and height fields: block times are 32-bit
+#: unsigned (the header's ``nTime``), heights fit Core's 32-bit signed ``nHeight``.
+_MAX_FIELD = {"time": 2**32 - 1, "timestamp": 2**32 - 1, "height": 2**31 - 1}
 
 
 def _list(value: Any, field: str) -> list[Any]:
@@ -182,7 +194,7 @@ def parse_difficulty_adjustments(obj: Any) -> pd.DataFrame:
                                     "expected a [time, height, difficulty, adjustment] array")
         for j, name in enumerate(ADJUSTMENT_ROW):
             cols[j].append(_num(row[j], f"[{i}][{j}] ({name})", integer=name in ("time", "height"),
-                                positive=name == "difficulty"))
+                                positive=name == "difficulty", max_value=_MAX_FIELD.get(name)))
     return _adjustment_frame(*cols)
 
 
@@ -219,7 +231,8 @@ def parse_hashrate(obj: Any) -> MempoolHashrate:
         for key in ("timestamp", "avgHashrate"):
             if key not in item:
                 raise SourceFormatError(SOURCE, f"hashrates[{i}].{key}", None, "missing")
-        times.append(_num(item["timestamp"], f"hashrates[{i}].timestamp", integer=True))
+        times.append(_num(item["timestamp"], f"hashrates[{i}].timestamp", integer=True,
+                          max_value=_MAX_FIELD["timestamp"]))
         rates.append(_num(item["avgHashrate"], f"hashrates[{i}].avgHashrate"))
     hashrates = pd.DataFrame({
         VARIABLE_MAP["timestamp"]: _utc(times),
@@ -234,7 +247,8 @@ def parse_hashrate(obj: Any) -> MempoolHashrate:
             if key not in item:
                 raise SourceFormatError(SOURCE, f"difficulty[{i}].{key}", None, "missing")
             cols[j].append(_num(item[key], f"difficulty[{i}].{key}",
-                                integer=key in ("time", "height"), positive=key == "difficulty"))
+                                integer=key in ("time", "height"), positive=key == "difficulty",
+                                max_value=_MAX_FIELD.get(key)))
     return MempoolHashrate(
         hashrates=hashrates,
         difficulty=_adjustment_frame(*cols),

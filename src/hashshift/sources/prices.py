@@ -75,8 +75,8 @@ _CM_COLUMNS = (
 )
 
 
-def _text(data: str | bytes) -> str:
-    return data.decode("utf-8-sig") if isinstance(data, bytes) else data
+def _text(data: str | bytes, name: str) -> str:
+    return tab.decode(data, name)
 
 
 def _daily_checks(frame: pd.DataFrame, lines: np.ndarray, name: str, date_col: str) -> None:
@@ -138,12 +138,12 @@ def parse_coinmetrics(text: str | bytes, *, name: str = "<coinmetrics>") -> pd.D
     Returns ``date, price_usd, hashrate_ehs, blocks, fees_btc, subsidy_btc, revenue_usd,
     difficulty`` (float64, NaN where the file has no value; see the module docstring for units).
     """
-    return _coinmetrics(tab.load_csv(_text(text), name), name)
+    return _coinmetrics(tab.load_csv(_text(text, name), name), name)
 
 
 def parse_price_close(text: str | bytes, *, name: str = "<prices>") -> pd.DataFrame:
     """Parse a plain daily price file (``date,close`` or Yahoo's layout) -> ``date, price_usd``."""
-    return _close(tab.load_csv(_text(text), name), name)
+    return _close(tab.load_csv(_text(text, name), name), name)
 
 
 def parse_price_csv(text: str | bytes, *, name: str = "<prices>") -> ParsedTable:
@@ -153,7 +153,7 @@ def parse_price_csv(text: str | bytes, *, name: str = "<prices>") -> ParsedTable
     ``HashRate, BlkCnt, FeeTotNtv, IssTotNtv`` (the others are then required); anything else is
     read as the ``close`` layout.
     """
-    s = _text(text)
+    s = _text(text, name)
     df = tab.load_csv(s, name)
     if _is_coinmetrics(tab.columns_of(df)):
         return ParsedTable("coinmetrics", _coinmetrics(df, name))
