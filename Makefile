@@ -25,7 +25,9 @@ run: $(STAMP_RUN)
 	$(VENV)/bin/hashshift history --rows 6 --chart $(OUT)/history.png --csv $(OUT)/history.csv
 	$(VENV)/bin/hashshift run china_2021 --out $(OUT)/china_2021
 	$(VENV)/bin/hashshift backtest china-2021 --csv $(OUT)/china_2021/backtest.csv
-	$(VENV)/bin/hashshift report --scenario china_2021 --out $(OUT)/china_2021_report.html
+	$(VENV)/bin/hashshift sweep ban_top15 --work $(OUT)/ban_top15/work --out $(OUT)/ban_top15 --no-store
+	$(VENV)/bin/hashshift report --scenario china_2021 --sweep ban_top15 \
+	    --sweep-work $(OUT)/ban_top15/work --out $(OUT)/china_2021_report.html
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests scripts benchmarks
@@ -45,6 +47,7 @@ bench: $(STAMP_DEV)
 	$(PY) benchmarks/run.py
 
 fuzz: $(STAMP_DEV)
+	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install --quiet -e ".[fuzz]" || echo "atheris could not be installed: its harnesses will be skipped"
 	$(PY) scripts/run_fuzz.py
 
 docs: $(STAMP_DEV)

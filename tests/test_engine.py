@@ -261,3 +261,13 @@ def test_helpers() -> None:
              for p in range(2)]
     assert weeks == [[2], [10]]  # a 17-day and a 73-day median delay
     assert_allclose(pipe.in_transit_total, 0.0, atol=1e-6)
+
+
+def test_a_hashrate_that_is_not_finite_is_an_engine_error() -> None:
+    """The block process needs a positive, finite world hashrate: anything else is refused with
+    the day and the number of paths (web: HTTP 422, CLI: exit 2), not a bare ValueError."""
+    engine._check_hashrate(np.array([1.0, 2e-6]), 3)
+    with pytest.raises(EngineError, match=r"day 5 .* not finite on 1 of 3 paths"):
+        engine._check_hashrate(np.array([1.0, np.nan, 2.0]), 5)
+    with pytest.raises(EngineError, match=r"day 0 .* zero on 2 of 2 paths"):
+        engine._check_hashrate(np.zeros(2), 0)

@@ -1,21 +1,24 @@
 """Faults: nothing lost.
 
 - kill -9 of ``hashshift data import`` (headers and CSV) and ``hashshift data update``
-  (Bitcoin Core and mempool against the loopback server of tests/loopback.py, started here and
-  reached by the subprocess through its URL), at random points: half the trials are killed from
-  outside at a random time of the write phase, half kill themselves just before or after a
-  random write statement (a statement counter wrapped around ``duckdb.connect``). After each
+  (Bitcoin Core and mempool, against the loopback server of tests/loopback.py, started here and
+  reached by the killed processes through its URL), at random points: half the trials are
+  killed from outside at a random time of the write phase, half kill themselves just before or
+  after a random write statement (a statement counter wrapped around ``duckdb.connect``). The
+  killed processes are children of a fork server that imported the command line once and run
+  ``hashshift.cli.main()`` (a calibration run per operation is a fresh process). After each
   kill the store shows the state before the command or the state after it, table by table,
   never anything in between; running the command again completes it.
-- disk full (a 3 MiB tmpfs; without mount rights, RLIMIT_FSIZE in a subprocess), a read-only
-  store (the tmpfs remounted read-only), corrupted database and WAL files: the previous state
+- disk full (a tmpfs; without mount rights, RLIMIT_FSIZE in a subprocess), a read-only store
+  (the tmpfs remounted read-only), damaged database and WAL files: the previous state
   survives, or the error says what to do.
-- network faults the loopback server cannot make (a reset mid-body, a redirect loop, a body
-  that does not decode, non-HTTP bytes, an HTML page for JSON) through a small fault proxy, and
-  sources that fail or reorganise in the middle of an update: retried or refused cleanly, and
-  the store unchanged.
+- network faults the loopback server cannot make (resets before and mid-body, a redirect loop,
+  a body that does not decode, non-HTTP bytes, an HTML page for JSON) through a small fault
+  proxy, and sources that fail or reorganise in the middle of an update: retried or refused
+  cleanly, and the store unchanged.
 
-``HASHSHIFT_KILL_TRIALS`` (default 20) sets the kill trials per operation; ``make fuzz`` raises it.
+``HASHSHIFT_KILL_TRIALS`` (default 20) sets the kill trials per operation (per source for
+``data update``); ``make fuzz`` raises it. Tests marked ``slow`` run only under ``make fuzz``.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from hashshift.sources.mempool import MempoolClient
 from hashshift.store import DB_NAME, Store, StoreError
 from hashshift.testing import REGTEST_STRICT, build_chain
 from loopback import Chain, LoopbackServer
+from sweepspecs import small_sweep
 
 KILL_TRIALS = int(os.environ.get("HASHSHIFT_KILL_TRIALS", "20"))
 SEED = int(os.environ.get("HASHSHIFT_FAULT_SEED", "0")) or random.SystemRandom().randrange(2**31)
@@ -80,11 +84,16 @@ def _slow_only_when_asked(request: pytest.FixtureRequest) -> None:
 _VOLATILE = {"fetched_at", "replaced_at", "source_id", "raw"}
 
 
-def raw_view(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def raw_view(path: Path, *, no_orphans: bool = False) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, straight from the file (one read-only connection), without
-    the columns that differ between runs (ids, fetch times)."""
+    the columns that differ between runs (ids, fetch times). ``no_orphans``: check that no
+    header row belongs to an unregistered source (an unfinished import) first."""
     con = duckdb.connect(str(path), read_only=True)
     try:
+        if no_orphans:
+            row = con.execute("SELECT count(*) FROM headers WHERE source_id NOT IN "
+                              "(SELECT source_id FROM sources)").fetchone()
+            assert row is not None and row[0] == 0, f"{row} rows of an unfinished import"
         out: dict[str, list[tuple[Any, ...]]] = {}
         for (t,) in con.execute("SELECT table_name FROM information_schema.tables "
                                 "ORDER BY table_name").fetchall():
@@ -112,8 +121,7 @@ def user_view(path: Path, params: Any = REGTEST) -> dict[str, list[tuple[Any, ..
     """What a user sees: the store is opened as any command opens it (leftovers of a killed
     import are purged), then read."""
     Store(path, params=params, lock_timeout_s=10).tip()
-    assert orphans(path) == 0
-    return raw_view(path)
+    return raw_view(path, no_orphans=True)
 
 
 def classify(view: dict[str, list[Any]], before: dict[str, list[Any]],
@@ -213,7 +221,7 @@ def connect(*args, **kwargs):
     con = _connect(*args, **kwargs)
     return con if kwargs.get("read_only") else _Counted(con)
 duckdb.connect = connect
-import hashshift.cli, hashshift.store, hashshift.consensus
+import hashshift.cli, hashshift.store, hashshift.consensus, hashshift.cli_sweep, hashshift.sweep
 from hashshift.sources import bitcoind, ccaf, gridtable, mempool, prices, rawheaders
 mempool.MempoolClient.__init__.__kwdefaults__["min_interval_s"] = 0.0
 threads = len(os.listdir("/proc/self/task"))
@@ -327,6 +335,7 @@ class Op:
     args: list[str]  # after `hashshift`; "{home}" is replaced by the trial's store folder
     template: Path  # the store before the command
     per_table: bool = False  # tables are written one by one (data update from mempool)
+    work: Path | None = None  # a folder copied to {home}/work before each run (a sweep's parts)
     before: dict[str, list[Any]] = field(default_factory=dict)
     after: dict[str, list[Any]] = field(default_factory=dict)
     statements: int = 0  # write statements of a full run
@@ -355,7 +364,23 @@ def _fresh_home(op: Op, folder: Path) -> Path:
         shutil.rmtree(home)
     home.mkdir(parents=True)
     shutil.copyfile(op.template, home / DB_NAME)
+    if op.work is not None:
+        shutil.copytree(op.work, home / "work")
     return home
+
+
+def _view(home: Path, *, raw: bool = False) -> dict[str, list[Any]]:
+    """The store in ``home`` as a user sees it (``raw``: as the file holds it), with the
+    trial's folder written ``{home}`` (a sweep's provenance names its work folder)."""
+    view = raw_view(home / DB_NAME, no_orphans=True) if raw else user_view(home / DB_NAME)
+    return _portable(view, home)
+
+
+def _portable(view: dict[str, list[Any]], home: Path) -> dict[str, list[Any]]:
+    where = str(home)
+    return {t: sorted((tuple(v.replace(where, "{home}") if isinstance(v, str) else v
+                             for v in row) for row in rows), key=repr)
+            for t, rows in view.items()}
 
 
 def calibrate(op: Op, folder: Path, server: ForkServer) -> None:
@@ -365,8 +390,8 @@ def calibrate(op: Op, folder: Path, server: ForkServer) -> None:
     proc = subprocess.run(_cmd(op, home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    op.before = raw_view(op.template)
-    op.after = user_view(home / DB_NAME)
+    op.before = _portable(raw_view(op.template), op.template.parent)
+    op.after = _view(home)
     assert op.after != op.before
     home = _fresh_home(op, folder)
     wal = home / (DB_NAME + ".wal")
@@ -380,7 +405,7 @@ def calibrate(op: Op, folder: Path, server: ForkServer) -> None:
         time.sleep(0.002)
     end = time.monotonic()
     assert server.wait() == 0, (folder / "stderr.txt").read_text()
-    assert user_view(home / DB_NAME) == op.after
+    assert _view(home) == op.after
     op.statements = int(count.read_text())
     op.write_s = max(0.05, end - (first_write or end))
 
@@ -405,14 +430,16 @@ def kill_trial(op: Op, index: int, folder: Path, rng: random.Random, server: For
         while not server.finished() and not wal.exists() and time.monotonic() < deadline:
             time.sleep(0.002)
         time.sleep(delay)
-        if not server.finished():
+        try:
+            if server.finished():
+                raise ProcessLookupError
             os.kill(pid, signal.SIGKILL)
-        else:
+        except ProcessLookupError:  # it ended (and was reaped) before the kill
             point += " (it had finished)"
         rc = server.wait()
     assert rc in (0, -signal.SIGKILL), err.read_text(errors="replace")
     trial = Trial(op.name, index, mode, point, rc)
-    trial.state = classify(user_view(home / DB_NAME), op.before, op.after,
+    trial.state = classify(_view(home), op.before, op.after,
                            per_table=op.per_table)
     if rc == 0:
         assert trial.state == "after"
@@ -426,7 +453,7 @@ def recover(op: Op, folder: Path, server: ForkServer) -> None:
     err = folder / "recover-stderr.txt"
     server.start(["--quiet", *[a.replace("{home}", str(home)) for a in op.args]], err)
     assert server.wait() == 0, err.read_text()
-    view = user_view(home / DB_NAME)
+    view = _view(home, raw=True)  # the command itself purged leftovers
     for t in op.after:
         if t == "sources":
             assert all(view[t].count(r) >= op.after[t].count(r) for r in op.after[t])
@@ -434,12 +461,22 @@ def recover(op: Op, folder: Path, server: ForkServer) -> None:
             assert view[t] == op.after[t], t
 
 
-def run_kill_trials(op: Op, tmp: Path, trials: int = KILL_TRIALS) -> list[Trial]:
+@pytest.fixture(scope="module")
+def fork_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[queue.Queue[ForkServer]]:
+    """Two fork servers (two trials at a time on 2 cores), shared by the kill tests."""
+    folder = tmp_path_factory.mktemp("fork_servers")
+    started = [ForkServer(folder / f"server{k}", wait=False) for k in range(2)]
     servers: queue.Queue[ForkServer] = queue.Queue()
-    started = [ForkServer(tmp / f"server{k}", wait=False) for k in range(2)]  # start together
     for fs in started:
         fs.ready()
         servers.put(fs)
+    yield servers
+    for fs in started:
+        fs.close()
+
+
+def run_kill_trials(op: Op, tmp: Path, servers: queue.Queue[ForkServer],
+                    trials: int = KILL_TRIALS) -> list[Trial]:
     server = servers.get()
     calibrate(op, tmp / "calibration", server)
     servers.put(server)
@@ -458,12 +495,8 @@ def run_kill_trials(op: Op, tmp: Path, trials: int = KILL_TRIALS) -> list[Trial]
         shutil.rmtree(folder, ignore_errors=True)
         return t
 
-    try:
-        with ThreadPoolExecutor(max_workers=2) as pool:  # 2 cores: two trials at a time
-            done = list(pool.map(one, range(trials)))
-    finally:
-        while not servers.empty():
-            servers.get().close()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # 2 cores: two trials at a time
+        done = list(pool.map(one, range(trials)))
     states: dict[str, int] = {}
     for t in done:
         states[t.state] = states.get(t.state, 0) + 1
@@ -477,9 +510,9 @@ def run_kill_trials(op: Op, tmp: Path, trials: int = KILL_TRIALS) -> list[Trial]
 
 @pytest.fixture(scope="module")
 def headers_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A regtest store holding headers 0..999, and a file with headers 1000..7999."""
+    """A regtest store holding headers 0..999, and a file with headers 1000..4999."""
     folder = tmp_path_factory.mktemp("kill_import")
-    raw, _ = build_chain(8000, REGTEST, seed=41)
+    raw, _ = build_chain(5000, REGTEST, seed=41)
     buf = REGTEST.genesis_header + raw
     st = Store(folder / "template" / DB_NAME, params=REGTEST)
     st.import_headers([buf[: 1000 * 80]], location="first thousand")
@@ -488,17 +521,19 @@ def headers_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return st.path, f
 
 
-def test_kill_9_during_headers_import(headers_file: tuple[Path, Path], tmp_path: Path) -> None:
+def test_kill_9_during_headers_import(headers_file: tuple[Path, Path], tmp_path: Path,
+                                      fork_servers: queue.Queue[ForkServer]) -> None:
     template, f = headers_file
     op = Op("data import (headers)", ["data", "import", str(f), "--network", "regtest",
-                                      "--chunk", "500", "--home", "{home}"], template)
-    trials = run_kill_trials(op, tmp_path)
+                                      "--chunk", "250", "--home", "{home}"], template)
+    trials = run_kill_trials(op, tmp_path, fork_servers)
     assert len(trials) >= KILL_TRIALS and all(t.recovered for t in trials)
     assert {t.state for t in trials} <= {"before", "after"}
     assert sum(t.returncode == -signal.SIGKILL for t in trials) >= KILL_TRIALS // 2
 
 
-def test_kill_9_during_csv_import(tmp_path: Path) -> None:
+def test_kill_9_during_csv_import(tmp_path: Path, fork_servers: queue.Queue[ForkServer]
+                                  ) -> None:
     template = tmp_path / "template" / DB_NAME
     template.parent.mkdir()
     assert runner.invoke(app, ["data", "import", str(DATA / "prices_close_sample.csv"),
@@ -508,12 +543,13 @@ def test_kill_9_during_csv_import(tmp_path: Path) -> None:
     f = tmp_path / "prices.csv"
     f.write_text("\n".join(rows) + "\n")
     op = Op("data import (CSV)", ["data", "import", str(f), "--home", "{home}"], template)
-    trials = run_kill_trials(op, tmp_path)
+    trials = run_kill_trials(op, tmp_path, fork_servers)
     assert {t.state for t in trials} <= {"before", "after"}
 
 
 @pytest.mark.slow
-def test_kill_9_during_large_import_with_checkpoints(tmp_path: Path) -> None:
+def test_kill_9_during_large_import_with_checkpoints(
+        tmp_path: Path, fork_servers: queue.Queue[ForkServer]) -> None:
     """150 000 headers in chunks of 10 000: the WAL passes DuckDB's 16 MiB checkpoint threshold
     during the import, so some kills land in an automatic checkpoint."""
     raw, _ = build_chain(150_000, REGTEST, seed=59)
@@ -524,27 +560,28 @@ def test_kill_9_during_large_import_with_checkpoints(tmp_path: Path) -> None:
     f.write_bytes(buf[1000 * 80 :])
     op = Op("data import (150k headers)", ["data", "import", str(f), "--network", "regtest",
                                            "--chunk", "10000", "--home", "{home}"], st.path)
-    trials = run_kill_trials(op, tmp_path)
+    trials = run_kill_trials(op, tmp_path, fork_servers)
     assert {t.state for t in trials} <= {"before", "after"}
 
 
 @pytest.fixture(scope="module")
 def update_server(tmp_path_factory: pytest.TempPathFactory
                   ) -> Iterator[tuple[LoopbackServer, Path, Path, Path]]:
-    """The loopback server with a 5000-header chain, a cookie, and two stores: headers 0..999
-    (for bitcoind) and 0..4699 (for mempool, which pulls 10 headers per request)."""
+    """The loopback server with a 3200-header chain, a cookie, and two stores: headers 0..999
+    (for bitcoind: two pages of headers) and 0..3099 (for mempool, which pulls 10 headers per
+    request)."""
     folder = tmp_path_factory.mktemp("kill_update")
-    chain = Chain.build(5000, REGTEST_STRICT, seed=43)
+    chain = Chain.build(3200, REGTEST_STRICT, seed=43)
     low = Store(folder / "low" / DB_NAME, params=REGTEST)
     low.import_headers([chain.raw(0, 1000)], location="first thousand")
     high = Store(folder / "high" / DB_NAME, params=REGTEST)
-    high.import_headers([chain.raw(0, 4700)], location="most")
+    high.import_headers([chain.raw(0, 3100)], location="most")
     with LoopbackServer(chain) as srv:
         yield srv, srv.write_cookie(folder / ".cookie"), low.path, high.path
 
 
 def test_kill_9_during_update(update_server: tuple[LoopbackServer, Path, Path, Path],
-                              tmp_path: Path) -> None:
+                              tmp_path: Path, fork_servers: queue.Queue[ForkServer]) -> None:
     srv, cookie, low, high = update_server
     rpc = Op("data update (bitcoind)",
              ["data", "update", "--source", "bitcoind", "--url", srv.rpc_url, "--cookie-file",
@@ -552,12 +589,42 @@ def test_kill_9_during_update(update_server: tuple[LoopbackServer, Path, Path, P
     mem = Op("data update (mempool)",
              ["data", "update", "--source", "mempool", "--url", srv.mempool_url,
               "--network", "regtest", "--home", "{home}"], high, per_table=True)
-    # KILL_TRIALS in all, half from each source
-    for op, n in ((rpc, (KILL_TRIALS + 1) // 2), (mem, KILL_TRIALS // 2)):
-        trials = run_kill_trials(op, tmp_path / op.name.split("(")[1][:-1], n)
-        assert len(trials) == n and all(t.recovered for t in trials)
+    for op in (rpc, mem):  # KILL_TRIALS from each source
+        trials = run_kill_trials(op, tmp_path / op.name.split("(")[1][:-1], fork_servers)
+        assert len(trials) == KILL_TRIALS and all(t.recovered for t in trials)
         if not op.per_table:
             assert {t.state for t in trials} <= {"before", "after"}
+
+
+# A small sweep: 2 ban choices × n Latin hypercube samples, tasks of 8 paths × 30 days.
+def small_sweep_n(n: int) -> str:
+    return small_sweep("kill_ingest", n=n, paths=8, seed=5, horizon_days=30, gbm=False)
+
+
+def test_kill_9_during_sweep_ingest(tmp_path: Path, fork_servers: queue.Queue[ForkServer]
+                                    ) -> None:
+    """``hashshift sweep`` with every part already computed: the run is the ingest, which
+    replaces the rows an earlier, smaller run of the same sweep left in the store."""
+    from hashshift import sweep as sw
+
+    template = tmp_path / "template" / DB_NAME
+    template.parent.mkdir()
+    earlier = sw.parse_sweep(small_sweep_n(2), "earlier.toml")
+    sw.run_sweep(earlier, scheduler="local", work_dir=tmp_path / "earlier",
+                 store=Store(template))
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(small_sweep_n(4))
+    parts = tmp_path / "parts"
+    full = sw.run_sweep(sw.load_sweep(spec), scheduler="local", work_dir=parts,
+                        ingest_results=False)
+    assert len(full.tasks) == 8 and not full.failures
+    op = Op("sweep ingest", ["sweep", str(spec), "--scheduler", "local", "--work",
+                             "{home}/work", "--home", "{home}"], template, work=parts)
+    trials = run_kill_trials(op, tmp_path, fork_servers)
+    assert len(trials) >= KILL_TRIALS and all(t.recovered for t in trials)
+    assert {t.state for t in trials} <= {"before", "after"}
+    assert len(op.before["sweep_results"]) < len(op.after["sweep_results"])
+    assert sum(t.returncode == -signal.SIGKILL for t in trials) >= KILL_TRIALS // 2
 
 
 # =============================================================================================
@@ -656,7 +723,7 @@ def test_disk_full(what: str, leave: int, tmpfs: Callable[[str], Path],
     assert res.exit_code == 0, res.output
     after = user_view(fs / DB_NAME)
     table = {"headers": "headers", "prices": "prices", "update": "headers"}[what]
-    assert len(after[table]) == {"headers": 30_001, "prices": 20_000, "update": 5_001}[what]
+    assert len(after[table]) == {"headers": 30_001, "prices": 20_000, "update": 3_201}[what]
 
 
 def test_disk_full_creating_the_store(tmpfs: Callable[[str], Path],
@@ -1114,8 +1181,8 @@ class MidUpdate:
 
 @pytest.fixture(scope="module")
 def mid_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Chain, Path]:
-    """A 2000-header chain and a store holding its headers 0..999."""
-    chain = Chain.build(2000, REGTEST_STRICT, seed=53)
+    """A 1400-header chain and a store holding its headers 0..999."""
+    chain = Chain.build(1400, REGTEST_STRICT, seed=53)
     st = Store(tmp_path_factory.mktemp("mid") / DB_NAME, params=REGTEST_STRICT)
     st.import_headers([chain.raw(0, 1000)], location="first thousand")
     return chain, st.path
@@ -1124,7 +1191,7 @@ def mid_chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Chain, Path]:
 @pytest.fixture
 def mid(tmp_path: Path, mid_chain: tuple[Chain, Path]
         ) -> Iterator[tuple[LoopbackServer, Store, Callable[..., Any]]]:
-    """A server with 2000 headers, a store holding 0..999, and ``client(kind)``."""
+    """A server with 1400 headers, a store holding 0..999, and ``client(kind)``."""
     chain, template = mid_chain
     shutil.copyfile(template, tmp_path / DB_NAME)
     st = Store(tmp_path / DB_NAME, params=REGTEST_STRICT, lock_timeout_s=5)
@@ -1154,9 +1221,9 @@ MID_FAULTS: dict[str, tuple[Callable[[LoopbackServer], None], type[Exception], s
                            "attempt"),
     "connections closed": (lambda s: s.inject("close", times=999), SourceUnavailableError,
                            "attempt"),
-    "a header failing its proof of work": (lambda s: s.corrupt_pow(1500, consistent=True),
-                                           HeaderValidationError, "height 1500"),
-    "a header that is not the block asked for": (lambda s: s.corrupt_pow(1500),
+    "a header failing its proof of work": (lambda s: s.corrupt_pow(1150, consistent=True),
+                                           HeaderValidationError, "height 1150"),
+    "a header that is not the block asked for": (lambda s: s.corrupt_pow(1150),
                                                  SourceFormatError, "hashes to"),
 }
 
@@ -1172,13 +1239,13 @@ def test_source_fails_mid_update(fault: str, source: str,
         # call 1 checks our tip, call 2 brings the first page (stored), then the fault
         flaky = MidUpdate(c, 3, lambda: make_fault(srv))
         with pytest.raises(exc_type, match=message):
-            st.update_headers(flaky, page=250)
+            st.update_headers(flaky, page=100)
     assert flaky.calls >= 3
     assert user_view(st.path, REGTEST_STRICT) == before  # the stored first pages were dropped
     srv.clear_faults()
     with client(source) as c:
-        res = st.update_headers(c, page=250)
-    assert (res.height, res.added) == (2000, 1001)
+        res = st.update_headers(c, page=100)
+    assert (res.height, res.added) == (1400, 401)
 
 
 def test_reorg_above_the_stored_tip_during_update(
@@ -1186,13 +1253,13 @@ def test_reorg_above_the_stored_tip_during_update(
     srv, st, client = mid
     before = user_view(st.path, REGTEST_STRICT)
     with client("bitcoind") as c:
-        flaky = MidUpdate(c, 4, lambda: srv.reorg(fork_height=1300, extra=20, tag=b"above"))
+        flaky = MidUpdate(c, 4, lambda: srv.reorg(fork_height=1150, extra=20, tag=b"above"))
         with pytest.raises(BadLinkError):  # pages 1-2 from the old chain, page 3 from the new
-            st.update_headers(flaky, page=250)
+            st.update_headers(flaky, page=100)
         assert user_view(st.path, REGTEST_STRICT) == before
-        res = st.update_headers(c, page=250)
+        res = st.update_headers(c, page=100)
     new = srv.chain
-    assert res.height == new.tip_height == 2020 and res.hash == new.tip_hash
+    assert res.height == new.tip_height == 1420 and res.hash == new.tip_hash
     assert res.replaced == 0 and st.read_table("stale_headers").empty
 
 
@@ -1205,11 +1272,11 @@ def test_reorg_below_the_stored_tip_during_update(
         # the source reorganises below our tip between our tip check and the first page
         flaky = MidUpdate(c, 2, lambda: srv.reorg(fork_height=990, extra=30, tag=b"below"))
         with pytest.raises(BadLinkError):
-            st.update_headers(flaky, page=250)
+            st.update_headers(flaky, page=100)
         assert user_view(st.path, REGTEST_STRICT) == before
-        res = st.update_headers(c, page=250)  # now the fork is seen: the branch replaces ours
+        res = st.update_headers(c, page=100)  # now the fork is seen: the branch replaces ours
     new = srv.chain
-    assert res.height == new.tip_height == 2030 and res.replaced == 9
+    assert res.height == new.tip_height == 1430 and res.replaced == 9
     stale = st.read_table("stale_headers")
     assert sorted(stale["hash"]) == sorted(old_hashes[991:1000])  # kept, not dropped
     assert list(st.read_table("headers")["hash"]) == new.hashes

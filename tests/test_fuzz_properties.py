@@ -9,8 +9,8 @@ what is wrong (file, field, line or height); and a refused input writes nothing.
 Targets: compact bits, 80-byte headers (bytes and hex), ``validate_headers`` (against a
 scalar reference written from Bitcoin Core's rules, and split into batches), raw header
 files, the store's header import, the scenario parser, the CCAF / CBECI / price / grid CSV
-parsers (direct and through ``hashshift data import``), and the mempool / Bitcoin Core JSON
-payload parsers.
+parsers (direct and through ``hashshift data import``), the mempool / Bitcoin Core JSON
+payload parsers, and the web API's request models (over real HTTP).
 
 Example counts: the CI defaults below add up to several thousand cases. ``make fuzz`` sets
 ``HASHSHIFT_FUZZ_EXAMPLES=N``: N examples per cheap target and N/10 per target that touches the
@@ -34,7 +34,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -486,7 +486,7 @@ def _mine(prev_hash: bytes, merkle: bytes, t: int, bits: int, params: Params, *,
     return head + b"\0\0\0\0"
 
 
-@fuzz(400)
+@fuzz(300)
 @given(case=mined_chains())
 def test_validate_headers_mined_chains_match_reference(case: tuple[Params, bytes, int]) -> None:
     params, buf, split = case
@@ -625,7 +625,7 @@ def header_store(scratch: Path) -> Scratch:
     return Scratch(folder, _store_template()[0])
 
 
-@fuzz(60, heavy=True)
+@fuzz(40, heavy=True)
 @example(chunks=[])  # found: a refused empty import left a `sources` row behind (fixed)
 @given(chunks=import_batches())
 def test_store_import_refuses_cleanly_and_writes_nothing(chunks: list[bytes],
@@ -784,7 +784,7 @@ def csv_outcome(parser: str, data: str | bytes) -> pd.DataFrame | None:
     return frame
 
 
-@fuzz(700)
+@fuzz(500)
 @example(parser="cbeci", data=b"\x80")  # found: UnicodeDecodeError (fixed)
 @example(parser="cbeci", data="timestamp,guess,max,min,date\n1e300,1,2,0,2020-01-01\n")
 @given(parser=st.sampled_from(sorted(PARSERS)),
@@ -886,7 +886,7 @@ def grammar_csv(draw: st.DrawFn) -> tuple[str, str]:
     return parser, text
 
 
-@fuzz(500)
+@fuzz(400)
 # found: pandas' OutOfBoundsDatetime for a date after 2262 (fixed)
 @example(case=("cbeci_by_price", "\ufeff\ndate,0.02,0.05,.1\n\n9999-12-01,0,0,0\n"),
          as_bytes=False)
@@ -930,7 +930,7 @@ def mutated_samples(draw: st.DrawFn) -> tuple[str, str | bytes]:
     return parser, out
 
 
-@fuzz(500)
+@fuzz(400)
 @given(case=mutated_samples(), dispatch=st.booleans())
 def test_csv_parsers_mutated_samples(case: tuple[str, str | bytes], dispatch: bool) -> None:
     parser, data = case
@@ -963,9 +963,13 @@ def csv_store(scratch: Path) -> Scratch:
     return Scratch(folder, _csv_store_template())
 
 
-@fuzz(40, heavy=True)
+@fuzz(30, heavy=True)
 @example(case=("cbeci_by_price", "\ufeffdate,0.01,0.02,0.05,.1\n9999-12-01\n"))  # found
 @example(case=("close", ""))  # found: an empty file left a `sources` row behind (fixed)
+# found: read as raw headers (not UTF-8), refused without naming the file (fixed)
+@example(case=("grid", b"\xff\nregion_code,price_usd_kwh,intensity_g_kwh,month,source\nCN-SC,"
+               b"0.04,120,,test fixture: all-year row\n\nUS-TX,0.035,400,,test fixture\nOTHER,0.05"
+               b",450,,test fixture\n"))
 @given(case=st.one_of(mutated_samples(), grammar_csv()))
 def test_cli_import_of_bad_csv_changes_nothing(case: tuple[str, str | bytes],
                                                csv_store: Scratch) -> None:
@@ -1071,7 +1075,7 @@ def test_valid_payloads_parse() -> None:
         _payload_parse(kind, obj)
 
 
-@fuzz(1500)
+@fuzz(1000)
 # found: OutOfBoundsDatetime / OverflowError for huge times and heights (fixed)
 @example(case=("adjustments", [[9223372036855.0, 0, 4.6565423739069247e-10, 0.0]]))
 @example(case=("adjustments", [[2**70, 1, 1.0, 1.0]]))
@@ -1079,6 +1083,10 @@ def test_valid_payloads_parse() -> None:
                             "difficulty": [], "currentHashrate": 1, "currentDifficulty": 1}))
 @example(case=("info", {"chain": "x", "blocks": 1, "headers": 1, "bestblockhash": "ab" * 32,
                         "difficulty": 1, "mediantime": 2**63, "chainwork": "00"}))
+# found by `make fuzz`: OverflowError for a difficulty of 10**400 (fixed)
+@example(case=("info", {"chain": "regtest", "blocks": 40, "headers": 40,
+                        "bestblockhash": "ab" * 32, "difficulty": 10**400,
+                        "mediantime": 1_296_706_087, "chainwork": "52"}))
 @given(case=payloads())
 def test_network_payload_parsers(case: tuple[str, Any]) -> None:
     kind, obj = case
@@ -1126,3 +1134,176 @@ http_dates = st.builds(
 def test_retry_after_parser(value: str | None, now: float) -> None:
     out = parse_retry_after(value, now=now)
     assert out is None or out >= 0
+
+
+# =============================================================================================
+# The web API's request models (over real HTTP, a uvicorn server on a loopback port)
+# =============================================================================================
+WEB_LIMITS = {"max_paths": 4, "max_horizon_days": 10}
+
+
+@pytest.fixture(scope="module")
+def web() -> Iterator[Any]:
+    """A real server whose runs are tiny (≤ 4 paths × 10 days), and an HTTP client."""
+    import httpx
+
+    from hashshift.web import Settings, create_app
+    from hashshift.web.server import BackgroundServer
+
+    settings = Settings(**WEB_LIMITS, max_runs_per_client=4, max_queue=8)  # type: ignore[arg-type]
+    with BackgroundServer(create_app(settings)) as srv, \
+            httpx.Client(base_url=srv.url, timeout=120.0) as client:
+        yield client
+
+
+def _china_json() -> dict[str, Any]:
+    sc = parse_scenario(_SHIPPED["china_2021.toml"]).model_dump(mode="json")
+    sc["scenario"].update(paths=2, horizon_days=6, seed=1)
+    return sc
+
+
+_CHINA_JSON = _china_json()
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
+    | st.sampled_from(["", "CN-XJ", "ZZ", "2021-06-01", "2021-02-30", "ban", "lognormal", "-1"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=3),
+    max_leaves=6)
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@st.composite
+def scenario_bodies(draw: st.DrawFn) -> Any:
+    """The china_2021 example as JSON with 1-3 edits anywhere in it: a value replaced (any JSON
+    value, edge numbers), a key or item removed, an unknown key added."""
+    import copy
+
+    body = copy.deepcopy(_CHINA_JSON)
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(_paths(body)))
+        op = draw(st.sampled_from(["replace", "replace", "number", "remove", "add"]))
+        if not where:
+            if op == "replace":
+                body = draw(json_values)
+            continue
+        parent = body
+        try:
+            for step in where[:-1]:
+                parent = parent[step]
+            if op == "replace":
+                parent[where[-1]] = draw(json_values)
+            elif op == "number":
+                parent[where[-1]] = draw(st.sampled_from(
+                    [0, -1, 1, 0.5, 1e308, -1e308, 2**63, 10**30, 4, 5, 10, 11, 2021]))
+            elif op == "remove":
+                del parent[where[-1]]
+            elif isinstance(parent[where[-1]], dict):
+                parent[where[-1]][draw(st.text(min_size=1, max_size=8))] = draw(json_values)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit changed the structure under this path
+    return body
+
+
+def _check_answer(r: Any, allowed: set[int]) -> None:
+    """Never a server error; a JSON answer with the security headers; errors say what is
+    wrong (422: each problem as `field: message`)."""
+    assert r.status_code in allowed, (r.status_code, r.text[:500])
+    event(f"HTTP {r.status_code}")
+    assert r.headers.get("x-content-type-options") == "nosniff"
+    assert "frame-ancestors 'none'" in r.headers.get("content-security-policy", "")
+    body = r.json()
+    if r.status_code == 422:
+        assert body["problems"] and all(isinstance(p, str) and ": " in p
+                                        for p in body["problems"])
+        assert all(d["field"] and d["msg"] for d in body["detail"])
+    elif r.status_code >= 400:
+        assert isinstance(body["detail"], str | list) and body["detail"]
+
+
+def _cached_runs(web: Any) -> list[str]:
+    r = web.get("/api/runs")
+    assert r.status_code == 200
+    return sorted(x["hash"] for x in r.json()["runs"])
+
+
+@fuzz(250)
+@example(body={**_CHINA_JSON, "scenario": {**_CHINA_JSON["scenario"], "paths": 5}})
+# found by `make fuzz`: the engine's ValueError for a NaN hashrate was an HTTP 500 (fixed: the
+# logit weights are bounded, and the engine refuses a hashrate that is not positive and finite)
+@example(body={**_CHINA_JSON, "migration": {**_CHINA_JSON["migration"], "beta_presence": 1e308}})
+@example(body={**_CHINA_JSON, "migration": {**_CHINA_JSON["migration"], "beta_presence": 1000}})
+@given(body=st.one_of(scenario_bodies(), json_values))
+def test_web_scenario_run_refuses_cleanly(body: Any, web: Any) -> None:
+    before = _cached_runs(web)
+    raw = json.dumps(body, allow_nan=True)  # NaN and Infinity as Python's json writes them
+    r = web.post("/api/scenario/run", content=raw, params={"baseline": "false"},
+                 headers={"content-type": "application/json"})
+    _check_answer(r, {200, 413, 422})
+    if r.status_code == 200:  # a valid scenario within the limits: it ran, and is cached
+        sc = Scenario.model_validate(r.json()["scenario"])
+        assert sc.scenario.paths <= WEB_LIMITS["max_paths"]
+        assert sc.scenario.horizon_days <= WEB_LIMITS["max_horizon_days"]
+        assert r.json()["hash"] in _cached_runs(web)
+    else:  # refused: nothing computed, nothing cached
+        assert _cached_runs(web) == before
+        if isinstance(body, dict) and isinstance(body.get("scenario"), dict) and \
+                body["scenario"].get("paths") == 5:
+            assert any(p.startswith("scenario.paths: ") for p in r.json()["problems"])
+
+
+@fuzz(250)
+@given(raw=st.one_of(scenario_texts(), st.binary(max_size=400), st.text(max_size=200)).map(
+    lambda x: x if isinstance(x, bytes) else x.encode("utf-8", "surrogatepass")))
+def test_web_scenario_parse_refuses_cleanly(raw: bytes, web: Any) -> None:
+    r = web.post("/api/scenario/parse", content=raw, headers={"content-type": "text/plain"})
+    _check_answer(r, {200, 413, 422})
+    try:
+        expected: Scenario | None = parse_scenario(raw.decode("utf-8"), "request")
+    except (UnicodeDecodeError, ScenarioError):
+        expected = None
+    assert (r.status_code == 200) == (expected is not None), r.text[:300]
+    if expected is not None:  # the same scenario the library parses
+        assert Scenario.model_validate(r.json()["scenario"]) == expected
+
+
+query_text = st.one_of(st.text(max_size=30), st.sampled_from(
+    ["", "0", "-1", "1e400", "nan", "inf", "2016", "2017", "2021-05", "2021-13", "9999-99",
+     "country", "province", "Antminer S19", "0.05", "../../etc/passwd", "%00", "\x00"]))
+GET_ROUTES = {
+    "/api/retarget": ["blocks", "elapsed_hours"],
+    "/api/map": ["month", "level"],
+    "/api/energy": ["price"],
+    "/api/economics": ["machine", "price", "month"],
+}
+
+
+@fuzz(400)
+@example(route="/api/economics", params={"machine": "\x00", "price": "nan"}, tail="")
+@given(route=st.sampled_from([*GET_ROUTES, "/api/examples/", "/api/runs/"]),
+       params=st.dictionaries(st.sampled_from(
+           sorted({p for ps in GET_ROUTES.values() for p in ps} | {"x"})), query_text,
+           max_size=3),
+       tail=query_text)
+def test_web_queries_refuse_cleanly(route: str, params: dict[str, str], tail: str,
+                                    web: Any) -> None:
+    from urllib.parse import quote
+
+    url = route + (quote(tail, safe="") if route.endswith("/") else "")
+    if route.endswith("/") and not tail:
+        url = route.rstrip("/")
+    r = web.get(url, params=params)
+    _check_answer(r, {200, 404, 414, 422})
+    if r.status_code == 422:  # the problem names one of the query's fields
+        fields = {d["field"] for d in r.json()["detail"]}
+        assert fields & (set(params) | set(GET_ROUTES.get(route, []))), (fields, params)

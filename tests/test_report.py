@@ -1,4 +1,5 @@
-"""The offline HTML report: vendored assets, the document, and a real render in headless Chromium.
+"""The offline HTML report: vendored assets, the document (with a sweep's sensitivity section),
+and a real render in headless Chromium.
 
 Offline is proven, not assumed: the browser test blocks every request that is not ``file:``,
 ``data:``, ``about:`` or loopback and asserts that none was even attempted, that the console
@@ -27,6 +28,7 @@ import plotly.offline
 import pytest
 
 from hashshift.report import assets
+from sweepspecs import small_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -422,3 +424,196 @@ def test_export_png_with_kaleido(small_result: Any, tmp_path: Path) -> None:
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(paths[0], ARTIFACTS / "export-china-provinces.png")
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep's sensitivity section (issue 7: a tornado chart in the report)
+# ---------------------------------------------------------------------------------------------
+# lhs n = 2 × 2 ban choices = 4 short tasks of 8 paths (about 0.5 s each).
+SWEEP_SPEC = small_sweep("t_report", n=2, paths=8, seed=5, horizon_days=45)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny sweep run in-process: (its spec file, its work folder)."""
+    from hashshift import sweep as sw
+
+    folder = tmp_path_factory.mktemp("sweep")
+    spec = folder / "tiny sweep.toml"
+    spec.write_text(SWEEP_SPEC, encoding="utf-8")
+    work = folder / "work"
+    sw.run_sweep(sw.load_sweep(spec), scheduler="local", work_dir=work, ingest_results=False)
+    return spec, work
+
+
+@pytest.fixture(scope="module")
+def sweep_report(swept: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+                 ) -> tuple[Path, Any]:
+    from hashshift.report import build_report
+    from hashshift.sweep import load_result
+
+    res = load_result(*swept)
+    out = tmp_path_factory.mktemp("sweep-report") / "sweep.html"
+    return build_report(out, sweep=res, observed=False), res
+
+
+def _tornado_metrics(res: Any) -> list[str]:
+    from hashshift.sweep import HEADLINE_METRICS
+
+    return [m for m in HEADLINE_METRICS if m in set(res.sensitivity["metric"])][:4]
+
+
+def _rows(doc: _Doc, table_class: str) -> dict[str, list[dict[str, str | None]]]:
+    """The cells' attributes of each ``<tr data-metric>`` of one table, by metric."""
+    out: dict[str, list[dict[str, str | None]]] = {}
+    inside, metric = False, None
+    for tag, attrs in doc.tags:
+        a = dict(attrs)
+        if tag == "table":
+            inside = table_class in (a.get("class") or "").split()
+        elif inside and tag == "tr":
+            metric = a.get("data-metric")
+            if metric is not None:
+                out.setdefault(metric, [])
+        elif inside and tag == "td" and metric is not None:
+            out[metric].append(a)
+    return out
+
+
+def test_load_result_collects_the_finished_tasks(swept: tuple[Path, Path]) -> None:
+    from hashshift import sweep as sw
+
+    spec, work = swept
+    res = sw.load_result(spec, work)
+    plan = sw.load_sweep(spec)
+    assert res.plan is not None and res.plan.name == "t_report"
+    assert res.stats.scheduler == "none" and res.stats.computed == 0
+    assert res.stats.total == res.stats.resumed == len(res.tasks) == len(plan.tasks) == 4
+    assert res.failures == [] and res.work_dir == work
+    # the same table as collecting the parts by hand, and the same sensitivity
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(res.tidy, sw.collect(work, plan))
+    pd.testing.assert_frame_equal(res.sensitivity, sw.sensitivity(plan, res.tasks))
+    assert sw.load_result(plan, work).tasks.equals(res.tasks)  # a loaded Sweep works too
+
+
+def test_load_result_reads_failures(swept: tuple[Path, Path], tmp_path: Path) -> None:
+    from hashshift import sweep as sw
+
+    spec, work = swept
+    copy = tmp_path / "work"
+    shutil.copytree(work, copy)
+    (copy / "part-000001.parquet").unlink()
+    (copy / "part-000001.error.json").write_text(json.dumps(
+        {"task": 1, "params": {"delay": 99.0}, "error": "EngineError: boom", "traceback": "tb"}))
+    (copy / "part-000002.error.json").write_text("{damaged")  # ignored
+    res = sw.load_result(spec, copy)
+    assert len(res.tasks) == 3 and res.stats.total == 4 and res.stats.failed == 1
+    assert res.failures == [sw.TaskFailure(1, {"delay": 99.0}, "EngineError: boom", "tb")]
+
+
+def test_load_result_without_finished_tasks_says_what_to_run(swept: tuple[Path, Path],
+                                                             tmp_path: Path) -> None:
+    from hashshift import sweep as sw
+
+    spec, _ = swept
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(sw.SweepError) as info:
+        sw.load_result(spec, empty)
+    msg = str(info.value)
+    assert "t_report" in msg and str(empty) in msg and f"hashshift sweep {spec}" in msg
+    with pytest.raises(sw.SweepError, match="no such file"):
+        sw.load_result(tmp_path / "missing.toml", empty)
+
+
+def test_report_has_a_sensitivity_section(sweep_report: tuple[Path, Any]) -> None:
+    import numpy as np
+
+    from hashshift.sweep import HEADLINE_METRICS
+
+    path, res = sweep_report
+    text = path.read_text(encoding="utf-8")
+    doc = _parse(path)
+    assert "<title>hashshift report: sweep t_report</title>" in text
+    assert '<section id="sweep"><h2>Sensitivity: sweep t_report</h2>' in text
+    assert '<a href="#sweep">Sweep</a>' in text
+    assert "4 of 4" in text and "migration.delay_median_days" in text
+    for name in ("delay", "ban_region", "uniform 30 to 180", "grid: none, US"):
+        assert f">{name}<" in text, name
+    # one tornado per headline metric with a sensitivity row (at most 4), in that order
+    metrics = _tornado_metrics(res)
+    assert len(metrics) == 4
+    ids = [dict(a).get("id") for t, a in doc.tags if t == "div" and "plot" in
+           (dict(a).get("class") or "").split()]
+    assert ids == ["fig-tornado-" + m.replace("_", "-") for m in metrics]
+    for (fig, _), m in zip(_figures(doc), metrics, strict=True):
+        assert {str(y) for t in fig["data"] for y in t["y"]} == {"delay", "ban_region"}
+        assert m in fig["layout"]["title"]["text"]
+    # the distribution table: quantiles of each metric over the finished tasks
+    dist = _rows(doc, "sweep-distribution")
+    assert list(dist) == [m for m in HEADLINE_METRICS if m in res.tasks.columns]
+    for m, cells in dist.items():
+        y = res.tasks[m].to_numpy(dtype=float)
+        y = y[np.isfinite(y)]
+        values = [float(c["data-value"] or "nan") for c in cells if "data-value" in c]
+        want = np.quantile(y, [0.0, 0.05, 0.5, 0.95, 1.0]) if y.size else np.full(5, np.nan)
+        np.testing.assert_array_equal(values, want, err_msg=m)
+        for v in want[np.isfinite(want)]:
+            assert f">{v:,.4g}<" in text, (m, v)
+    # the sensitivity table: every axis of the shown metrics, widest swing first
+    sens = _rows(doc, "sweep-sensitivity")
+    assert list(sens) == metrics
+    for m in metrics:
+        d = res.sensitivity[res.sensitivity["metric"] == m].sort_values("swing", ascending=False)
+        first = d.iloc[0]
+        assert (f'data-metric="{m}" data-axis="{first["axis"]}"') in text
+        assert f">{first['swing']:,.4g}<" in text
+    test_report_has_no_network_references(path)
+
+
+def test_report_with_a_sweep_via_cli(swept: tuple[Path, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import hashshift.cli_report  # noqa: F401 - registers the command
+    from hashshift.cli import app
+
+    spec, work = swept
+    out = tmp_path / "with sweep.html"
+    res = CliRunner().invoke(app, ["report", "--sweep", str(spec), "--sweep-work", str(work),
+                                   "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8")
+    assert "<title>hashshift report: sweep t_report</title>" in text
+    assert 'id="fig-tornado-trough-drop-pct"' in text and 'id="fig-world-shares"' in text
+    assert text.index('<section id="sweep">') < text.index('<section id="observed">')
+
+
+def test_report_sweep_errors_via_cli(swept: tuple[Path, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import hashshift.cli_report  # noqa: F401
+    from hashshift.cli import app
+
+    runner = CliRunner()
+    spec, _ = swept
+    empty = tmp_path / "no parts"
+    res = runner.invoke(app, ["report", "--sweep", str(spec), "--sweep-work", str(empty),
+                              "--out", str(tmp_path / "x.html")])
+    assert res.exit_code == 2, res.output
+    assert "no finished task" in res.output and str(empty) in res.output
+    assert "hashshift sweep" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.html").exists()
+    res = runner.invoke(app, ["report", "--sweep", "no_such_sweep"])
+    assert res.exit_code == 2 and "no such file" in res.output and "ban_top15" in res.output
+    res = runner.invoke(app, ["report", "--sweep-work", str(empty)])
+    assert res.exit_code == 2 and "--sweep-work needs --sweep" in res.output
+
+
+def test_sweep_report_renders_offline_in_chromium(sweep_report: tuple[Path, Any]) -> None:
+    path, res = sweep_report
+    r = _render(path, "report-sweep")
+    _assert_rendered_offline(r)
+    assert [f["id"] for f in r["figures"]] == [
+        "fig-tornado-" + m.replace("_", "-") for m in _tornado_metrics(res)]

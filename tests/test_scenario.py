@@ -488,3 +488,17 @@ def test_every_toml_example_in_the_docs_is_valid(i: int) -> None:
     block = _doc_blocks()[i]
     text = block if "[scenario]" in block else HEAD + block
     parse_scenario(text, f"docs/scenarios.md block {i}")
+
+
+@pytest.mark.parametrize("field", ["beta_price", "beta_risk", "beta_presence",
+                                   "beta_distance"])
+def test_migration_weights_are_bounded(field: str) -> None:
+    """Found by `make fuzz` through the web API: beta_presence = 1e308 made the logit utility
+    infinite, the shares NaN and the engine fail with a bare ValueError (an HTTP 500)."""
+    text = _example("china_2021.toml").replace("[migration]", f"[migration]\n{field} = 1e308")
+    if "[migration]" not in text:
+        text += f"\n[migration]\n{field} = 1e308\n"
+    msg = _one(text, f"migration.{field}", "1000")
+    assert "1e+308" in msg or "1e308" in msg
+    ok = text.replace(f"{field} = 1e308", f"{field} = -1000")
+    assert getattr(parse_scenario(ok).migration, field) == -1000

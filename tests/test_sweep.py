@@ -25,44 +25,13 @@ from hashshift import sweep as sw
 from hashshift.cli import app
 from hashshift.sim.scenario import Scenario
 from hashshift.store import DB_NAME, Store
+from sweepspecs import small_sweep
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
 
 # 2 ban choices × 4 LHS samples = 8 short, small tasks (about 0.3 s each).
-SPEC = """
-[sweep]
-name = "t_small"
-base = "china_2021"
-paths = 16
-seed = 11
-
-[set]
-scenario.horizon_days = 60
-price.kind = "gbm"
-
-[sampling]
-method = "lhs"
-n = 4
-
-[[axis]]
-name = "delay"
-path = "migration.delay_median_days"
-distribution = "uniform"
-low = 30
-high = 180
-
-[[axis]]
-name = "vol"
-path = "price.volatility_pct_yr"
-distribution = "loguniform"
-low = 30
-high = 120
-
-[[axis]]
-path = "ban_region"
-values = ["none", "US"]
-"""
+SPEC = small_sweep("t_small", n=4, paths=16, seed=11, horizon_days=60, volatility_axis=True)
 
 # Two of the four tasks start before the bundled history: the engine raises for them.
 FAILING = """
@@ -240,6 +209,28 @@ def test_same_results_on_local_processes_and_dask(plan: sw.Sweep, reference: sw.
     _same(reference.tidy, procs.tidy)
     _same(reference.tidy, dask.tidy)
     pd.testing.assert_frame_equal(reference.tasks, dask.tasks, check_exact=True)
+
+
+def test_pool_workers_run_single_threaded_blas_and_glibc_defaults() -> None:
+    """The settings that make 2 workers use 2 cores (docs/sweeps.md, Performance): one BLAS
+    thread per worker; in the LocalCluster a sweep starts, glibc's adaptive mmap threshold kept
+    (no MALLOC_TRIM_THRESHOLD_) and no statistical profiler."""
+    import dask.config
+
+    blas = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    driver = {k: os.environ.get(k) for k in blas}
+    with sw.open_executor("processes", workers=1) as pool:
+        got = {k: pool.executor.submit(os.getenv, k).result() for k in blas}
+    assert got == {k: os.environ.get(k, "1") for k in blas}
+    assert {k: os.environ.get(k) for k in blas} == driver  # the driver's environment is as it was
+    with sw.open_executor("dask", workers=1) as pool:
+        trim = pool.client.run(os.getenv, "MALLOC_TRIM_THRESHOLD_")
+        profile = pool.client.run(dask.config.get, "distributed.worker.profile.enabled")
+        threads = pool.client.run(os.getenv, "OMP_NUM_THREADS")
+    if "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        assert list(trim.values()) == [None]
+    assert list(profile.values()) == [False]
+    assert list(threads.values()) == [os.environ.get("OMP_NUM_THREADS", "1")]
 
 
 def test_failing_task_is_reported_and_the_others_finish(dask_address: str,

@@ -12,6 +12,7 @@ from .cli import UserError, app, console, err_console, friendly, state
 
 if TYPE_CHECKING:
     from .sim.scenario import Scenario
+    from .sweep import SweepResult
 
 _FORMATS = ("html", "png", "pdf")
 
@@ -41,6 +42,16 @@ def load_scenario_arg(value: str) -> tuple[Scenario, str]:
                     f"(examples: {', '.join(_examples()) or 'none'})")
 
 
+def load_sweep_arg(spec: str, work: Path | None) -> SweepResult:
+    """The finished tasks of a sweep spec (file or shipped name) from its work folder."""
+    from .sweep import SweepError, load_result
+
+    try:
+        return load_result(spec, work)
+    except SweepError as exc:
+        raise UserError(f"--sweep {spec}: {str(exc).removeprefix(f'{spec}: ')}") from None
+
+
 def _figures_folder(out: Path | None) -> Path:
     if out is None:
         return Path("report-figures")
@@ -61,19 +72,35 @@ def report(
     fmt: Annotated[str, typer.Option(
         "--format", help="html (one offline file) or png/pdf (one file per figure, for "
                          "slides; needs kaleido and Chromium).")] = "html",
+    sweep: Annotated[str | None, typer.Option(
+        help="A sweep spec (.toml) or shipped sweep name (e.g. ban_top15) that has run: adds "
+             "its sensitivity section (tornado charts) from the finished tasks; computes "
+             "nothing.")] = None,
+    sweep_work: Annotated[Path | None, typer.Option(
+        help="The sweep's work folder (default: $HASHSHIFT_HOME/sweeps/NAME, as for "
+             "hashshift sweep --work).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
 ) -> None:
-    """Write the offline HTML report (maps, history, and a scenario's run against reality)."""
+    """Write the offline HTML report (maps, history, a scenario's run against reality, and a
+    sweep's sensitivity)."""
     fmt = fmt.lower()
     if fmt not in _FORMATS:
         raise UserError(f"--format {fmt!r}: choose one of {', '.join(_FORMATS)}")
     quiet = quiet or state.quiet
     if paths is not None and scenario is None:
         raise UserError("--paths needs --scenario")
+    if sweep_work is not None and sweep is None:
+        raise UserError("--sweep-work needs --sweep")
 
     def say(msg: str) -> None:
         if not quiet:
             err_console.print(f"[dim]· {msg}[/]", highlight=False)
+
+    swept = None
+    if sweep is not None:
+        swept = load_sweep_arg(sweep, sweep_work)
+        say(f"sweep {swept.name!r}: {len(swept.tasks)} of {swept.stats.total} tasks finished "
+            f"in {swept.work_dir}")
 
     result = None
     source = None
@@ -101,7 +128,8 @@ def report(
         target = out or Path("report.html")
         if target.suffix.lower() not in (".html", ".htm"):
             target = target.with_suffix(".html") if not target.suffix else target
-        path = build_report(target, result, scenario_source=source, progress=say)
+        path = build_report(target, result, scenario_source=source, progress=say,
+                            sweep=swept)
         if not quiet:
             size = path.stat().st_size / 1e6
             console.print(f"report written to [bold]{path}[/] ({size:.1f} MB; opens offline)")
@@ -110,7 +138,7 @@ def report(
     from .report.export import export_figures
     from .report.html import report_figures
 
-    specs = report_figures(result, progress=say)
+    specs = report_figures(result, progress=say, sweep=swept)
     # ExportError (kaleido or Chromium missing, rendering failed) -> one line, exit code 1
     files = export_figures(specs, _figures_folder(out), fmt,  # type: ignore[arg-type]
                            progress=say)

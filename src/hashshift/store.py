@@ -37,6 +37,7 @@ from .consensus import (
     ChainState,
     Header,
     HeaderFormatError,
+    HeaderValidationError,
     Params,
     block_proof,
     validate_headers,
@@ -281,8 +282,11 @@ class Store:
             try:
                 state, added = self._stream_headers(con, chunks, state, start_height, sid,
                                                     location, progress)
-            except BaseException:
+            except BaseException as exc:
                 con.execute("DELETE FROM headers WHERE source_id = ?", [sid])
+                if isinstance(exc, HeaderValidationError) and location and \
+                        location not in str(exc):
+                    raise _located(exc, location) from exc
                 raise
             if state is None:  # refused before its provenance is registered: nothing written
                 raise HeaderFormatError(f"{location or 'input'}: no headers")
@@ -549,6 +553,12 @@ def _explain_io_error(path: Path, exc: Exception) -> StoreError:
         return StoreError(f"the store {path} is damaged ({msg}); move it away (it will be "
                           "rebuilt from the sources with `hashshift data update`)")
     return StoreError(f"store {path}: {msg}")
+
+
+def _located(exc: HeaderValidationError, location: str) -> HeaderValidationError:
+    """The same error (class, height, accepted count), its message naming the input."""
+    detail = str(exc).removeprefix(f"header at height {exc.height} rejected ({exc.rule}): ")
+    return type(exc)(exc.height, f"{location}: {detail}", exc.accepted)
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None

@@ -1030,6 +1030,39 @@ class Pool:
     client: Any = None
 
 
+_SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _worker_environ(values: dict[str, str]) -> Iterator[None]:
+    """Environment for processes spawned inside the block (variables the user set win)."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
+#: Settings of the LocalCluster a sweep starts (a cluster given by --address keeps its own).
+#: Dask's nannies set MALLOC_TRIM_THRESHOLD_ in their workers, which turns off glibc's adaptive
+#: mmap threshold: every large temporary array of the engine is then a fresh mmap whose pages
+#: are faulted in again (measured: 6-20x the system time of a task). The other settings cut
+#: the periodic work of an idle cluster from about 0.10 to 0.02 of a core (2 workers; no
+#: dashboard to show profiles, and queued tasks of equal size need no work stealing) -- on 2
+#: cores that is CPU taken from the tasks.
+_LOCAL_CLUSTER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+    "distributed.scheduler.work-stealing": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.tick.limit": "30s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
 def _ignore_sigint() -> None:  # pragma: no cover - runs in pool workers
     import signal
 
@@ -1078,9 +1111,12 @@ def open_executor(scheduler: str = "processes", workers: int | None = None,
                                   initializer=_ignore_sigint)
         try:
             # Start the workers now (one warm-up call each), so that starting them counts as
-            # start-up time rather than as the first tasks' time.
-            for f in [pex.submit(_probe) for _ in range(n)]:
-                f.result()
+            # start-up time rather than as the first tasks' time. Each worker is one task at a
+            # time: its BLAS runs single-threaded (as Dask's workers do), so that n workers do
+            # not run n × cores threads.
+            with _worker_environ(_SINGLE_THREADED):
+                for f in [pex.submit(_probe) for _ in range(n)]:
+                    f.result()
             yield Pool("processes", pex, n, f"processes ({n} workers)")
         except BaseException:
             pex.shutdown(wait=False, cancel_futures=True)
@@ -1107,9 +1143,12 @@ def open_executor(scheduler: str = "processes", workers: int | None = None,
             stack.callback(client.close)
             label = f"dask {address}"
         else:
+            import dask
+
             n = workers or ncpu
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+            with dask.config.set(_LOCAL_CLUSTER_CONFIG):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
             stack.callback(cluster.close)
             client = Client(cluster)
             stack.callback(client.close)
@@ -1185,6 +1224,7 @@ class SweepResult:
     stats: SweepStats
     work_dir: Path
     axis_kinds: dict[str, str] = field(default_factory=dict)
+    plan: Sweep | None = None  # the sweep it belongs to (paths per task, axes, ranges)
 
     def write(self, folder: str | Path) -> list[Path]:
         """``results.csv`` (per task), ``results_tidy.csv``, ``sensitivity.csv``,
@@ -1295,10 +1335,10 @@ def run_sweep(
         # Nothing left to compute: no pool or cluster to start.
         args = (scheduler, workers, address) if todo else ("local", None, None)
         with open_executor(*args) as pool:
-            stats.startup_s = time.perf_counter() - t0
             stats.workers = pool.workers
             if pool.client is not None and todo:
-                _check_dask_workers(pool, work)
+                _check_dask_workers(pool, work)  # also imports the engine on every worker
+            stats.startup_s = time.perf_counter() - t0
             if on_start is not None:
                 on_start(pool, len(done), len(sweep.tasks))
             if progress is not None:
@@ -1447,7 +1487,8 @@ def _result(sweep: Sweep, tidy: pd.DataFrame, failures: list[TaskFailure], stats
             work: Path) -> SweepResult:
     wide = wide_table(sweep, tidy)
     sens = sensitivity(sweep, wide)
-    return SweepResult(sweep.name, tidy, wide, sens, failures, stats, work, sweep.axis_kinds)
+    return SweepResult(sweep.name, tidy, wide, sens, failures, stats, work, sweep.axis_kinds,
+                       sweep)
 
 
 def wide_table(sweep: Sweep, tidy: pd.DataFrame) -> pd.DataFrame:
@@ -1666,3 +1707,49 @@ def tornado_html(sensitivity_df: pd.DataFrame, metrics: Sequence[str] | None = N
 def remove_work_dir(work: Path) -> None:
     """Delete a sweep's work folder (parts, manifest, lock)."""
     shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results of a sweep that ran earlier (read back from its work folder, for the report)
+# ---------------------------------------------------------------------------------------------
+__all__ += ["load_result"]
+
+
+def load_result(spec: str | Path | Sweep, work_dir: str | Path | None = None, *,
+                max_tasks: int = DEFAULT_MAX_TASKS) -> SweepResult:
+    """The results of a sweep that ran earlier: its finished parts in ``work_dir`` (default
+    ``$HASHSHIFT_HOME/sweeps/NAME``), collected without computing anything; failures from
+    ``part-*.error.json``. ``spec``: a sweep file, a shipped sweep name or a loaded
+    :class:`Sweep`. Raises :class:`SweepError` when no task of the sweep finished there."""
+    plan = spec if isinstance(spec, Sweep) else load_sweep(spec, max_tasks=max_tasks)
+    work = Path(work_dir) if work_dir is not None else default_work_dir(plan.name)
+    tidy = collect(work, plan)
+    if tidy.empty:
+        arg = plan.source if isinstance(spec, Sweep) else str(spec)
+        again = f"hashshift sweep {arg}" + (f" --work {work}" if work_dir is not None else "")
+        stale = len(list(work.glob("part-*.parquet"))) if work.is_dir() else 0
+        why = (f" ({stale} part(s) there belong to another version of the spec or of "
+               "hashshift)") if stale else ""
+        raise SweepError(f"sweep {plan.name}: no finished task in {work}{why}; run "
+                         f"`{again}` first")
+    done = set(tidy["task"].astype(int))
+    failures = _read_failures(work, plan, done)
+    stats = SweepStats(scheduler="none", total=len(plan.tasks), resumed=len(done),
+                       failed=len(failures))
+    return _result(plan, tidy, failures, stats, work)
+
+
+def _read_failures(work: Path, plan: Sweep, done: set[int]) -> list[TaskFailure]:
+    """The failures the last run left in ``work`` (tasks of ``plan`` without a finished part)."""
+    known = {t.index for t in plan.tasks}
+    out = []
+    for p in sorted(work.glob("part-*.error.json")):
+        try:
+            d = json.loads(p.read_text(encoding="utf-8"))
+            index = int(d["task"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a damaged file: not a failure to report
+        if index in known and index not in done:
+            out.append(TaskFailure(index, dict(d.get("params") or {}), str(d.get("error", "")),
+                                   d.get("traceback")))
+    return out

@@ -32,6 +32,7 @@ from .narrative import Narrative, observed_narrative, scenario_narrative
 
 if TYPE_CHECKING:
     from ..sim.engine import Result
+    from ..sweep import Sweep, SweepResult
 
 __all__ = ["FigureSpec", "build_report", "report_figures", "render_html"]
 
@@ -57,9 +58,11 @@ class FigureSpec:
 
 
 def report_figures(result: Result | None = None, *, observed: bool = True,
-                   progress: Callable[[str], None] | None = None) -> list[FigureSpec]:
+                   progress: Callable[[str], None] | None = None,
+                   sweep: SweepResult | None = None) -> list[FigureSpec]:
     """The report's figures in order: the observed layer (unless ``observed=False``), then, when
-    a ``result`` is given, the scenario's."""
+    a ``result`` is given, the scenario's, then, when a ``sweep`` is given, one tornado chart
+    per headline metric (at most :data:`SWEEP_TORNADOES`)."""
     say = progress or (lambda _msg: None)
     out: list[FigureSpec] = []
     if observed:
@@ -115,7 +118,224 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "range), for catalogue machines released by the start date. Grey band: the "
             "electricity tariffs the scenario assumes in its largest regions; a machine whose "
             "break-even price falls below its site's tariff loses money."))
+    if sweep is not None:
+        say("sweep sensitivity")
+        out += _tornado_specs(sweep)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep's sensitivity section
+# ---------------------------------------------------------------------------------------------
+#: Tornado charts in the report: the first headline metrics that have a sensitivity row.
+SWEEP_TORNADOES = 4
+
+#: Unit and meaning of the sweep's headline metrics (hashshift.sweep.outcome_metrics).
+_METRICS: dict[str, tuple[str, str]] = {
+    "trough_drop_pct": ("%", "lowest daily world hashrate vs the first day"),
+    "trough_hashrate_ehs": ("EH/s", "lowest daily world hashrate"),
+    "largest_cut_pct": ("%", "most negative retarget (among epochs every path completed)"),
+    "days_to_recover": ("days", "from the trough back to the first day's hashrate (undefined "
+                                "when not within the horizon)"),
+    "final_hashrate_ehs": ("EH/s", "world hashrate on the last day"),
+    "emissions_change_pct": ("%", "world emissions, last vs first day"),
+    "exited_ehs": ("EH/s", "machines that left the network by the last day"),
+    "max_share_gain_pp": ("pp", "largest gain of one region's share of world hashrate"),
+}
+
+
+def _metric_name(metric: str) -> str:
+    unit = _METRICS.get(metric, ("", ""))[0]
+    return f"{metric} [{unit}]" if unit else metric
+
+
+def _tornado_metrics(sweep: SweepResult) -> list[str]:
+    from ..sweep import HEADLINE_METRICS
+
+    have = set(sweep.sensitivity["metric"]) if len(sweep.sensitivity) else set()
+    return [m for m in HEADLINE_METRICS if m in have][:SWEEP_TORNADOES]
+
+
+def _tornado_specs(sweep: SweepResult) -> list[FigureSpec]:
+    from ..sweep import tornado_figure
+
+    sens = sweep.sensitivity
+    out = []
+    for metric in _tornado_metrics(sweep):
+        d = sens[sens["metric"] == metric]
+        n = int(d["n"].iloc[0])
+        caption = (
+            f"{metric}: {_METRICS.get(metric, ('', 'an outcome metric'))[1]}, one value per "
+            f"task (the mean over its Monte Carlo paths). The line is its mean over the {n} "
+            "tasks where it is defined; for each axis, the blue bar goes to the metric's mean "
+            "over the tasks at the axis's low end and the red bar to its mean at the high end "
+            "(the lowest and highest value; more than 12 distinct values: the lowest and "
+            "highest fifth of the samples; categorical axes: the levels with the lowest and "
+            "highest mean), labelled with the axis values. Widest swing on top. Hover: SRC, "
+            "the standardized regression coefficient of a linear fit on the numeric axes")
+        r2 = d["r2"].dropna()
+        caption += f" (R² = {float(r2.iloc[0]):.2f})" if len(r2) else ""
+        if d["s1"].notna().any():
+            caption += ("; Sobol' first-order (S1) and total (ST) indices of the saltelli "
+                        "design: the share of the metric's variance due to the axis alone, "
+                        "and including its interactions")
+        out.append(FigureSpec(
+            "tornado-" + metric.replace("_", "-"), "sensitivity",
+            tornado_figure(sens, metric, title=f"What moves {_metric_name(metric)}"),
+            caption + "."))
+    return out
+
+
+def _num(v: Any) -> str:
+    """A table number: 4 significant digits, thousands separated; "–" when undefined."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return _e(v)
+    if x != x:
+        return "–"
+    return _e(f"{x:,.4g}" if abs(x) < 1e5 else f"{x:,.0f}")
+
+
+def _plan(sweep: SweepResult) -> Sweep | None:
+    return sweep.plan
+
+
+def _axis_spec(axis: Any) -> str:
+    if axis.values is not None:
+        shown = ", ".join(_fmt(v) for v in axis.values[:16])
+        return f"grid: {shown}" + (f" … ({len(axis.values)} values)" if len(axis.values) > 16
+                                   else "")
+    if axis.distribution == "choice":
+        return "choice of " + ", ".join(_fmt(v) for v in axis.choices or [])
+    if axis.distribution in ("uniform", "loguniform"):
+        return f"{axis.distribution} {axis.low:g} to {axis.high:g}"
+    text = f"normal, mean {axis.mean:g}, sd {axis.sd:g}"
+    if axis.low is not None or axis.high is not None:
+        lo = "−∞" if axis.low is None else f"{axis.low:g}"
+        hi = "∞" if axis.high is None else f"{axis.high:g}"
+        text += f", truncated to {lo} to {hi}"
+    return text
+
+
+def _axis_ran(values: Any, kind: str) -> str:
+    import pandas as pd
+
+    vals = pd.Series(values).dropna()
+    if vals.empty:
+        return "–"
+    if kind == "numeric":
+        x = vals.astype(float)
+        return f"{_fmt(float(x.min()))} to {_fmt(float(x.max()))} ({x.nunique()} distinct)"
+    levels = [str(v) for v in pd.unique(vals)]
+    return ", ".join(levels[:16]) + (f" … ({len(levels)} levels)" if len(levels) > 16 else "")
+
+
+def _sweep_intro_html(sweep: SweepResult) -> str:
+    plan = _plan(sweep)
+    s = sweep.stats
+    finished = len(sweep.tasks)
+    rows: list[tuple[str, Any]] = [("sweep", sweep.name)]
+    if plan is not None:
+        meta = plan.spec.sweep
+        if meta.description:
+            rows.append(("description", meta.description))
+        rows += [("spec", plan.source),
+                 ("base scenario", f"{plan.base.scenario.name} (from "
+                                   f"{plan.base.scenario.as_of}, "
+                                   f"{plan.base.scenario.horizon_days} days in the file)"),
+                 ("design", plan.spec.sampling.method + (
+                     f", n = {plan.spec.sampling.n}" if plan.spec.sampling.n else ""))]
+    rows.append(("tasks finished", f"{finished} of {s.total}"))
+    if plan is not None:
+        rows.append(("paths per task", plan.spec.sweep.paths))
+    rows += [("failed tasks", len(sweep.failures)), ("work folder", str(sweep.work_dir))]
+    head = ("<tr><th>axis</th><th>scenario field</th><th>kind</th><th>range or levels</th>"
+            "<th>values in the finished tasks</th></tr>")
+    body = ""
+    axes = {a.label: a for a in plan.axes} if plan is not None else {}
+    for label, kind in sweep.axis_kinds.items():
+        a = axes.get(label)
+        ran = _axis_ran(sweep.tasks[label], kind) if label in sweep.tasks.columns else "–"
+        path, spec = (a.path, _axis_spec(a)) if a is not None else (label, "–")
+        body += (f"<tr><td>{_e(label)}</td><td><code>{_e(path)}</code></td>"
+                 f"<td>{_e(kind)}</td><td>{_e(spec)}</td>"
+                 f"<td>{_e(ran)}</td></tr>")
+    parts = ['<div class="card"><h3>The sweep</h3>' + _kv(rows)
+             + f'<table class="sweep-axes">{head}{body}</table></div>']
+    if sweep.failures:
+        frows = "".join(
+            f"<tr><td class=num>{f.index}</td><td>{_e(_fmt(f.params))}</td>"
+            f"<td>{_e(f.error)}</td></tr>" for f in sweep.failures[:10])
+        more = (f'<p class="note">… and {len(sweep.failures) - 10} more.</p>'
+                if len(sweep.failures) > 10 else "")
+        parts.append(f'<div class="card"><h3>Failed tasks ({len(sweep.failures)})</h3>'
+                     "<table><tr><th class=num>task</th><th>parameters</th><th>error</th></tr>"
+                     f"{frows}</table>{more}</div>")
+    return "".join(parts)
+
+
+#: Columns of the distribution table: (header, quantile).
+_DIST_COLUMNS = (("min", 0.0), ("5 %", 0.05), ("median", 0.5), ("95 %", 0.95), ("max", 1.0))
+
+
+def _sweep_distribution_html(sweep: SweepResult) -> str:
+    import numpy as np
+
+    from ..sweep import HEADLINE_METRICS
+
+    metrics = [m for m in HEADLINE_METRICS if m in sweep.tasks.columns]
+    if not metrics:
+        return ""
+    head = ("<tr><th>metric [unit]</th><th>meaning</th><th class=num>tasks</th>"
+            + "".join(f"<th class=num>{_e(h)}</th>" for h, _ in _DIST_COLUMNS) + "</tr>")
+    body = ""
+    for m in metrics:
+        y = sweep.tasks[m].to_numpy(dtype=float)
+        y = y[np.isfinite(y)]
+        cells = ""
+        for _, q in _DIST_COLUMNS:
+            v = float(np.quantile(y, q)) if y.size else float("nan")
+            cells += f'<td class=num data-value="{v!r}">{_num(v)}</td>'
+        body += (f'<tr data-metric="{_e(m)}"><td><code>{_e(_metric_name(m))}</code></td>'
+                 f"<td>{_e(_METRICS.get(m, ('', ''))[1])}</td>"
+                 f"<td class=num>{y.size}</td>{cells}</tr>")
+    return ('<div class="card"><h3>The outcomes across tasks</h3>'
+            "<p class=note>Each task's value is the mean over its Monte Carlo paths; the "
+            "columns are the distribution of those values over the finished tasks where the "
+            "metric is defined (quantiles interpolated linearly).</p>"
+            f'<table class="sweep-distribution">{head}{body}</table></div>')
+
+
+def _sweep_sensitivity_html(sweep: SweepResult, top: int = 8) -> str:
+    sens = sweep.sensitivity
+    metrics = _tornado_metrics(sweep)
+    if not metrics:
+        return ('<div class="card"><p class="note">No sensitivity: fewer than two finished '
+                "tasks with a defined value.</p></div>")
+    sobol = bool(sens["s1"].notna().any())
+    head = ("<tr><th>metric</th><th>axis</th><th>low end → high end (mean of the metric)</th>"
+            "<th class=num>swing</th><th class=num>SRC</th>"
+            + ("<th class=num>S1</th><th class=num>ST</th>" if sobol else "") + "</tr>")
+    body = ""
+    for m in metrics:
+        d = sens[sens["metric"] == m].sort_values("swing", ascending=False, kind="stable")
+        for r in d.head(top).itertuples():
+            body += (f'<tr data-metric="{_e(m)}" data-axis="{_e(r.axis)}">'
+                     f"<td><code>{_e(_metric_name(m))}</code></td><td>{_e(r.axis)}</td>"
+                     f"<td>{_e(r.low_label)}: {_num(r.low)} → {_e(r.high_label)}: "
+                     f"{_num(r.high)}</td><td class=num>{_num(r.swing)}</td>"
+                     f"<td class=num>{_num(r.src)}</td>"
+                     + (f"<td class=num>{_num(r.s1)}</td><td class=num>{_num(r.st)}</td>"
+                        if sobol else "") + "</tr>")
+    note = ("low/high end: the metric's mean over the tasks at the axis's lowest and highest "
+            "value (categorical axes: the levels with the lowest and highest mean); swing: "
+            "their difference; SRC: standardized regression coefficient (numeric axes)"
+            + ("; S1/ST: Sobol' first-order and total indices" if sobol else "")
+            + f". Up to {top} axes per metric, widest swing first.")
+    return ('<div class="card"><h3>Sensitivity table</h3>'
+            f'<table class="sweep-sensitivity">{head}{body}</table>'
+            f'<p class="note">{_e(note)}</p></div>')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,8 +600,9 @@ def _about_html() -> str:
 
 def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
                 observed: Narrative | None = None, scenario: Narrative | None = None,
-                inputs_html: str = "") -> str:
-    """The whole document as a string."""
+                inputs_html: str = "", sweep: SweepResult | None = None) -> str:
+    """The whole document as a string (with a sensitivity section when ``sweep`` is given:
+    its figures are the ``specs`` of section ``"sensitivity"``)."""
     js = assets.plotly_js()
     if "</script" in js.lower():  # pragma: no cover - checked for the vendored version
         raise assets.AssetError("plotly.js contains '</script' and cannot be inlined")
@@ -406,6 +627,12 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
         nav.append(("inputs", "Inputs & sources"))
         body.append('<section id="inputs"><h2>Scenario inputs and sources</h2>'
                     + inputs_html + "</section>")
+    if sweep is not None:
+        nav.append(("sweep", "Sweep"))
+        body.append(f'<section id="sweep"><h2>Sensitivity: sweep {_e(sweep.name)}</h2>'
+                    + _sweep_intro_html(sweep) + _sweep_distribution_html(sweep)
+                    + "".join(by_section.get("sensitivity", []))
+                    + _sweep_sensitivity_html(sweep) + "</section>")
     if by_section.get("observed"):
         nav.append(("observed", "Observed"))
         body.append('<section id="observed"><h2>Observed: where the hashrate was, and the '
@@ -449,17 +676,20 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
 def build_report(out: str | Path = "report.html", result: Result | None = None, *,
                  title: str | None = None, scenario_source: str | None = None,
                  observed: bool = True,
-                 progress: Callable[[str], None] | None = None) -> Path:
+                 progress: Callable[[str], None] | None = None,
+                 sweep: SweepResult | None = None) -> Path:
     """Write the offline HTML report to ``out`` and return its path.
 
     Without ``result``: the observed sections (mining map by country and by Chinese province,
     the network's history). With a :class:`~hashshift.sim.engine.Result`: also simulated vs
     real, retargets, shares, power and emissions, hashprice and break-even, the scenario's
     resolved inputs and sources, and a generated narrative. ``scenario_source`` names the
-    scenario file in the inputs section.
+    scenario file in the inputs section. With a ``sweep`` (e.g.
+    :func:`hashshift.sweep.load_result`): a sensitivity section (the sweep, the outcomes'
+    distribution across tasks, tornado charts, a sensitivity table).
     """
     out = Path(out)
-    specs = report_figures(result, observed=observed, progress=progress)
+    specs = report_figures(result, observed=observed, progress=progress, sweep=sweep)
     say = progress or (lambda _msg: None)
     say("narrative")
     obs_n = observed_narrative() if observed else None
@@ -472,13 +702,20 @@ def build_report(out: str | Path = "report.html", result: Result | None = None, 
                     f"{result.config.get('scenario', {}).get('scenario', {}).get('as_of')} · "
                     f"generated {now:%Y-%m-%d %H:%M %Z}")
         inputs = _inputs_html(result, scenario_source)
+    elif sweep is not None:
+        plan = _plan(sweep)
+        paths = f" × {plan.spec.sweep.paths} paths" if plan is not None else ""
+        title = title or f"hashshift report: sweep {sweep.name}"
+        subtitle = (f"sweep {sweep.name} · {len(sweep.tasks)} of {sweep.stats.total} tasks"
+                    f"{paths} · generated {now:%Y-%m-%d %H:%M %Z}")
+        inputs = ""
     else:
         title = title or "hashshift report: the observed network"
         subtitle = f"bundled history and CCAF mining map · generated {now:%Y-%m-%d %H:%M %Z}"
         inputs = ""
     say("writing HTML")
     doc = render_html(specs, title=title, subtitle=subtitle, observed=obs_n, scenario=sc_n,
-                      inputs_html=inputs)
+                      inputs_html=inputs, sweep=sweep)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(doc, encoding="utf-8")

@@ -48,6 +48,18 @@ class EngineError(ValueError):
     """A scenario the engine cannot run (e.g. an as_of outside the data); message says why."""
 
 
+def _check_hashrate(h_world: np.ndarray, day: int) -> None:
+    """The block process needs a positive, finite world hashrate on every path."""
+    ok = np.isfinite(h_world) & (h_world > 0)
+    if not ok.all():
+        what = "not finite" if not np.isfinite(h_world).all() else "zero"
+        raise EngineError(
+            f"on day {day} the world hashrate is {what} on {int((~ok).sum())} of {ok.size} "
+            "paths: the scenario switches every miner off or its parameters are too extreme "
+            "for the model (check the events' enforcement, the shares and the migration "
+            "weights)")
+
+
 @dataclass
 class Inputs:
     """Everything the engine uses, resolved from the scenario and the data before ``as_of``."""
@@ -410,6 +422,7 @@ def run(
     T = inp.horizon
     for t in range(T):
         h_world = sim.step(t, net.difficulty, net.height)
+        _check_hashrate(h_world, t)
         height_before = net.height.copy()
         blocks = advance_day(net, t * 86400.0, h_world, rng_net)
         sim.record(t, h_world, blocks, height_before, net.difficulty)

@@ -159,10 +159,14 @@ class Migration(_Model):
     delay_sigma: Positive = Field(default=0.5, le=3.0, description="[log days] delay spread")
     delay_uncertainty: NonNeg = Field(default=0.25, le=2.0, description="[log] path-to-path "
                                       "spread of the median delay")
-    beta_price: float = Field(default=-40.0, description="[1/(USD/kWh)] logit weight of price")
-    beta_risk: float = Field(default=-4.0, description="[1] logit weight of policy risk")
-    beta_presence: float = Field(default=1.0, description="[1] weight of log existing presence")
-    beta_distance: float = Field(default=-0.1, description="[1/1000 km] weight of distance")
+    beta_price: float = Field(default=-40.0, ge=-1000, le=1000,
+                              description="[1/(USD/kWh)] logit weight of price")
+    beta_risk: float = Field(default=-4.0, ge=-1000, le=1000,
+                             description="[1] logit weight of policy risk")
+    beta_presence: float = Field(default=1.0, ge=-1000, le=1000,
+                                 description="[1] weight of log existing presence")
+    beta_distance: float = Field(default=-0.1, ge=-1000, le=1000,
+                                 description="[1/1000 km] weight of distance")
     exit_payback_days: Positive = Field(default=365.0, description="[days] a machine relocates "
                                         "only if its margin repays shipping within this time")
     shipping_usd_th: NonNeg = Field(default=3.0, description="[USD/TH] cost to move a machine")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -116,9 +117,10 @@ def parse_blockchain_info(obj: Any) -> BlockchainInfo:
     if not isinstance(chain, str):
         raise SourceFormatError(SOURCE, "getblockchaininfo.chain", chain, "expected a string")
     diff = obj["difficulty"]
-    if isinstance(diff, bool) or not isinstance(diff, int | float) or not diff > 0:
+    if isinstance(diff, bool) or not isinstance(diff, int | float) or not diff > 0 \
+            or (isinstance(diff, int) and diff.bit_length() > 1000) or not math.isfinite(diff):
         raise SourceFormatError(SOURCE, "getblockchaininfo.difficulty", diff,
-                                "expected a positive number")
+                                "expected a positive finite number")
     try:
         work = int(obj["chainwork"], 16)
     except (TypeError, ValueError):
