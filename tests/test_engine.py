@@ -271,3 +271,14 @@ def test_a_hashrate_that_is_not_finite_is_an_engine_error() -> None:
         engine._check_hashrate(np.array([1.0, np.nan, 2.0]), 5)
     with pytest.raises(EngineError, match=r"day 0 .* zero on 2 of 2 paths"):
         engine._check_hashrate(np.zeros(2), 0)
+
+
+def test_path_quantiles_are_numpys_quantiles() -> None:
+    """The engine's quantiles over paths (sort, then numpy's quantile) give exactly the numbers
+    of ``np.quantile(a, QUANTILES, axis=1)`` (the reference), ties and float32 included."""
+    rng = np.random.default_rng(3)
+    for shape in [(5, 1), (7, 2, 3), (30, 1000), (4, 999, 18)]:
+        for a in (rng.random(shape), rng.integers(0, 4, shape).astype(np.float32),
+                  rng.lognormal(0, 3, shape).astype(np.float32)):
+            np.testing.assert_array_equal(engine._path_quantiles(a),
+                                          np.quantile(a, engine.QUANTILES, axis=1))

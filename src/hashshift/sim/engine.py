@@ -776,10 +776,17 @@ def _subsidy(height_before: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     return subsidy_btc(height_before, blocks)
 
 
+def _path_quantiles(a: np.ndarray) -> np.ndarray:
+    """``np.quantile(a, QUANTILES, axis=1)``, the same numbers, about twice as fast on the
+    engine's [T, P, ...] arrays: numpy selects each quantile's neighbours with a partition, which
+    is slow along a strided axis of a large array and quick on a sorted one."""
+    return np.quantile(np.sort(a, axis=1), QUANTILES, axis=1)
+
+
 def _quantile_frame(dates: pd.DatetimeIndex, region: str, metric: str, arr: np.ndarray
                     ) -> pd.DataFrame:
     a = np.asarray(arr)
-    q = np.quantile(a, QUANTILES, axis=1)
+    q = _path_quantiles(a)
     df = pd.DataFrame({"date": dates, "region": region, "metric": metric,
                        "mean": a.mean(axis=1)})
     for name, row in zip(Q_NAMES, q, strict=True):
@@ -791,7 +798,7 @@ def _regional_frame(dates: pd.DatetimeIndex, regions: list[str], metric: str, ar
                     ) -> pd.DataFrame:
     """Quantiles over paths of a [T, P, R] array, one row per day × region."""
     a = np.asarray(arr)
-    q = np.quantile(a, QUANTILES, axis=1)  # [Q, T, R]
+    q = _path_quantiles(a)  # [Q, T, R]
     t, r = a.shape[0], a.shape[2]
     df = pd.DataFrame({"date": np.repeat(dates.to_numpy(), r), "region": np.tile(regions, t),
                        "metric": metric, "mean": a.mean(axis=1).ravel()})
