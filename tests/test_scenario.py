@@ -502,3 +502,11 @@ def test_migration_weights_are_bounded(field: str) -> None:
     assert "1e+308" in msg or "1e308" in msg
     ok = text.replace(f"{field} = 1e308", f"{field} = -1000")
     assert getattr(parse_scenario(ok).migration, field) == -1000
+
+
+def test_initial_hashrate_is_bounded() -> None:
+    """Found by `make fuzz` through the web API: 1e308 EH/s overflowed in the engine."""
+    text = _example("china_2021.toml").replace(
+        "[price]", "[initial]\nhashrate_ehs = {}\n\n[price]", 1)
+    _one(text.format("1e308"), "initial.hashrate_ehs", "1000000")
+    assert parse_scenario(text.format("150.0")).initial.hashrate_ehs == 150.0

@@ -408,7 +408,20 @@ def run(
     keep_paths: bool = False,
     progress: Any = None,
 ) -> Result:
-    """Run a scenario (``paths`` overrides the file's count, e.g. for quick previews)."""
+    """Run a scenario (``paths`` overrides the file's count, e.g. for quick previews).
+
+    Raises :class:`EngineError` for a scenario the engine cannot run, including numbers so
+    extreme that its arithmetic overflows."""
+    try:
+        return _run(scenario, inputs, paths, keep_paths, progress)
+    except ArithmeticError as exc:  # OverflowError, ZeroDivisionError, FloatingPointError
+        raise EngineError(f"the scenario's numbers are too extreme for the model "
+                          f"({type(exc).__name__}: {exc}); check the values far from the "
+                          "defaults") from exc
+
+
+def _run(scenario: Scenario, inputs: Inputs | None, paths: int | None, keep_paths: bool,
+         progress: Any) -> Result:
     inp = inputs if inputs is not None else resolve(scenario)
     meta = scenario.scenario
     p = paths if paths is not None else meta.paths

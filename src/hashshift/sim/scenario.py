@@ -74,7 +74,8 @@ class MachineClass(_Model):
 class Initial(_Model):
     """``[initial]``: the state at ``as_of``; every field defaults to the observed layer."""
 
-    hashrate_ehs: Positive | None = Field(default=None, description="[EH/s] network hashrate")
+    hashrate_ehs: Positive | None = Field(default=None, le=1e6,
+                                          description="[EH/s] network hashrate")
     shares_month: str | None = Field(
         default=None, pattern=r"^\d{4}-\d{2}$",
         description="mining-map month (YYYY-MM) to start from; default: the last month "

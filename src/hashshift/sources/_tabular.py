@@ -125,6 +125,12 @@ def load_csv(text: str, name: str) -> pd.DataFrame:
             line=int(m.group(1)) + skipped if m else None,
         ) from e
     df.columns = [str(c).strip() for c in df.columns]
+    seen: dict[str, int] = {}
+    for k, c in enumerate(df.columns, start=1):
+        if c in seen:  # e.g. "date" and " date": pandas keeps both, stripped they are one
+            raise TableFormatError(name, c, c, f"column {c!r} appears twice in the header "
+                                   f"(columns {seen[c]} and {k})", line=1 + skipped)
+        seen[c] = k
     df = df.apply(lambda s: s.astype(str).str.strip())
     df[_LINE] = np.arange(len(df)) + 2 + skipped
     blank = (df.drop(columns=_LINE) == "").all(axis=1)
