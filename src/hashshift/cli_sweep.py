@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .cli import UserError, _emit_json, app, console, err_console, friendly, state
+from .cli import _emit_json, app, console, err_console, friendly, state
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -69,13 +69,7 @@ def sweep_command(
     """
     from . import sweep as sw
 
-    if scheduler not in sw.SCHEDULERS:
-        raise UserError(f"--scheduler {scheduler!r} is not one of {', '.join(sw.SCHEDULERS)}")
-    if address is not None and scheduler != "dask":
-        raise UserError("--address is for --scheduler dask")
-    if address is not None and workers is not None:
-        raise UserError("--workers sizes a local pool; a running Dask cluster has its own "
-                        "workers (drop --workers)")
+    sw.check_scheduler_args(scheduler, workers, address)  # before anything is loaded
     plan = sw.load_sweep(spec, max_tasks=max_tasks)
     if address is not None:
         sw.check_address(address)

@@ -1085,11 +1085,8 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
                          "(dask scheduler) or check the address and firewall") from None
 
 
-@contextlib.contextmanager
-def open_executor(scheduler: str = "processes", workers: int | None = None,
-                  address: str | None = None, *, timeout_s: float = 10.0) -> Iterator[Pool]:
-    """A :class:`Pool` for ``local``, ``processes`` (spawned processes, default all cores) or
-    ``dask`` (the cluster at ``address``, else a ``LocalCluster`` of ``workers`` processes)."""
+def check_scheduler_args(scheduler: str, workers: int | None, address: str | None) -> None:
+    """Refuse a scheduler name or a combination of options that cannot work (SweepError)."""
     if scheduler not in SCHEDULERS:
         raise SweepError(f"--scheduler {scheduler!r} is not one of {', '.join(SCHEDULERS)}")
     if address is not None and scheduler != "dask":
@@ -1097,6 +1094,14 @@ def open_executor(scheduler: str = "processes", workers: int | None = None,
     if address is not None and workers is not None:
         raise SweepError("--workers sizes a local pool; a running Dask cluster has its own "
                          "workers (drop --workers)")
+
+
+@contextlib.contextmanager
+def open_executor(scheduler: str = "processes", workers: int | None = None,
+                  address: str | None = None, *, timeout_s: float = 10.0) -> Iterator[Pool]:
+    """A :class:`Pool` for ``local``, ``processes`` (spawned processes, default all cores) or
+    ``dask`` (the cluster at ``address``, else a ``LocalCluster`` of ``workers`` processes)."""
+    check_scheduler_args(scheduler, workers, address)
     ncpu = os.cpu_count() or 1
     if scheduler == "local":
         with InlineExecutor() as ex:
@@ -1312,8 +1317,7 @@ def run_sweep(
     already finished and the total, once the scheduler is up.
     """
     t_start = time.perf_counter()
-    if scheduler not in SCHEDULERS:
-        raise SweepError(f"--scheduler {scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+    check_scheduler_args(scheduler, workers, address)
     work = Path(work_dir) if work_dir is not None else default_work_dir(sweep.name)
     try:
         work.mkdir(parents=True, exist_ok=True)
