@@ -14,15 +14,15 @@ import time
 
 import numpy as np
 
-from hashshift.sim.backtest import load_example
 from hashshift.sim.engine import resolve, run
+from hashshift.sim.examples import load_example
 from hashshift.sim.reference import simulate_paths
 
 HORIZON = 730
 
 CHILD = r"""
 import json, resource, sys, time
-from hashshift.sim.backtest import load_example
+from hashshift.sim.examples import load_example
 from hashshift.sim.engine import resolve, run
 sc = load_example("china_2021")
 meta = sc.scenario.model_copy(update={"horizon_days": HORIZON_DAYS})

@@ -60,9 +60,9 @@ def test_revenue_per_block_follows_the_subsidy_schedule() -> None:
     assert ec.revenue_per_block_btc(210_000) == 25.0
     assert ec.revenue_per_block_btc(630_000) == 6.25
     assert ec.revenue_per_block_btc(840_000, 0.1) == pytest.approx(3.225)
-    assert ec.subsidy_btc(6_930_000) == 0.0
+    assert ec.revenue_per_block_btc(6_930_000) == 0.0
     with pytest.raises(ValueError, match="height = -1"):
-        ec.subsidy_btc(-1)
+        ec.revenue_per_block_btc(-1)
     with pytest.raises(ValueError, match="fees_btc"):
         ec.revenue_per_block_btc(1, -0.1)
 

@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from hashshift import cbeci as cb
+from hashshift import economics as ec
 from hashshift import energy as en
 from hashshift import hardware as hw
 from hashshift.sources.bundled_observed import read_ccaf_miners, read_grid_intensity
@@ -77,14 +79,14 @@ def test_profitable_mask_and_bounds() -> None:
     rel = pd.to_datetime(["2019-01-01", "2020-02-01", "2020-02-15"])
     eff = np.array([100.0, 40.0, 30.0])
     theta = np.array([150.0, 100.0, np.nan])
-    mask = en.profitable_mask(days, theta, rel, eff)
+    mask = ec.profitable_mask(days, theta, rel, eff)
     # released on the day counts; θ strictly above the efficiency; NaN θ counts nothing
     assert mask.tolist() == [[True, False, False], [False, True, False], [False, False, False]]
     b = en.efficiency_bounds(days, theta, rel, eff)
     assert b["n_profitable"].tolist() == [1, 1, 0]
     assert b["lower_j_th"].iloc[0] == b["guess_j_th"].iloc[0] == b["upper_j_th"].iloc[0] == 100.0
     assert b[["lower_j_th", "guess_j_th", "upper_j_th"]].iloc[2].isna().all()
-    aged = en.profitable_mask(days, [1e9] * 3, rel, eff, max_age_days=365)
+    aged = ec.profitable_mask(days, [1e9] * 3, rel, eff, max_age_days=365)
     assert not aged[2, 0] and aged[2, 1]
 
 
@@ -110,14 +112,14 @@ def test_cbeci_constant_inputs() -> None:
 
 
 def test_run_cbeci_on_bundled_monthly_data() -> None:
-    out = en.run_cbeci(since="2021-01-01", until="2021-12-31")
+    out = cb.run_cbeci(since="2021-01-01", until="2021-12-31")
     assert out.attrs["resolution"] == "monthly" and len(out) == 12
     assert (out["power_lower_gw"] <= out["power_guess_gw"]).all()
     assert (out["power_guess_gw"] <= out["power_upper_gw"]).all()
     # 2021: CBECI's best guess was of the order of 100 TWh/yr
     assert 40 < out["energy_guess_twh_yr"].mean() < 250
     with pytest.raises(ValueError, match=r"cover 2010-08 \.\. 20"):
-        en.run_cbeci(since="2040-01-01")
+        cb.run_cbeci(since="2040-01-01")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,11 +179,11 @@ def test_power_and_emissions_by_region() -> None:
 
 
 def test_energy_by_region_from_the_mining_map() -> None:
-    country = en.energy_by_region("2020-06-15", "country")
+    country = cb.energy_by_region("2020-06-15", "country")
     assert {"CN", "US", "OTHER"} <= set(country["region_code"])
     assert country["emissions_mt_yr"].gt(0).all()
     assert country["efficiency_j_th"].nunique() == 1  # one global fleet efficiency
-    prov = en.energy_by_region("2020-06-15", "province", efficiency_j_th=60.0)
+    prov = cb.energy_by_region("2020-06-15", "province", efficiency_j_th=60.0)
     sc = prov.set_index("region_code").loc["CN-SC"]
     assert_allclose(sc["power_gw"], 60.0 * sc["hashrate_ehs"] * 1e6 * 1.10 / 1e9)
 
@@ -202,8 +204,8 @@ def _validation(root: str) -> pd.DataFrame:
                           "cbeci_daily_annualised_TWh_vintage-2022-01_2014-07_2020-12.csv")
     cat = hw.catalogue()
     s1 = cat[cat["model"] == "Antminer S1"].assign(model="Bitmain Antminer S1")
-    return en.validate_cbeci(
-        {"ccaf-2021-02": miners, "api-recon": en.ccaf_api_hardware(miners, s1)},
+    return cb.validate_cbeci(
+        {"ccaf-2021-02": miners, "api-recon": cb.ccaf_api_hardware(miners, s1)},
         market, {"api-2022-08": api, "download-2022-01": download},
     )
 

@@ -14,8 +14,8 @@ from numpy.testing import assert_allclose
 
 from hashshift import __version__
 from hashshift.sim import engine
-from hashshift.sim.backtest import load_example
 from hashshift.sim.engine import EngineError, resolve, run
+from hashshift.sim.examples import load_example
 from hashshift.sim.migration import DelayPipeline, logit_shares
 from hashshift.sim.policy import covers
 from hashshift.sim.scenario import Scenario, parse_scenario

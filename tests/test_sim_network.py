@@ -25,11 +25,12 @@ from hashshift.consensus import (
     MAINNET,
     bits_to_difficulty,
     block_subsidy,
+    issued_btc,
     next_work_required,
     retarget,
 )
 from hashshift.sim import reference
-from hashshift.sim.network import advance_day, start_network, subsidy_btc
+from hashshift.sim.network import advance_day, start_network
 
 ALPHA = 1e-3  # KS p-value threshold
 Z = 5.0  # Monte Carlo tolerance for means [standard errors]
@@ -336,7 +337,7 @@ def test_blocks_split_across_the_drop_day_boundary() -> None:
 # ---------------------------------------------------------------------------------------------
 def test_subsidy_crosses_the_halving_exactly() -> None:
     assert block_subsidy(839_999) == 625_000_000 and block_subsidy(840_000) == 312_500_000
-    got = subsidy_btc(np.array([839_999, 839_998, 839_997, 839_998, 839_000]),
+    got = issued_btc(np.array([839_999, 839_998, 839_997, 839_998, 839_000]),
                       np.array([2, 2, 3, 1, 0]))
     assert_array_equal(got, [6.25, 6.25 + 3.125, 2 * 6.25 + 3.125, 6.25, 0.0])
 
@@ -346,7 +347,7 @@ def test_subsidy_matches_block_subsidy() -> None:
     rng = np.random.default_rng(11)
     h0 = np.r_[rng.integers(0, 2_100_000 - 400, 400), np.arange(9) * 210_000 + 209_900]
     n = np.r_[rng.integers(0, 300, 400), np.full(9, 250)]
-    got = subsidy_btc(h0, n)
+    got = issued_btc(h0, n)
     want = [sum(block_subsidy(h) for h in range(a + 1, a + b + 1)) / COIN
             for a, b in zip(h0.tolist(), n.tolist(), strict=True)]
     assert_array_equal(got, want)
@@ -354,7 +355,7 @@ def test_subsidy_matches_block_subsidy() -> None:
 
 def test_subsidy_matches_block_subsidy_late_eras() -> None:
     heights = np.array([2_100_000, 2_310_000, 6_930_000]) - 1  # eras 10, 11, 33
-    got = subsidy_btc(heights, np.ones(3, dtype=np.int64))
+    got = issued_btc(heights, np.ones(3, dtype=np.int64))
     want = [block_subsidy(h + 1) / COIN for h in heights.tolist()]
     assert_array_equal(got, want)
 

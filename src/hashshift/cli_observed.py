@@ -122,7 +122,7 @@ def energy(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Bitcoin's power [GW] and annualised energy [TWh/yr] by CCAF's CBECI method."""
-    from .energy import run_cbeci
+    from .cbeci import run_cbeci
 
     _check_price(price)
     start, end = _day(since, "--since"), _day(until, "--until")
@@ -219,10 +219,10 @@ def economics(
     mrow = _market_month(date)
     month = pd.Timestamp(mrow["date"])
     h_ehs = float(mrow["hashrate_ehs"])
-    hashprice = float(ec.hashprice_from_revenue_usd_ph_day(mrow["revenue_usd_day"], h_ehs))
-    reward_btc_day = float(mrow["subsidy_btc_day"] + mrow["fees_btc_day"])
-    hashvalue = reward_btc_day / (h_ehs * 1000.0)
-    theta = float(ec.profitability_threshold_j_th(mrow["revenue_usd_day"], h_ehs, price))
+    fig = ec.market_figures(float(mrow["revenue_usd_day"]),
+                            float(mrow["subsidy_btc_day"] + mrow["fees_btc_day"]), h_ehs, price)
+    hashprice, hashvalue, theta = (fig["hashprice_usd_ph_day"], fig["hashvalue_btc_ph_day"],
+                                   fig["threshold_j_th"])
 
     if machine:
         found = [hw.machine(n) for n in machine]
@@ -237,20 +237,7 @@ def economics(
         cat = cat.sort_values("efficiency_j_th", kind="stable")
     if capex is not None and len(cat) != 1:
         raise UserError("--capex needs exactly one --machine")
-    e = cat["efficiency_j_th"].to_numpy(dtype=float)
-    h = cat["hashrate_ths"].to_numpy(dtype=float)
-    table_df = pd.DataFrame({
-        "model": cat["model"].to_numpy(), "maker": cat["maker"].to_numpy(),
-        "release_date": pd.DatetimeIndex(cat["release_date"]),
-        "hashrate_ths": h, "efficiency_j_th": e,
-        "break_even_usd_kwh": ec.break_even_price_usd_kwh(hashprice, e),
-        "revenue_usd_day": ec.machine_revenue_usd_day(h, hashprice),
-        "power_cost_usd_day": ec.machine_cost_usd_day(h, e, price),
-        "margin_usd_day": ec.machine_profit_usd_day(h, e, hashprice, price),
-        "profitable": e < theta,
-    })
-    if capex is not None:
-        table_df["payback_days"] = ec.payback_days(capex, h, e, hashprice, price)
+    table_df = ec.machine_table(cat, hashprice, price, theta, capex)
     summary = {
         "month": f"{month:%Y-%m}", "price_usd_kwh": price,
         "btc_price_usd": float(mrow["price_usd"]), "hashrate_ehs": h_ehs,
@@ -332,7 +319,7 @@ def cbeci_validation_table(data_dir: Path, *, start: str = "2015-01-01",
     :func:`hashshift.energy.validate_cbeci` for CCAF's 2021-02 list and its API-vintage
     reconstruction, against the API vintage (Aug 2022) and the 2022-01 download vintage."""
     from . import hardware as hw
-    from .energy import ccaf_api_hardware, validate_cbeci
+    from .cbeci import ccaf_api_hardware, validate_cbeci
     from .sources.bundled_observed import read_ccaf_miners
     from .sources.ccaf import read_cbeci
     from .sources.prices import read_coinmetrics

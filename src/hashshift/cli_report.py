@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,29 +16,15 @@ if TYPE_CHECKING:
 _FORMATS = ("html", "png", "pdf")
 
 
-def _examples() -> list[str]:
-    folder = resources.files("hashshift").joinpath("examples")
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
-                  if p.name.endswith(".toml"))
-
-
 def load_scenario_arg(value: str) -> tuple[Scenario, str]:
     """A scenario file path, or the name of a shipped example (``china_2021``, ``china-2021``);
     returns the scenario and where it came from."""
-    from .sim.scenario import load_scenario, parse_scenario
+    from .sim.examples import UnknownExampleError, resolve_scenario
 
-    path = Path(value)
-    if path.is_file():
-        return load_scenario(path), str(path)
-    folder = resources.files("hashshift").joinpath("examples")
-    stem = value.removesuffix(".toml")
-    for name in (stem, stem.replace("-", "_")):
-        f = folder.joinpath(f"{name}.toml")
-        if f.is_file():
-            source = f"hashshift/examples/{name}.toml"
-            return parse_scenario(f.read_text(encoding="utf-8"), source), source
-    raise UserError(f"--scenario {value!r}: no such file, and no shipped example of that name "
-                    f"(examples: {', '.join(_examples()) or 'none'})")
+    try:
+        return resolve_scenario(value)
+    except UnknownExampleError as exc:
+        raise UserError(f"--scenario {exc}") from None
 
 
 def load_sweep_arg(spec: str, work: Path | None) -> SweepResult:

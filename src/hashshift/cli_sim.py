@@ -7,8 +7,6 @@ import json
 import time
 import typing
 from datetime import timedelta
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +25,7 @@ from rich.table import Table
 from .cli import UserError, _emit_json, app, console, err_console, friendly, state
 
 if typing.TYPE_CHECKING:
-    from .sim.engine import Inputs, Result
+    from .sim.engine import Inputs
     from .sim.scenario import Scenario
 
 scenario_app = typer.Typer(
@@ -104,38 +102,20 @@ def _minimal_template() -> str:
 # ---------------------------------------------------------------------------------------------
 # shipped examples and loading
 # ---------------------------------------------------------------------------------------------
-def examples() -> dict[str, Traversable]:
-    """Shipped example scenarios (``hashshift/examples/*.toml``) by name, sorted."""
-    folder = resources.files("hashshift").joinpath("examples")
-    if not folder.is_dir():
-        return {}
-    found = {p.name.removesuffix(".toml"): p for p in folder.iterdir()
-             if p.name.endswith(".toml") and p.is_file()}
-    return dict(sorted(found.items()))
-
-
 def _available() -> str:
-    return ", ".join(examples()) or "(none shipped)"
+    from .sim.examples import example_names
+
+    return ", ".join(example_names()) or "(none shipped)"
 
 
 def _load(spec: str) -> tuple[Scenario, str]:
     """A scenario from a file path or a shipped example's name; returns it and its source."""
-    from .sim.scenario import load_scenario, parse_scenario
+    from .sim.examples import UnknownExampleError, resolve_scenario
 
-    path = Path(spec)
-    if path.is_file():
-        return load_scenario(path), str(path)
-    if path.is_dir():
-        raise UserError(f"{spec}: is a folder, not a scenario file")
-    ex = examples().get(spec.removesuffix(".toml"))
-    if ex is not None and path.parent == Path("."):
-        source = f"example {ex.name.removesuffix('.toml')}"
-        return parse_scenario(ex.read_text(encoding="utf-8"), source), source
-    if spec.endswith(".toml") or path.parent != Path("."):
-        raise UserError(f"{spec}: no such file (shipped examples, usable by name: "
-                        f"{_available()})")
-    raise UserError(f"{spec!r} is neither a file nor a shipped example; examples: "
-                    f"{_available()}")
+    try:
+        return resolve_scenario(spec)
+    except UnknownExampleError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _source_of(exc: Exception) -> str:
@@ -156,26 +136,9 @@ def _one_line(exc: Exception) -> str:
 
 def _region_problems(sc: Scenario) -> list[str]:
     """Unknown region codes, each named by its field (the engine would stop at the first)."""
-    from .regions import UnknownRegionError, check_region_code
+    from .sim.scenario import region_problems
 
-    fields: list[tuple[str, str]] = []
-    fields += [(f"region[{i}].code", r.code) for i, r in enumerate(sc.region)]
-    for i, ev in enumerate(sc.event):
-        code = getattr(ev, "region", None)
-        if code:
-            fields.append((f"event[{i}].region", str(code)))
-    if sc.initial.shares_pct:
-        fields += [(f"initial.shares_pct.{c}", c) for c in sc.initial.shares_pct]
-    problems = []
-    for where, code in fields:
-        if code == "OTHER" or code.endswith("-OTHER"):
-            continue
-        try:
-            check_region_code(code)
-        except UnknownRegionError as exc:
-            problems.append(f"{where}: {exc} (use an ISO 3166-1 alpha-2 or 3166-2 code, "
-                            "e.g. US, CN-XJ, US-TX)")
-    return problems
+    return [f"{where}: {msg}" for where, msg in region_problems(sc)]
 
 
 def _check(spec: str) -> tuple[Scenario | None, Inputs | None, list[str], str]:
@@ -216,11 +179,13 @@ def new(
     if name == TEMPLATE:
         text = _minimal_template()
     else:
-        ex = examples().get(name)
-        if ex is None:
+        from .sim.examples import UnknownExampleError, example_text
+
+        try:
+            text = example_text(name)
+        except UnknownExampleError:
             raise UserError(f"--example {example!r} is not known; use {TEMPLATE} or one of the "
-                            f"shipped examples: {_available()}")
-        text = ex.read_text(encoding="utf-8")
+                            f"shipped examples: {_available()}") from None
     if str(out) == "-":
         typer.echo(text, nl=False)
         return
@@ -243,11 +208,11 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """The shipped example scenarios (usable by name in `run` and `scenario validate`)."""
-    from .sim.scenario import parse_scenario
+    from .sim.examples import example_names, load_example
 
     rows: list[dict[str, Any]] = []
-    for name, ex in examples().items():
-        sc = parse_scenario(ex.read_text(encoding="utf-8"), f"example {name}")
+    for name in example_names():
+        sc = load_example(name)
         m = sc.scenario
         rows.append({"example": name, "name": m.name, "as_of": str(m.as_of),
                      "horizon_days": m.horizon_days, "paths": m.paths, "events": len(sc.event),
@@ -500,7 +465,9 @@ def run_(
         files = result.to_csv(out) if fmt == "csv" else result.to_parquet(out)
         (out / "scenario.toml").write_text(sc.to_toml(), encoding="utf-8")
         files.append(out / "scenario.toml")
-    summary = summarise(result, sc)
+    from .sim.outcomes import summarise
+
+    summary = summarise(result)
     if as_json:
         _emit_json({"source": source, **summary, "seconds": round(elapsed, 2),
                     "files": [str(f) for f in files]})
@@ -511,53 +478,6 @@ def run_(
     if files:
         console.print(f"results written to [bold]{out}[/]: "
                       + ", ".join(f.name for f in files), highlight=False)
-
-
-def _band(row: Any) -> dict[str, float]:
-    return {k: float(row[k]) for k in ("q05", "q50", "q95")}
-
-
-def summarise(result: Result, sc: Scenario, top: int = 8) -> dict[str, Any]:
-    """The headline figures of a run: world metrics at the start and the end (median and 90 %
-    band), the largest negative retarget, and the regions whose share changed."""
-    meta = sc.scenario
-    world: dict[str, Any] = {}
-    for metric in ("hashrate_ehs", "difficulty", "power_gw", "emissions_mt_yr",
-                   "hashprice_usd_ph_day", "exited_ehs", "in_transit_ehs"):
-        w = result.world(metric)
-        if w.empty:
-            continue
-        world[metric] = {"start": _band(w.iloc[0]), "end": _band(w.iloc[-1])}
-    cut: dict[str, Any] | None = None
-    ep = result.epochs
-    if len(ep):
-        changes = ep[ep["metric"] == "change_pct"]
-        if len(changes) and float(changes["q50"].min()) < 0:
-            row = changes.iloc[int(changes["q50"].to_numpy().argmin())]
-            epoch = int(row["epoch"])
-            starts = ep[(ep["metric"] == "start_days") & (ep["epoch"] == epoch + 1)]
-            day = float(starts["q50"].iloc[0]) if len(starts) else None
-            cut = {"epoch": epoch, "height": (epoch + 1) * 2016,
-                   "change_pct": _band(row), "paths": int(row["paths"]),
-                   "date": None if day is None else str(meta.as_of + timedelta(days=int(day)))}
-    d = result.daily
-    share = d[(d["metric"] == "share_pct") & (d["region"] != "WORLD")]
-    regions: list[dict[str, Any]] = []
-    if len(share):
-        first, last = share["date"].min(), share["date"].max()
-        a = share[share["date"] == first].set_index("region")
-        b = share[share["date"] == last].set_index("region")
-        for code in a.index:
-            s0, s1 = float(a.loc[code, "q50"]), float(b.loc[code, "q50"])
-            regions.append({"region": str(code), "start_pct": s0, "end_pct": s1,
-                            "end_q05_pct": float(b.loc[code, "q05"]),
-                            "end_q95_pct": float(b.loc[code, "q95"]), "change_pp": s1 - s0})
-        regions.sort(key=lambda r: (-max(r["start_pct"], r["end_pct"]), r["region"]))
-        regions = regions[:top]
-    return {"name": meta.name, "as_of": str(meta.as_of),
-            "end": str(meta.as_of + timedelta(days=meta.horizon_days - 1)),
-            "horizon_days": meta.horizon_days, "paths": int(result.config.get("paths", meta.paths)),
-            "seed": meta.seed, "world": world, "largest_cut": cut, "regions": regions}
 
 
 _WORLD_ROWS = (("hashrate_ehs", "hashrate", "EH/s"), ("power_gw", "power", "GW"),
@@ -590,16 +510,14 @@ def _print_summary(s: dict[str, Any], source: str, elapsed: float) -> None:
     console.print(table)
     cut = s["largest_cut"]
     if cut is None:
-        console.print("no negative retarget (median) within the horizon")
+        console.print("no negative retarget (median) among the epochs every path completed")
     else:
         c = cut["change_pct"]
         where = f"at block {cut['height']:,}" + (f" (about {cut['date']})" if cut["date"] else "")
-        reach = "" if cut["paths"] >= s["paths"] else \
-            f"; {cut['paths']:,} of {s['paths']:,} paths got there"
         console.print(f"largest negative retarget (median): [bold]{c['q50']:+.2f} %[/] {where}, "
-                      f"90 % band {c['q05']:+.2f} to {c['q95']:+.2f} %{reach}", highlight=False)
+                      f"90 % band {c['q05']:+.2f} to {c['q95']:+.2f} %", highlight=False)
     if s["regions"]:
-        reg = Table(title="Largest regions: share of world hashrate (median)")
+        reg = Table(title="Largest regions: share of world hashrate (mean over paths)")
         for col in ("region", "start %", "end %", "end 90 % band", "change pp"):
             reg.add_column(col, justify="left" if col == "region" else "right", no_wrap=True)
         for r in s["regions"]:

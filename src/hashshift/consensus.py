@@ -21,8 +21,11 @@ import hashlib
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 import numpy as np
+
+from .units import COIN
 
 __all__ = [
     "COIN",
@@ -49,6 +52,7 @@ __all__ = [
     "compact_to_target",
     "difficulty_to_target",
     "double_sha256",
+    "issued_btc",
     "issued_supply",
     "median_time_past",
     "next_work_required",
@@ -62,7 +66,6 @@ __all__ = [
 
 MASK256 = (1 << 256) - 1
 HEADER_SIZE = 80
-COIN = 100_000_000  # satoshi per BTC
 #: Target of difficulty 1: compact 0x1d00ffff = 0xffff * 2**208.
 DIFF1_TARGET = 0xFFFF << 208
 MEDIAN_TIME_SPAN = 11  # CBlockIndex::nMedianTimeSpan
@@ -363,15 +366,38 @@ def check_proof_of_work(block_hash: bytes, bits: int, params: Params = MAINNET) 
 # ---------------------------------------------------------------------------------------------
 # Subsidy (validation.cpp GetBlockSubsidy)
 # ---------------------------------------------------------------------------------------------
-def block_subsidy(height: int, params: Params = MAINNET) -> int:
+@overload
+def block_subsidy(height: int, params: Params = ...) -> int: ...
+@overload
+def block_subsidy(height: np.ndarray, params: Params = ...) -> np.ndarray: ...
+def block_subsidy(height: int | np.ndarray, params: Params = MAINNET) -> int | np.ndarray:
     """New coins [satoshi] in the block at ``height`` [block height]: 50 BTC halved every
-    210 000 blocks (integer right shift), zero after 64 halvings."""
-    if height < 0:
-        raise ValueError(f"height must be >= 0, got {height}")
-    halvings = height // params.subsidy_halving_interval
-    if halvings >= 64:
-        return 0
-    return (50 * COIN) >> halvings
+    210 000 blocks (integer right shift), zero after 64 halvings (``GetBlockSubsidy``).
+
+    ``height`` may be an int (returns an int) or an integer array (returns int64 per element).
+    """
+    h = np.asarray(height, dtype=np.int64)
+    if (h < 0).any():
+        raise ValueError(f"height must be >= 0, got {int(h.min())}")
+    halvings = h // params.subsidy_halving_interval
+    sat = np.where(halvings < 64, np.int64(50 * COIN) >> np.minimum(halvings, 63), 0)
+    return sat if isinstance(height, np.ndarray) else int(sat)
+
+
+def issued_btc(height_before: np.ndarray, blocks: np.ndarray, params: Params = MAINNET
+               ) -> np.ndarray:
+    """New coins [BTC] in the ``blocks`` [blocks] mined after ``height_before`` [block height]
+    (blocks ``height_before + 1 … height_before + blocks``), each block's subsidy exact as
+    :func:`block_subsidy`; a span may cross at most one halving (any span shorter than
+    210 000 blocks)."""
+    n = params.subsidy_halving_interval
+    start = np.asarray(height_before, dtype=np.int64) + 1
+    blocks = np.asarray(blocks, dtype=np.int64)
+    boundary = (start // n + 1) * n  # first height of the next era
+    in_first = np.clip(np.minimum(start + blocks, boundary) - start, 0, None)
+    rest = np.clip(blocks - in_first, 0, None)
+    sat = in_first * block_subsidy(start, params) + rest * block_subsidy(boundary, params)
+    return np.asarray(sat / COIN, dtype=float)
 
 
 def issued_supply(height: int, params: Params = MAINNET) -> int:
@@ -384,7 +410,7 @@ def issued_supply(height: int, params: Params = MAINNET) -> int:
     era = 0
     while era < 64 and era * n <= height:
         blocks = min(height + 1, (era + 1) * n) - era * n
-        total += blocks * ((50 * COIN) >> era)
+        total += blocks * block_subsidy(era * n, params)
         era += 1
     return total
 

@@ -24,36 +24,36 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
-from .consensus import COIN, MAINNET, Params, block_subsidy
+from .consensus import MAINNET, Params, block_subsidy
+from .units import (
+    BLOCKS_PER_DAY,
+    COIN,
+    J_PER_KWH,
+    KWH_PER_PHS_DAY_PER_J_TH,
+    SECONDS_PER_DAY,
+)
 
 __all__ = [
-    "BLOCKS_PER_DAY",
-    "J_PER_KWH",
-    "KWH_PER_PHS_DAY_PER_J_TH",
-    "SECONDS_PER_DAY",
     "break_even_price_usd_kwh",
     "hashprice_from_revenue_usd_ph_day",
     "hashprice_usd_ph_day",
     "hashvalue_btc_ph_day",
+    "hashvalue_from_reward_btc_ph_day",
+    "machine_table",
+    "market_figures",
     "machine_cost_usd_day",
     "machine_profit_usd_day",
     "machine_revenue_usd_day",
     "payback_days",
     "profitability_threshold_j_th",
+    "profitable_mask",
     "revenue_per_block_btc",
-    "subsidy_btc",
 ]
 
 Num = float | npt.NDArray[np.float64]
 
-#: Expected blocks per day (600 s target spacing, Bitcoin Core ``nPowTargetSpacing``).
-BLOCKS_PER_DAY = 144.0
-SECONDS_PER_DAY = 86_400.0
-#: Joules per kilowatt-hour.
-J_PER_KWH = 3.6e6
-#: kWh used per (PH/s)·day by a machine of 1 J/TH: 1 J/TH × 1000 TH/s = 1 kW, × 24 h.
-KWH_PER_PHS_DAY_PER_J_TH = 24.0
 _TH_PER_PH = 1000.0
 _PH_PER_EH = 1000.0
 
@@ -73,13 +73,6 @@ def _out(a: npt.NDArray[np.float64]) -> Num:
     return float(a) if a.ndim == 0 else a
 
 
-def subsidy_btc(height: int, params: Params = MAINNET) -> float:
-    """Block subsidy [BTC] at ``height`` [block] (Bitcoin Core ``GetBlockSubsidy``)."""
-    if height < 0:
-        raise ValueError(f"height = {height} is not allowed (allowed: an integer >= 0)")
-    return block_subsidy(int(height), params) / COIN
-
-
 def revenue_per_block_btc(height: int, fees_btc: float = 0.0, params: Params = MAINNET) -> float:
     """Miner revenue of one block [BTC] = subsidy at ``height`` (consensus) + ``fees_btc``.
 
@@ -88,8 +81,10 @@ def revenue_per_block_btc(height: int, fees_btc: float = 0.0, params: Params = M
     height : int — [block]
     fees_btc : float — fees paid in the block [BTC]
     """
+    if height < 0:
+        raise ValueError(f"height = {height} is not allowed (allowed: an integer >= 0)")
     fees = float(_arr("fees_btc", fees_btc))
-    return subsidy_btc(height, params) + fees
+    return block_subsidy(int(height), params) / COIN + fees
 
 
 def hashvalue_btc_ph_day(
@@ -252,3 +247,107 @@ def payback_days(
     with np.errstate(divide="ignore", invalid="ignore"):
         days = np.where(margin > 0, capex / np.where(margin > 0, margin, 1.0), np.inf)
     return _out(np.asarray(days, dtype=float))
+
+
+def profitable_mask(
+    dates: Any, threshold_j_th: Any, release_dates: Any, efficiency_j_th: Any,
+    *, max_age_days: float | None = None,
+) -> npt.NDArray[np.bool_]:
+    """Which machines count on which day: released on or before the day, efficiency strictly
+    below the day's threshold θ, and (optionally) released less than ``max_age_days`` ago.
+
+    Parameters
+    ----------
+    dates : array of datetime64 — days (n)
+    threshold_j_th : array — θ per day [J/TH] (n; NaN = no machine counts)
+    release_dates : array of datetime64 — per machine (m)
+    efficiency_j_th : array — per machine [J/TH] (m)
+    max_age_days : float or None — lifetime cap [days] (CBECI v1.2.0 uses 5 years)
+
+    Returns a boolean array (n × m).
+    """
+    d = pd.DatetimeIndex(np.asarray(dates)).to_numpy(dtype="datetime64[ns]")
+    rel = pd.DatetimeIndex(np.asarray(release_dates)).to_numpy(dtype="datetime64[ns]")
+    th = np.asarray(threshold_j_th, dtype=float)
+    eff = np.asarray(efficiency_j_th, dtype=float)
+    if d.shape != th.shape:
+        raise ValueError(f"dates ({d.shape[0]}) and threshold_j_th ({th.shape[0]}) differ "
+                         "in length")
+    if rel.shape != eff.shape:
+        raise ValueError(f"release_dates ({rel.shape[0]}) and efficiency_j_th "
+                         f"({eff.shape[0]}) differ in length")
+    with np.errstate(invalid="ignore"):
+        mask = (rel[None, :] <= d[:, None]) & (eff[None, :] < th[:, None])
+    if max_age_days is not None:
+        age = (d[:, None] - rel[None, :]) / np.timedelta64(1, "D")
+        mask &= age < float(max_age_days)
+    return mask
+
+
+def hashvalue_from_reward_btc_ph_day(reward_btc_day: Any, hashrate_ehs: Any) -> Num:
+    """Hashvalue [BTC/(PH/s)/day] from the total daily miner reward.
+
+    Parameters
+    ----------
+    reward_btc_day : float — miners' reward, subsidy + fees [BTC/day]
+    hashrate_ehs : float — network hashrate [EH/s]
+    """
+    reward = _arr("reward_btc_day", reward_btc_day)
+    h = _arr("hashrate_ehs", hashrate_ehs, positive=True)
+    return _out(reward / (h * _PH_PER_EH))
+
+
+def market_figures(revenue_usd_day: float, reward_btc_day: float, hashrate_ehs: float,
+                   price_usd_kwh: float) -> dict[str, float]:
+    """What a unit of hashing earned and where profitability lay on one day or month.
+
+    Parameters
+    ----------
+    revenue_usd_day : float — miners' revenue [USD/day]
+    reward_btc_day : float — miners' reward, subsidy + fees [BTC/day]
+    hashrate_ehs : float — network hashrate [EH/s]
+    price_usd_kwh : float — electricity price [USD/kWh]
+
+    Returns ``hashprice_usd_ph_day``, ``hashvalue_btc_ph_day`` and ``threshold_j_th`` (CCAF).
+    """
+    return {
+        "hashprice_usd_ph_day": float(hashprice_from_revenue_usd_ph_day(revenue_usd_day,
+                                                                         hashrate_ehs)),
+        "hashvalue_btc_ph_day": float(hashvalue_from_reward_btc_ph_day(reward_btc_day,
+                                                                       hashrate_ehs)),
+        "threshold_j_th": float(profitability_threshold_j_th(revenue_usd_day, hashrate_ehs,
+                                                              price_usd_kwh)),
+    }
+
+
+def machine_table(machines: pd.DataFrame, hashprice_usd_ph_day: float, price_usd_kwh: float,
+                  threshold_j_th: float, capex_usd: float | None = None) -> pd.DataFrame:
+    """Each machine's economics at one hashprice and electricity price (nameplate, no PUE).
+
+    Parameters
+    ----------
+    machines : DataFrame — ``model, maker, release_date, hashrate_ths`` [TH/s],
+        ``efficiency_j_th`` [J/TH] (as :func:`hashshift.hardware.catalogue`)
+    hashprice_usd_ph_day : float — [USD/(PH/s)/day]
+    price_usd_kwh : float — [USD/kWh]
+    threshold_j_th : float — CCAF's profitability threshold θ [J/TH]
+    capex_usd : float or None — machine price [USD]; adds ``payback_days``
+
+    Returns the machine columns plus ``break_even_usd_kwh``, ``revenue_usd_day``,
+    ``power_cost_usd_day``, ``margin_usd_day`` and ``profitable`` (efficiency below θ).
+    """
+    e = machines["efficiency_j_th"].to_numpy(dtype=float)
+    h = machines["hashrate_ths"].to_numpy(dtype=float)
+    out = pd.DataFrame({
+        "model": machines["model"].to_numpy(), "maker": machines["maker"].to_numpy(),
+        "release_date": pd.DatetimeIndex(machines["release_date"]),
+        "hashrate_ths": h, "efficiency_j_th": e,
+        "break_even_usd_kwh": break_even_price_usd_kwh(hashprice_usd_ph_day, e),
+        "revenue_usd_day": machine_revenue_usd_day(h, hashprice_usd_ph_day),
+        "power_cost_usd_day": machine_cost_usd_day(h, e, price_usd_kwh),
+        "margin_usd_day": machine_profit_usd_day(h, e, hashprice_usd_ph_day, price_usd_kwh),
+        "profitable": e < threshold_j_th,
+    })
+    if capex_usd is not None:
+        out["payback_days"] = payback_days(capex_usd, h, e, hashprice_usd_ph_day, price_usd_kwh)
+    return out

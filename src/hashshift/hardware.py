@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .economics import profitability_threshold_j_th
-from .energy import profitable_mask
+from .economics import profitability_threshold_j_th, profitable_mask
 from .sources.bundled_observed import read_asic_catalogue, read_market_monthly
 
 __all__ = [

@@ -30,6 +30,7 @@ hours of noise to ``T`` (≲ 1 % for a two-week epoch).
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, overload
@@ -43,6 +44,7 @@ from .consensus import (
     MAINNET,
     Header,
     Params,
+    bits_to_difficulty,
     compact_to_target,
     permitted_difficulty_transition,
     retarget,
@@ -50,6 +52,7 @@ from .consensus import (
 )
 from .sources.bundled import EPOCH_COLUMNS, read_epochs
 from .sources.electrum import Checkpoint
+from .units import EH, HASHES_PER_DIFFICULTY
 
 __all__ = [
     "EPOCH_COLUMNS",
@@ -60,13 +63,13 @@ __all__ = [
     "hashrate",
     "hashrate_estimate",
     "latest",
+    "project_retarget",
     "time_at",
     "timespan_from_retarget",
 ]
 
 INTERVAL = MAINNET.interval  # 2016 blocks per epoch
-HASHES_PER_DIFFICULTY = 2**32  # expected hashes per block at difficulty 1
-EHS = 1e18  # H/s per EH/s
+EHS = EH  # H/s per EH/s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,3 +480,53 @@ def latest() -> pd.Series:
     """The newest epoch with a hashrate estimate (a row of :func:`epochs`)."""
     df = _table()
     return df[df["hashrate_ehs"].notna()].iloc[-1].copy()
+
+
+def project_retarget(bits: int, first_time_s: int, blocks: int, elapsed_s: float
+                     ) -> dict[str, Any]:
+    """Bitcoin Core's retarget applied to an epoch in progress.
+
+    ``blocks`` [blocks] of the epoch have been mined (its first block included) and
+    ``elapsed_s`` [s] passed from the first to the latest of them, i.e. over ``blocks − 1``
+    intervals. At that pace the 2015 intervals Core measures take ``elapsed_s · 2015 /
+    (blocks − 1)`` seconds; the timespan is clamped to [302 400, 4 838 400] s and ``new target =
+    old target · timespan / 1 209 600`` (then rounded through compact bits), exactly as
+    ``CalculateNextWorkRequired`` (Bitcoin Core ``src/pow.cpp``).
+
+    Parameters
+    ----------
+    bits : int — [compact] of the epoch in progress
+    first_time_s : int — [s, unix] time of the epoch's first block
+    blocks : int — [blocks] mined so far, 2 … 2016
+    elapsed_s : float — [s] from the first to the latest block
+
+    Returns ``blocks``, ``blocks_left``, ``mean_block_interval_s``, ``implied_hashrate_ehs``
+    (estimator ``(k−1)·D·2^32/T`` over k intervals; k = 1: the MLE), ``projected_timespan_s``,
+    ``timespan_used_s``, ``clamped``, ``unclamped_change_pct``, ``change_pct``, ``difficulty``,
+    ``new_difficulty``, ``new_bits`` and ``retarget_eta_s`` [s, unix].
+    """
+    span = MAINNET.pow_target_timespan
+    intervals = blocks - 1
+    if not 2 <= blocks <= INTERVAL:
+        raise ValueError(f"blocks = {blocks} is not allowed (allowed: 2 to {INTERVAL}, the "
+                         "blocks of the epoch mined, its first included)")
+    if not (math.isfinite(elapsed_s) and elapsed_s > 0):
+        raise ValueError(f"elapsed_s = {elapsed_s!r} is not allowed (allowed: > 0 s)")
+    projected = elapsed_s * (INTERVAL - 1) / intervals
+    clamped = min(max(projected, span // 4), span * 4)
+    new_bits = retarget(bits, first_time_s, first_time_s + int(round(projected)))
+    d_old = bits_to_difficulty(bits)
+    d_new = bits_to_difficulty(new_bits)
+    spacing = elapsed_s / intervals
+    k_eff = intervals - 1 if intervals > 1 else 1
+    return {
+        "blocks": blocks, "blocks_left": INTERVAL - blocks,
+        "mean_block_interval_s": spacing,
+        "implied_hashrate_ehs": k_eff * d_old * HASHES_PER_DIFFICULTY / elapsed_s / EHS,
+        "projected_timespan_s": projected, "timespan_used_s": float(clamped),
+        "clamped": projected != clamped,
+        "unclamped_change_pct": (span / projected - 1.0) * 100.0,
+        "change_pct": (d_new / d_old - 1.0) * 100.0,
+        "difficulty": d_old, "new_difficulty": d_new, "new_bits": new_bits,
+        "retarget_eta_s": first_time_s + spacing * INTERVAL,
+    }

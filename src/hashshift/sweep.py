@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
 
@@ -53,10 +52,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from . import __version__
-from .sim.scenario import LIMITS, RegionSpec, Scenario, ScenarioError, load_scenario
+from .sim.examples import UnknownExampleError, resolve_scenario, sweep_names, sweep_path
+from .sim.outcomes import outcome_metrics
+from .sim.scenario import LIMITS, RegionSpec, Scenario, ScenarioError
 
 if TYPE_CHECKING:
-    from .sim.engine import Result
     from .store import Store
 
 __all__ = [
@@ -310,13 +310,7 @@ class Sweep:
 
 def shipped_sweeps() -> dict[str, Path]:
     """Shipped sweep specs by name (``examples/sweeps/*.toml``)."""
-    folder = resources.files("hashshift") / "examples" / "sweeps"
-    out: dict[str, Path] = {}
-    with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-        for item in folder.iterdir():
-            if item.name.endswith(".toml"):
-                out[item.name[:-5]] = Path(str(item))
-    return dict(sorted(out.items()))
+    return {name: sweep_path(name) for name in sweep_names()}
 
 
 def load_sweep(path: str | Path, *, max_tasks: int = DEFAULT_MAX_TASKS) -> Sweep:
@@ -374,22 +368,12 @@ def _spec_problems(exc: ValidationError) -> list[str]:
 
 
 def _load_base(base: str, base_dir: Path, source: str) -> Scenario:
-    candidates = [base_dir / base, base_dir / f"{base}.toml"]
-    for c in candidates:
-        if c.is_file():
-            try:
-                return load_scenario(c)
-            except ScenarioError as exc:
-                raise SweepError(f"{source}: sweep.base {base!r}: " + "; ".join(exc.problems)
-                                 ) from None
-    examples = resources.files("hashshift") / "examples"
-    name = base.removesuffix(".toml")
-    item = examples / f"{name}.toml"
-    if item.is_file():
-        return load_scenario(Path(str(item)))
-    shipped = sorted(p.name[:-5] for p in examples.iterdir() if p.name.endswith(".toml"))
-    raise SweepError(f"{source}: sweep.base {base!r} is neither a scenario file (looked in "
-                     f"{base_dir}) nor a shipped example ({', '.join(shipped)})")
+    try:
+        return resolve_scenario(base, base_dir)[0]
+    except ScenarioError as exc:
+        raise SweepError(f"{source}: sweep.base {base!r}: " + "; ".join(exc.problems)) from None
+    except UnknownExampleError as exc:
+        raise SweepError(f"{source}: sweep.base {exc}") from None
 
 
 _STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[([^\]]*)\])?$")
@@ -846,68 +830,6 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # Outcome metrics of one run
 # ---------------------------------------------------------------------------------------------
-def outcome_metrics(result: Result) -> dict[str, float]:
-    """Outcome metrics of one run (means over the Monte Carlo paths).
-
-    - ``hashrate_start_ehs``, ``final_hashrate_ehs``: world hashrate on the first and last day;
-    - ``trough_hashrate_ehs``, ``trough_day``, ``trough_drop_pct``: the lowest day and its change
-      from the first day [%];
-    - ``days_to_recover``: days from the trough until hashrate is back at the first day's level
-      (NaN when it is not within the horizon);
-    - ``largest_cut_pct``, ``largest_cut_q05_pct``: the most negative retarget (mean over paths,
-      and the 5 % quantile) among the epochs every path completed; ``retargets``: their count;
-    - ``emissions_change_pct``, ``emissions_change_mt_yr``: world emissions, last vs first day;
-    - ``exited_ehs``: machines that left the network by the last day;
-    - ``share_shift_pp:<region>``: share of world hashrate, last minus first day [pp];
-      ``max_share_gain_pp``: the largest of them.
-    """
-    d = result.daily
-    world = d[d["region"] == "WORLD"]
-
-    def series(metric: str) -> np.ndarray:
-        return world.loc[world["metric"] == metric, "mean"].to_numpy(dtype=float)
-
-    hr = series("hashrate_ehs")
-    out: dict[str, float] = {}
-    start = float(hr[0])
-    ti = int(np.argmin(hr))
-    trough = float(hr[ti])
-    out["hashrate_start_ehs"] = start
-    out["final_hashrate_ehs"] = float(hr[-1])
-    out["trough_hashrate_ehs"] = trough
-    out["trough_day"] = float(ti)
-    out["trough_drop_pct"] = (trough / start - 1.0) * 100.0
-    back = np.flatnonzero(hr[ti:] >= start)
-    out["days_to_recover"] = float(back[0]) if back.size else float("nan")
-    ep = result.epochs
-    cp = ep[ep["metric"] == "change_pct"] if len(ep) else ep
-    if len(cp):
-        total = int(ep.attrs.get("total_paths", cp["paths"].max()))
-        full = cp[cp["paths"] >= total]
-        out["largest_cut_pct"] = float(full["mean"].min()) if len(full) else float("nan")
-        out["largest_cut_q05_pct"] = float(full["q05"].min()) if len(full) else float("nan")
-        out["retargets"] = float(len(full))
-    else:
-        out["largest_cut_pct"] = out["largest_cut_q05_pct"] = float("nan")
-        out["retargets"] = 0.0
-    em = series("emissions_mt_yr")
-    out["emissions_change_mt_yr"] = float(em[-1] - em[0])
-    out["emissions_change_pct"] = (float(em[-1] / em[0]) - 1.0) * 100.0 if em[0] > 0 \
-        else float("nan")
-    ex = series("exited_ehs")
-    out["exited_ehs"] = float(ex[-1]) if ex.size else float("nan")
-    sh = d[(d["metric"] == "share_pct") & (d["region"] != "WORLD")]
-    if len(sh):
-        dates = sh["date"]
-        first = sh[dates == dates.min()].set_index("region")["mean"]
-        last = sh[dates == dates.max()].set_index("region")["mean"]
-        shift = (last - first.reindex(last.index)).astype(float)
-        for region, v in shift.sort_index().items():
-            out[f"share_shift_pp:{region}"] = float(v)
-        out["max_share_gain_pp"] = float(shift.max())
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # One task (runs in a worker: no printing, no global state, no database)
 # ---------------------------------------------------------------------------------------------

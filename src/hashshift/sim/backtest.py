@@ -11,34 +11,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .engine import Result, run
-from .scenario import Scenario, parse_scenario
+from .examples import load_example
 
-__all__ = ["BACKTESTS", "Backtest", "backtest", "compare", "load_example"]
+__all__ = ["BACKTESTS", "Backtest", "backtest", "compare"]
 
 #: name -> (example file, first and last epoch start compared, the headline retarget height)
 BACKTESTS: dict[str, tuple[str, date, date, int]] = {
-    "china-2021": ("china_2021.toml", date(2021, 5, 1), date(2022, 1, 31), 689_472),
+    "china-2021": ("china_2021", date(2021, 5, 1), date(2022, 1, 31), 689_472),
 }
 GOALS = {"retarget_pp": 5.0, "hashrate_mape_pct": 12.0, "coverage_pct": 80.0}
-
-
-def load_example(name: str) -> Scenario:
-    """A scenario shipped in ``hashshift/examples`` (``name`` with or without ``.toml``)."""
-    fname = name if name.endswith(".toml") else f"{name}.toml"
-    folder = resources.files("hashshift").joinpath("examples")
-    path = folder.joinpath(fname)
-    if not path.is_file():
-        have = sorted(p.name.removesuffix(".toml") for p in folder.iterdir()
-                      if p.name.endswith(".toml"))
-        raise LookupError(f"no shipped example {name!r}; examples: {', '.join(have)}")
-    return parse_scenario(path.read_text(encoding="utf-8"), f"hashshift/examples/{fname}")
 
 
 @dataclass

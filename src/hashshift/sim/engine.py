@@ -28,10 +28,19 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from ..consensus import COIN, MAINNET
+from ..consensus import MAINNET, block_subsidy, issued_btc
+from ..units import (
+    COIN,
+    HASHES_PER_DIFFICULTY,
+    KWH_PER_THS_DAY_PER_J_TH,
+    MT_PER_TWH_G_KWH,
+    SECONDS_PER_DAY,
+    TH,
+    TWH_YR_PER_GW,
+)
 from .fleet import ClassSet, class_set
 from .migration import DelayPipeline, logit_shares
-from .network import HASHES_PER_DIFF, advance_day, start_network
+from .network import advance_day, start_network
 from .policy import Timeline, build_timeline
 from .scenario import LIMITS, Scenario
 
@@ -39,7 +48,6 @@ __all__ = ["Inputs", "Result", "resolve", "run"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 Q_NAMES = ("q05", "q25", "q50", "q75", "q95")
-KWH_PER_TH_DAY_PER_J_TH = 0.024  # a machine of e J/TH uses e·0.024 kWh per (TH/s)·day
 REGIONAL_PATHS = 500  # regional quantiles come from the first paths (i.i.d.; enough for bands)
 CAPACITY_HEADROOM = 0.20  # spare capacity at as_of, share of installed MW (judgement)
 
@@ -125,7 +133,7 @@ def resolve(scenario: Scenario) -> Inputs:
     if cur["epoch"] == last["epoch"]:  # as_of falls right after an epoch ended
         raise EngineError(f"scenario.as_of {start} falls between epochs; move it by a day")
     difficulty = float(cur["difficulty"])
-    elapsed_blocks = int(-first_time_s * h0 * 1e18 / (difficulty * HASHES_PER_DIFF))
+    elapsed_blocks = int(-first_time_s * h0 * 1e18 / (difficulty * HASHES_PER_DIFFICULTY))
     height = int(cur["first_height"]) + min(max(elapsed_blocks, 0), MAINNET.interval - 2)
     bits = int(str(cur["bits"]), 16) if isinstance(cur["bits"], str) else int(cur["bits"])
 
@@ -547,7 +555,7 @@ class _Simulation:
         # Relocate only machines whose margin at a typical open destination repays shipping.
         if open_mask.any():
             dest_tariff = float(np.median(tariff[open_mask]))
-            margin = rev[:, None] - self.eff[None, :] * KWH_PER_TH_DAY_PER_J_TH * dest_tariff
+            margin = rev[:, None] - self.eff[None, :] * KWH_PER_THS_DAY_PER_J_TH * dest_tariff
             keep = (margin * mig.exit_payback_days >= mig.shipping_usd_th).astype(float)
         else:
             keep = np.zeros((self.p, self.c))
@@ -670,7 +678,7 @@ class _Simulation:
         m = self.sc.miners
         tl = self.tl
         scale = m.site_price_sigma * math.sqrt(3.0) / math.pi
-        kwh = self.eff * KWH_PER_TH_DAY_PER_J_TH  # [C]
+        kwh = self.eff * KWH_PER_THS_DAY_PER_J_TH  # [C]
         tax_th, tax_kwh = tl.tax_usd_th_day[t], tl.tax_usd_kwh[t]
         f32 = np.float32
         with np.errstate(over="ignore", divide="ignore"):
@@ -696,16 +704,14 @@ class _Simulation:
     def _revenue(self, t: int, difficulty: np.ndarray, height: np.ndarray) -> np.ndarray:
         """Revenue [USD per (TH/s) per day] of each path on day ``t``."""
         price_btc = self.btc[t] if self.btc.shape[1] > 1 else np.full(self.p, self.btc[t, 0])
-        era = height // MAINNET.subsidy_halving_interval
-        subsidy = np.where(era < 64, np.int64(50 * COIN) >> np.minimum(era, 63), 0) / COIN
-        reward = subsidy + self.inp.fee_btc_block[t]
+        reward = block_subsidy(height) / COIN + self.inp.fee_btc_block[t]
         self._price_btc = price_btc
-        return 86400.0 * 1e12 / (difficulty * HASHES_PER_DIFF) * reward * price_btc
+        return SECONDS_PER_DAY * TH / (difficulty * HASHES_PER_DIFFICULTY) * reward * price_btc
 
     def record(self, t: int, h: np.ndarray, blocks: np.ndarray, height_before: np.ndarray,
                difficulty: np.ndarray) -> None:
         rec = self.rec
-        reward = self.inp.fee_btc_block[t] * blocks + _subsidy(height_before, blocks)
+        reward = self.inp.fee_btc_block[t] * blocks + issued_btc(height_before, blocks)
         rec["hashrate_ehs"][t] = h
         rec["difficulty"][t] = difficulty
         rec["btc_usd"][t] = self._price_btc
@@ -715,7 +721,7 @@ class _Simulation:
         power = self._power  # [P, R] GW
         rec["power_gw"][t] = power.sum(axis=1)
         rec["emissions_mt_yr"][t] = (power * self.inp.intensity_g_kwh[t][None, :]).sum(
-            axis=1) * 8.766e-3
+            axis=1) * TWH_YR_PER_GW * MT_PER_TWH_G_KWH
         rec["exited_ehs"][t] = self.exited
         rec["in_transit_ehs"][t] = self.pipe.in_transit_total + self.queue.sum(axis=(1, 2))
         ps = self.ps
@@ -732,7 +738,8 @@ class _Simulation:
         hr = self.rec_r["hashrate_ehs"]
         world = hr.sum(axis=2, keepdims=True)
         share = np.divide(hr, world, out=np.zeros_like(hr), where=world > 0) * 100.0
-        em = self.rec_r["power_gw"] * inp.intensity_g_kwh[:, None, :].astype(np.float32) * 8.766e-3
+        em = (self.rec_r["power_gw"] * inp.intensity_g_kwh[:, None, :].astype(np.float32)
+              * (TWH_YR_PER_GW * MT_PER_TWH_G_KWH))
         for metric, arr in (("hashrate_ehs", hr), ("share_pct", share),
                             ("power_gw", self.rec_r["power_gw"]), ("emissions_mt_yr", em)):
             frames.append(_regional_frame(dates, inp.regions, metric, arr))
@@ -783,12 +790,6 @@ def _supply_mix(sc: Scenario, classes: ClassSet, released: np.ndarray) -> np.nda
     return w
 
 
-def _subsidy(height_before: np.ndarray, blocks: np.ndarray) -> np.ndarray:
-    from .network import subsidy_btc
-
-    return subsidy_btc(height_before, blocks)
-
-
 def _path_quantiles(a: np.ndarray) -> np.ndarray:
     """``np.quantile(a, QUANTILES, axis=1)``, the same numbers, about twice as fast on the
     engine's [T, P, ...] arrays: numpy selects each quantile's neighbours with a partition, which
@@ -833,7 +834,7 @@ def _epoch_table(log: dict[str, np.ndarray], start: date, paths: int) -> pd.Data
         "epoch": log["epoch"],
         "change_pct": (d_new / d_old - 1.0) * 100.0,  # retarget at the END of this epoch
         "duration_days": dur / 86400.0,
-        "hashrate_ehs": (MAINNET.interval - 2) * d_old * HASHES_PER_DIFF / dur / 1e18,
+        "hashrate_ehs": (MAINNET.interval - 2) * d_old * HASHES_PER_DIFFICULTY / dur / 1e18,
         "start_days": log["first_time_s"] / 86400.0,
     })
     rows = []

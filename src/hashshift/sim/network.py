@@ -24,15 +24,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..consensus import COIN, MAINNET, Params, compact_to_target, retarget, target_to_compact
+from ..consensus import (
+    DIFF1_TARGET,
+    MAINNET,
+    Params,
+    compact_to_target,
+    retarget,
+    target_to_compact,
+)
+from ..units import EH, HASHES_PER_DIFFICULTY, SECONDS_PER_DAY
 
 __all__ = ["EpochLog", "NetworkState", "advance_day", "start_network"]
 
-HASHES_PER_DIFF = 2.0**32
-DAY_S = 86_400.0
-EHS = 1e18
 INTERIOR = 2014  # blocks strictly between the first and the last block of an epoch
-_DIFF1 = float(0xFFFF << 208)
+_DIFF1 = float(DIFF1_TARGET)
 
 
 @dataclass
@@ -150,7 +155,7 @@ def advance_day(
     hashrate_ehs: np.ndarray,
     rng: np.random.Generator,
     *,
-    day_s: float = DAY_S,
+    day_s: float = SECONDS_PER_DAY,
 ) -> np.ndarray:
     """Run every path through one day of constant hashrate; return blocks found [P].
 
@@ -159,7 +164,7 @@ def advance_day(
     day_start_s : float — [s since start] beginning of the day
     hashrate_ehs : array [P] — [EH/s] network hashrate of each path during the day (> 0)
     """
-    h = np.asarray(hashrate_ehs, dtype=float) * EHS
+    h = np.asarray(hashrate_ehs, dtype=float) * EH
     if np.any(~(h > 0)):
         raise ValueError("hashrate must be positive on every path")
     p = state.paths
@@ -167,7 +172,7 @@ def advance_day(
     t_left = np.full(p, day_s)  # seconds of the day still to simulate
     interval = state.params.interval
     for _ in range(10_000):  # each pass handles at most one event per path
-        rate = h / (state.difficulty * HASHES_PER_DIFF)  # work units per second
+        rate = h / (state.difficulty * HASHES_PER_DIFFICULTY)  # work units per second
         work_left_today = t_left * rate
         hit = state.rem <= work_left_today
         active = t_left > 0
@@ -254,24 +259,6 @@ def _consume(
         state.span_left[j] -= wj
     if to_event:
         state.rem[i] = 0.0
-
-
-def subsidy_btc(height_before: np.ndarray, blocks: np.ndarray, params: Params = MAINNET
-                ) -> np.ndarray:
-    """New coins [BTC] in ``blocks`` blocks following ``height_before`` (halvings exact, in
-    integer satoshi as ``GetBlockSubsidy``: ``50 BTC >> halvings``, zero from 64 halvings)."""
-    n = params.subsidy_halving_interval
-    start = np.asarray(height_before, dtype=np.int64) + 1
-    blocks = np.asarray(blocks, dtype=np.int64)
-    end = start + blocks - 1  # inclusive
-    era0 = start // n
-    boundary = (era0 + 1) * n
-    in_first = np.clip(np.minimum(end, boundary - 1) - start + 1, 0, None)
-    rest = np.clip(blocks - in_first, 0, None)
-    sat = np.int64(50 * COIN)
-    s0 = np.where(era0 < 64, sat >> np.minimum(era0, 63), 0)
-    s1 = np.where(era0 + 1 < 64, sat >> np.minimum(era0 + 1, 63), 0)
-    return (in_first * s0 + rest * s1) / COIN
 
 
 def bits_to_difficulty(bits: np.ndarray) -> np.ndarray:

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..consensus import DIFF1_TARGET, MAINNET, Params, next_work_required, target_from_bits
+from ..units import EH, HASHES_PER_DIFFICULTY, SECONDS_PER_DAY
 
 __all__ = ["EpochRecord", "PathResult", "ReferenceResult", "simulate_path", "simulate_paths"]
 
-DAY_S = 86_400.0  # [s]
-EHS = 1e18  # [H/s per EH/s]
-HASHES_PER_DIFF = 2.0**32  # [hashes] expected per block at difficulty 1
+DAY_S = SECONDS_PER_DAY
+EHS = EH
 _CHUNK = 4096  # Exp(1) variates drawn per call to the generator (a speed detail only)
 
 
@@ -150,7 +150,7 @@ def simulate_path(
     t = 0.0  # [s] time of the last block found
     day = 0
     day_end = day_s
-    rate = rates_hs[0] / (difficulty * HASHES_PER_DIFF)  # [work units/s] = [blocks/s]
+    rate = rates_hs[0] / (difficulty * HASHES_PER_DIFFICULTY)  # [work units/s] = [blocks/s]
     draws: list[float] = []
     k = 0
     while True:
@@ -172,7 +172,7 @@ def simulate_path(
                     block_times_s=np.array(times) if keep_times else None,
                 )
             day_end = (day + 1) * day_s
-            rate = rates_hs[day] / (difficulty * HASHES_PER_DIFF)
+            rate = rates_hs[day] / (difficulty * HASHES_PER_DIFFICULTY)
         t += work / rate
         height += 1
         blocks[day] += 1
@@ -190,7 +190,7 @@ def simulate_path(
             ))
             bits = new_bits
             difficulty = _difficulty(bits)
-            rate = rates_hs[day] / (difficulty * HASHES_PER_DIFF)
+            rate = rates_hs[day] / (difficulty * HASHES_PER_DIFFICULTY)
 
 
 def simulate_paths(

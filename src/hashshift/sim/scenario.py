@@ -36,6 +36,7 @@ __all__ = [
     "Tax",
     "load_scenario",
     "parse_scenario",
+    "region_problems",
     "scenario_schema",
 ]
 
@@ -306,6 +307,31 @@ class ScenarioError(ValueError):
     def __init__(self, problems: list[str], source: str = "scenario"):
         self.problems = problems
         super().__init__(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def region_problems(sc: Scenario) -> list[tuple[str, str]]:
+    """Region codes of a scenario that are not ISO 3166 codes: ``(field, message)`` pairs, one
+    per offending field (``region[0].code``, ``event[2].region``, ``initial.shares_pct.XX``)."""
+    from ..regions import UnknownRegionError, check_region_code
+
+    fields: list[tuple[str, str]] = [(f"region[{i}].code", r.code)
+                                     for i, r in enumerate(sc.region)]
+    for i, ev in enumerate(sc.event):
+        code = getattr(ev, "region", None)
+        if code:
+            fields.append((f"event[{i}].region", str(code)))
+    if sc.initial.shares_pct:
+        fields += [(f"initial.shares_pct.{c}", c) for c in sc.initial.shares_pct]
+    out = []
+    for where, code in fields:
+        if code == "OTHER" or code.endswith("-OTHER"):
+            continue
+        try:
+            check_region_code(code)
+        except UnknownRegionError as exc:
+            out.append((where, f"{exc} (use an ISO 3166-1 alpha-2 or 3166-2 code, e.g. US, "
+                               "CN-XJ, US-TX)"))
+    return out
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

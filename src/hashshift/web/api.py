@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from .. import __version__
-from ..sim.scenario import LIMITS, Scenario
+from ..sim.scenario import LIMITS, Scenario, region_problems
 from . import data
 from .runs import Busy, RunManager, RunRecord, baseline_of, scenario_hash
 
@@ -149,7 +149,7 @@ def economics(
 def _example_info(name: str, text: str) -> dict[str, Any]:
     from ..sim.scenario import parse_scenario
 
-    sc = parse_scenario(text, f"hashshift/examples/{name}.toml")
+    sc = parse_scenario(text, f"example {name}")
     bans = [e for e in sc.event if e.kind == "ban"]
     return {"name": name, "title": sc.scenario.name, "description": sc.scenario.description,
             "as_of": str(sc.scenario.as_of), "horizon_days": sc.scenario.horizon_days,
@@ -183,31 +183,9 @@ def example(name: str) -> dict[str, Any]:
     if name not in shipped:  # a whitelist: the name never reaches the filesystem
         raise data.NotFound(f"no example {name!r}; examples: {', '.join(shipped)}")
     text = shipped[name]
-    sc = parse_scenario(text, f"hashshift/examples/{name}.toml")
+    sc = parse_scenario(text, f"example {name}")
     return {**_example_info(name, text), "scenario": sc.model_dump(mode="json"), "toml": text,
             "region_names": _region_names(sc)}
-
-
-def _region_problems(sc: Scenario) -> list[tuple[str, str]]:
-    from ..regions import UnknownRegionError, check_region_code
-
-    fields: list[tuple[str, str]] = [(f"region[{i}].code", r.code)
-                                     for i, r in enumerate(sc.region)]
-    for i, ev in enumerate(sc.event):
-        code = getattr(ev, "region", None)
-        if code:
-            fields.append((f"event[{i}].region", str(code)))
-    if sc.initial.shares_pct:
-        fields += [(f"initial.shares_pct.{c}", c) for c in sc.initial.shares_pct]
-    out = []
-    for where, code in fields:
-        if code == "OTHER" or code.endswith("-OTHER"):
-            continue
-        try:
-            check_region_code(code)
-        except UnknownRegionError as exc:
-            out.append((where, f"{exc} (an ISO 3166-1 alpha-2 or 3166-2 code, e.g. US, CN-XJ)"))
-    return out
 
 
 def _check_limits(request: Request, sc: Scenario) -> None:
@@ -223,7 +201,7 @@ def _check_limits(request: Request, sc: Scenario) -> None:
         errors.append({"type": "less_than_equal", "loc": ("body", "scenario", "horizon_days"),
                        "msg": f"horizon_days {meta.horizon_days:,} is more than this web "
                               f"service runs (at most {s.max_horizon_days:,})"})
-    for where, msg in _region_problems(sc):
+    for where, msg in region_problems(sc):
         errors.append({"type": "value_error", "loc": ("body", *_split_field(where)),
                        "msg": msg})
     if errors:

@@ -123,51 +123,22 @@ def history_view() -> dict[str, Any]:
 
 def retarget_projection(bits: int, first_time_s: int, blocks: int, elapsed_s: float
                         ) -> dict[str, Any]:
-    """Bitcoin Core's retarget applied to an epoch in progress.
+    """:func:`hashshift.history.project_retarget` as JSON (bad input: :class:`BadInput`)."""
+    from ..history import project_retarget
 
-    ``blocks`` blocks of the epoch have been mined (its first block included) and ``elapsed_s``
-    seconds passed from the first to the latest of them, i.e. over ``blocks − 1`` intervals. At
-    that pace the 2015 intervals Core measures take ``elapsed_s · 2015 / (blocks − 1)`` seconds;
-    the timespan is clamped to [302 400, 4 838 400] s and ``new target = old target · timespan /
-    1 209 600`` (then rounded through compact bits), exactly as ``CalculateNextWorkRequired``.
-    """
-    from ..consensus import MAINNET, bits_to_difficulty, retarget
-
-    span = MAINNET.pow_target_timespan
-    interval = MAINNET.interval
-    intervals = blocks - 1
-    if intervals < 1:
-        raise BadInput("blocks", "blocks must be at least 2 (one block interval) to project")
-    if not (math.isfinite(elapsed_s) and elapsed_s > 0):
-        raise BadInput("elapsed_hours", "the elapsed time must be > 0")
-    projected = elapsed_s * (interval - 1) / intervals
-    lo, hi = span // 4, span * 4
-    clamped = min(max(projected, lo), hi)
-    new_bits = retarget(bits, first_time_s, first_time_s + int(round(projected)))
-    d_old = bits_to_difficulty(bits)
-    d_new = bits_to_difficulty(new_bits)
-    spacing = elapsed_s / intervals
-    eta = first_time_s + spacing * interval
-    # the module's estimator (k−1)·D·2^32/T over k intervals (k = 1: the MLE)
-    k_eff = intervals - 1 if intervals > 1 else 1
-    hashrate_ehs = k_eff * d_old * 2.0**32 / elapsed_s / 1e18
-    return {
-        "blocks": blocks,
-        "blocks_left": interval - blocks,
-        "elapsed_s": float(elapsed_s),
-        "mean_block_interval_s": num(spacing, 6),
-        "implied_hashrate_ehs": num(hashrate_ehs, 6),
-        "projected_timespan_s": num(projected, 9),
-        "timespan_used_s": num(clamped, 9),
-        "clamped": projected != clamped,
-        "unclamped_change_pct": num((span / projected - 1.0) * 100.0, 6),
-        "change_pct": num((d_new / d_old - 1.0) * 100.0, 6),
-        "difficulty": num(d_old, 15),
-        "new_difficulty": num(d_new, 15),
-        "bits": f"{bits:08x}",
-        "new_bits": f"{new_bits:08x}",
-        "retarget_eta": datetime.fromtimestamp(eta, UTC).strftime("%Y-%m-%dT%H:%MZ"),
-    }
+    try:
+        p = project_retarget(bits, first_time_s, blocks, elapsed_s)
+    except ValueError as exc:
+        raise BadInput("blocks" if "blocks" in str(exc) else "elapsed_hours", str(exc)) from None
+    out: dict[str, Any] = {k: (num(v, 15 if "difficulty" in k else 9 if "timespan" in k else 6)
+                               if isinstance(v, float) else v) for k, v in p.items()}
+    out["elapsed_s"] = float(elapsed_s)
+    out["bits"] = f"{bits:08x}"
+    out["new_bits"] = f"{p['new_bits']:08x}"
+    out["retarget_eta"] = datetime.fromtimestamp(p["retarget_eta_s"], UTC).strftime(
+        "%Y-%m-%dT%H:%MZ")
+    del out["retarget_eta_s"]
+    return out
 
 
 def _store_tip() -> dict[str, Any] | None:
@@ -337,7 +308,8 @@ def _market() -> pd.DataFrame:
 @functools.lru_cache(maxsize=128)
 def energy_view(price_usd_kwh: float) -> dict[str, Any]:
     """CBECI power [GW] and annualised energy [TWh/yr] bounds at one electricity price."""
-    from ..energy import PUE, run_cbeci
+    from ..cbeci import run_cbeci
+    from ..energy import PUE
 
     out = run_cbeci(_market(), price_usd_kwh=price_usd_kwh)
     out = out.dropna(subset=["power_guess_gw"]).reset_index(drop=True)
@@ -405,11 +377,13 @@ def economics_view(machine: str, price_usd_kwh: float, month: str | None = None
                        f"{months[-1]}")
     row = mk.iloc[months.index(month)]
     h_ehs = float(row["hashrate_ehs"])
-    hashprice = float(ec.hashprice_from_revenue_usd_ph_day(row["revenue_usd_day"], h_ehs))
-    hashvalue = float(row["subsidy_btc_day"] + row["fees_btc_day"]) / (h_ehs * 1000.0)
-    theta = float(ec.profitability_threshold_j_th(row["revenue_usd_day"], h_ehs, price_usd_kwh))
+    fig = ec.market_figures(float(row["revenue_usd_day"]),
+                            float(row["subsidy_btc_day"] + row["fees_btc_day"]), h_ehs,
+                            price_usd_kwh)
+    hashprice, hashvalue, theta = (fig["hashprice_usd_ph_day"], fig["hashvalue_btc_ph_day"],
+                                   fig["threshold_j_th"])
     e = float(m["efficiency_j_th"])
-    ths = float(m["hashrate_ths"])
+    mt = ec.machine_table(hit.head(1), hashprice, price_usd_kwh, theta).iloc[0]
     hp_hist = np.asarray(ec.hashprice_from_revenue_usd_ph_day(
         mk["revenue_usd_day"].to_numpy(float), mk["hashrate_ehs"].to_numpy(float)))
     released = pd.Timestamp(m["release_date"])
@@ -427,13 +401,11 @@ def economics_view(machine: str, price_usd_kwh: float, month: str | None = None
             "release_date": f"{released:%Y-%m-%d}",
             "released_by_month": bool(released <= pd.Timestamp(f"{month}-01")
                                       + pd.offsets.MonthEnd(0)),
-            "hashrate_ths": num(ths, 6), "power_w": num(m["power_w"], 6),
+            "hashrate_ths": num(mt["hashrate_ths"], 6), "power_w": num(m["power_w"], 6),
             "efficiency_j_th": num(e, 6), "source": str(m["source"]),
-            "break_even_usd_kwh": num(ec.break_even_price_usd_kwh(hashprice, e), 6),
-            "revenue_usd_day": num(ec.machine_revenue_usd_day(ths, hashprice), 6),
-            "power_cost_usd_day": num(ec.machine_cost_usd_day(ths, e, price_usd_kwh), 6),
-            "margin_usd_day": num(ec.machine_profit_usd_day(ths, e, hashprice, price_usd_kwh), 6),
-            "profitable": bool(e < theta),
+            **{k: num(mt[k], 6) for k in ("break_even_usd_kwh", "revenue_usd_day",
+                                          "power_cost_usd_day", "margin_usd_day")},
+            "profitable": bool(mt["profitable"]),
         },
         "history": {
             "date": days(mk["date"]),
@@ -455,14 +427,9 @@ def economics_view(machine: str, price_usd_kwh: float, month: str | None = None
 @functools.cache
 def examples() -> dict[str, str]:
     """Shipped example scenarios: name -> TOML text (the only scenario files the web reads)."""
-    from importlib import resources
+    from ..sim.examples import example_names, example_text
 
-    folder = resources.files("hashshift").joinpath("examples")
-    if not folder.is_dir():
-        return {}
-    found = {p.name.removesuffix(".toml"): p.read_text(encoding="utf-8")
-             for p in folder.iterdir() if p.name.endswith(".toml") and p.is_file()}
-    return dict(sorted(found.items()))
+    return {name: example_text(name) for name in example_names()}
 
 
 @functools.cache
