@@ -29,6 +29,7 @@ except ImportError:  # running from a checkout without installation
 
 from hashshift.history import build_epochs  # noqa: E402
 from hashshift.sources.bundled import bundled_epochs_name, format_epochs  # noqa: E402
+from hashshift.sources.bundled_files import write_sources_section  # noqa: E402
 from hashshift.sources.electrum import read_checkpoints  # noqa: E402
 from hashshift.sources.rawheaders import read_header_dir  # noqa: E402
 
@@ -107,17 +108,7 @@ alone puts their first times within 1.2 h of the real header times); `last_hash`
 
 def update_sources(path: Path, section: str) -> None:
     """Replace this script's section of ``path`` (or append it; create the file if absent)."""
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-    else:
-        text = "# hashshift/data — bundled facts and where they come from\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    write_sources_section(path, section, BEGIN, END)
 
 
 def main(argv: list[str] | None = None) -> Path:

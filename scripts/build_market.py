@@ -30,6 +30,7 @@ except ImportError:  # running from a checkout without installation
 
 import pandas as pd  # noqa: E402
 
+from hashshift.sources.bundled_files import write_sources_section  # noqa: E402
 from hashshift.sources.bundled_observed import (  # noqa: E402
     MARKET_COLUMNS,
     format_market_monthly,
@@ -91,17 +92,7 @@ averaged = days in the month: only complete months are kept).
 
 def update_sources(path: Path, section: str) -> None:
     """Replace this script's section of ``path`` (or append it; create the file if absent)."""
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-    else:
-        text = "# hashshift/data — bundled facts and where they come from\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    write_sources_section(path, section, BEGIN, END)
 
 
 def main(argv: list[str] | None = None) -> Path:

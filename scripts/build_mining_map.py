@@ -37,6 +37,7 @@ except ImportError:  # running from a checkout without installation
     sys.path.insert(0, str(REPO / "src"))
 
 from hashshift.geography import mining_map_from_ccaf  # noqa: E402
+from hashshift.sources.bundled_files import write_sources_section  # noqa: E402
 from hashshift.sources.bundled_geo import (  # noqa: E402
     bundled_mining_map_name,
     format_mining_map,
@@ -114,17 +115,7 @@ of China); `share_pct` [%] of the whole named by `basis` (`global`: the network'
 
 def update_sources(path: Path, section: str) -> None:
     """Replace this script's section of ``path`` (or append it; create the file if absent)."""
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-    else:
-        text = "# hashshift/data — bundled facts and where they come from\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + section.rstrip("\n") + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    write_sources_section(path, section, BEGIN, END)
 
 
 def _compare_v110(shared: Path, countries_v111: pd.DataFrame) -> str:

@@ -62,6 +62,7 @@ __all__ = [
     "halvings",
     "hashrate",
     "hashrate_estimate",
+    "largest_cuts",
     "latest",
     "project_retarget",
     "time_at",
@@ -530,3 +531,15 @@ def project_retarget(bits: int, first_time_s: int, blocks: int, elapsed_s: float
         "difficulty": d_old, "new_difficulty": d_new, "new_bits": new_bits,
         "retarget_eta_s": first_time_s + spacing * INTERVAL,
     }
+
+
+def largest_cuts(epochs_df: pd.DataFrame | None = None, n: int = 1,
+                 below_pct: float | None = None) -> pd.DataFrame:
+    """The ``n`` most negative retargets [%] of an epoch table (default: the whole bundled
+    history), most negative first; with ``below_pct`` only those at or below it. Each row is the
+    epoch that *starts* at the new difficulty (``first_height``, ``first_time``, ``change_pct``)."""
+    df = epochs() if epochs_df is None else epochs_df
+    cuts = df.dropna(subset=["change_pct"])
+    if below_pct is not None:
+        cuts = cuts[cuts["change_pct"] <= below_pct]
+    return cuts.nsmallest(n, "change_pct")

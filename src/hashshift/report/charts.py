@@ -29,11 +29,13 @@ def history_chart(epochs: pd.DataFrame, path: Path | str, *, mark_cuts_pct: floa
              label="difficulty")
     ax2.set_yscale("log")
     ax2.set_ylabel("difficulty")
-    cuts = epochs[epochs["change_pct"] <= mark_cuts_pct]
+    from ..history import largest_cuts
+
+    cuts = largest_cuts(epochs, len(epochs), below_pct=mark_cuts_pct).sort_index()
     for when in cuts["first_time"]:
         ax.axvline(when, color="tab:red", lw=0.6, alpha=0.6)
     if len(cuts):
-        worst = cuts.iloc[int(cuts["change_pct"].to_numpy().argmin())]
+        worst = largest_cuts(cuts).iloc[0]
         ax.annotate(f"{worst['change_pct']:+.2f} % at block {int(worst['first_height']):,}\n"
                     f"{worst['first_time']:%Y-%m-%d}", xy=(worst["first_time"], 1),
                     xycoords=("data", "axes fraction"), xytext=(-140, -30),

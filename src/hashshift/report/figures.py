@@ -392,7 +392,7 @@ def network_history(epochs: pd.DataFrame | None = None, *, cut_pct: float = -10.
         fig.add_annotation(x=t, y=1.0, yref="paper", text=f"halving {int(h['halving'])}",
                            showarrow=False, yanchor="bottom", font={"size": 10, "color": MUTED})
     if len(cuts):
-        worst: Any = cuts.iloc[int(cuts["change_pct"].to_numpy().argmin())]
+        worst: Any = history.largest_cuts(cuts).iloc[0]
         fig.add_annotation(
             x=worst["t"], y=float(worst["change_pct"]), row=3, col=1,
             text=(f"{worst['change_pct']:+.2f}".replace("-", "−")

@@ -72,9 +72,8 @@ def observed_narrative(epochs: pd.DataFrame | None = None,
     out = Narrative()
     hr = ep.dropna(subset=["hashrate_ehs"])
     last = hr.iloc[-1]
-    ch = ep.dropna(subset=["change_pct"])
-    cuts = ch[ch["change_pct"] <= cut_pct]
-    worst: Any = ch.iloc[int(ch["change_pct"].to_numpy().argmin())]
+    cuts = history.largest_cuts(ep, len(ep), below_pct=cut_pct)
+    worst: Any = history.largest_cuts(ep).iloc[0]
     out.facts.append(Fact("network hashrate", _ehs(float(last["hashrate_ehs"])),
                           f"epoch {int(last['epoch'])}, from {_d(last['first_time'])}"))
     out.facts.append(Fact("largest difficulty cut", _pct(float(worst["change_pct"]), 2),
@@ -176,17 +175,16 @@ def scenario_narrative(result: Result) -> Narrative:
                               f"{_pct((float(r['hashrate_ehs']) / r0 - 1) * 100)}"))
 
     # retargets
-    e = result.epochs
-    if len(e):
-        ch = e[e["metric"] == "change_pct"].set_index("epoch")
-        sd = e[e["metric"] == "start_days"].set_index("epoch")["q50"]
-        du = e[e["metric"] == "duration_days"].set_index("epoch")["q50"]
-        k_ep = int(ch.index[int(ch["q50"].to_numpy().argmin())])
-        c: Any = ch.loc[k_ep]
-        when = start + pd.Timedelta(days=float(sd.get(k_ep, 0.0) + du.get(k_ep, 0.0)))
-        txt = (f"The largest simulated retarget is {_pct(float(c['q50']))} (median; 90 % range "
-               f"{_pct(float(c['q05']))} to {_pct(float(c['q95']))}) at the end of epoch "
-               f"{k_ep}, block {(k_ep + 1) * 2016:,}, around {_d(when)}")
+    from ..sim.outcomes import largest_cut
+
+    cut = largest_cut(result)
+    if cut is not None:
+        k_ep, c = cut["epoch"], cut["change_pct"]
+        when = start + pd.Timedelta(days=float(cut["day"] or 0.0))
+        txt = (f"The largest simulated retarget is {_pct(c['q50'])} (median over paths, among "
+               f"the epochs every path completed; 90 % range {_pct(c['q05'])} to "
+               f"{_pct(c['q95'])}) at the end of epoch {k_ep}, block {cut['height']:,}, around "
+               f"{_d(when)}")
         allep: Any = history.epochs().set_index("epoch")
         if k_ep + 1 in allep.index and pd.notna(allep.loc[k_ep + 1, "change_pct"]):
             rr = allep.loc[k_ep + 1]
@@ -195,8 +193,8 @@ def scenario_narrative(result: Result) -> Narrative:
         else:
             txt += "."
         out.paragraphs.append(txt)
-        out.facts.append(Fact("largest simulated retarget", _pct(float(c["q50"])),
-                              f"block {(k_ep + 1) * 2016:,}, ≈ {_d(when)}"))
+        out.facts.append(Fact("largest simulated retarget", _pct(c["q50"]),
+                              f"block {cut['height']:,}, ≈ {_d(when)}"))
 
     # shares
     d = result.daily

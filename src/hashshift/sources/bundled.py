@@ -12,7 +12,6 @@ import io
 import math
 import re
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..consensus import DIFF1_TARGET, compact_to_target
+from .bundled_files import newest_bundled
 
 __all__ = [
     "DURATION_SOURCES",
@@ -40,7 +40,6 @@ EPOCH_COLUMNS = [
 DURATION_SOURCES = ("headers", "retarget", "none")
 TIME_SOURCES = ("headers", "header+retarget", "retarget")
 INTERVAL = 2016
-_NAME = re.compile(r"epochs_mainnet_(\d{4}-\d{2}-\d{2})\.csv")
 _HEX8 = re.compile(r"[0-9a-f]{8}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _TIME_FMT = "%Y-%m-%dT%H:%M:%SZ"
@@ -226,21 +225,10 @@ def parse_epochs(text: str, name: str = "epochs") -> pd.DataFrame:
     return df
 
 
-def _newest_bundled() -> tuple[str, str]:
-    folder = resources.files("hashshift").joinpath("data")
-    found = sorted(
-        (m.group(1), p.name) for p in folder.iterdir() if (m := _NAME.fullmatch(p.name))
-    )
-    if not found:
-        raise FileNotFoundError("no epochs_mainnet_<YYYY-MM-DD>.csv bundled in hashshift/data")
-    return found[-1]
-
-
 def read_epochs(path: str | Path | None = None) -> pd.DataFrame:
     """Read and validate an epoch table (default: the newest one bundled in the package)."""
     if path is not None:
         p = Path(path)
         return parse_epochs(p.read_text(encoding="utf-8"), name=str(p))
-    _, fname = _newest_bundled()
-    text = resources.files("hashshift").joinpath("data", fname).read_text(encoding="utf-8")
-    return parse_epochs(text, name=f"hashshift/data/{fname}")
+    f = newest_bundled("epochs_mainnet")
+    return parse_epochs(f.read_text(), name=f.label)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import math
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..regions import check_region_code, parent_code
+from .bundled_files import newest_bundled
 
 __all__ = [
     "MINING_MAP_COLUMNS",
@@ -152,16 +152,6 @@ def parse_mining_map(text: str, name: str = "mining_map") -> pd.DataFrame:
     })
 
 
-def _newest_bundled() -> tuple[str, str]:
-    folder = resources.files("hashshift").joinpath("data")
-    found = sorted(
-        (m.group(1), p.name) for p in folder.iterdir() if (m := _NAME.fullmatch(p.name))
-    )
-    if not found:
-        raise FileNotFoundError("no mining_map_ccaf_<YYYY-MM>.csv bundled in hashshift/data")
-    return found[-1]
-
-
 def read_mining_map(path: str | Path | None = None) -> pd.DataFrame:
     """Read and validate a mining map (default: the newest one bundled in the package).
 
@@ -174,8 +164,7 @@ def read_mining_map(path: str | Path | None = None) -> pd.DataFrame:
         m = _NAME.fullmatch(p.name)
         df.attrs.update(vintage=m.group(1) if m else "", file=str(p))
         return df
-    vintage, fname = _newest_bundled()
-    text = resources.files("hashshift").joinpath("data", fname).read_text(encoding="utf-8")
-    df = parse_mining_map(text, name=f"hashshift/data/{fname}")
-    df.attrs.update(vintage=vintage, file=f"hashshift/data/{fname}")
+    f = newest_bundled("mining_map_ccaf")
+    df = parse_mining_map(f.read_text(), name=f.label)
+    df.attrs.update(vintage=f.date, file=f.label)
     return df

@@ -23,7 +23,6 @@ import functools
 import json
 import math
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import pandas as pd
 
 from . import _tabular as tab
 from ._tabular import TableFormatError
+from .bundled_files import newest_bundled
 from .gridtable import parse_grid_table
 
 __all__ = [
@@ -75,15 +75,8 @@ def _bundled(kind: str) -> tuple[str, str]:
     """(file name, text) of the newest bundled file of ``kind``."""
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
-    pattern = re.compile(rf"{kind}_(\d{{4}}-\d{{2}}(?:-\d{{2}})?)\.csv")
-    folder = resources.files("hashshift").joinpath("data")
-    found = sorted(
-        (m.group(1), p.name) for p in folder.iterdir() if (m := pattern.fullmatch(p.name))
-    )
-    if not found:
-        raise FileNotFoundError(f"no bundled {kind}_<date>.csv in hashshift/data")
-    name = found[-1][1]
-    return name, folder.joinpath(name).read_text(encoding="utf-8")
+    f = newest_bundled(kind)
+    return f.name, f.read_text()
 
 
 def bundled_name(kind: str) -> str:

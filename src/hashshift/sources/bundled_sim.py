@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import io
-from importlib import resources
 
 import pandas as pd
 
+from .bundled_files import newest_bundled
 from .errors import SourceFormatError
 
 __all__ = ["parse_sim_regions", "read_sim_regions"]
@@ -38,10 +38,8 @@ def parse_sim_regions(text: str, name: str = "sim_regions") -> pd.DataFrame:
 
 @functools.cache
 def _bundled() -> pd.DataFrame:
-    files = sorted(p.name for p in resources.files("hashshift.data").iterdir()
-                   if p.name.startswith("sim_regions_") and p.name.endswith(".csv"))
-    text = resources.files("hashshift.data").joinpath(files[-1]).read_text(encoding="utf-8")
-    return parse_sim_regions(text, f"hashshift/data/{files[-1]}")
+    f = newest_bundled("sim_regions")
+    return parse_sim_regions(f.read_text(), f.label)
 
 
 def read_sim_regions() -> pd.DataFrame:

@@ -38,6 +38,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..sim.engine import Result
+from ..sim.outcomes import largest_cut
 from ..sim.scenario import Scenario
 from .data import days, num, nums
 from .security import CLIENT
@@ -187,12 +188,12 @@ def result_payload(result: Result, scenario: Scenario) -> dict[str, Any]:
             b = metrics[m]
             summary[m] = {"start": b["q50"][0], "end": b["q50"][-1], "end_q05": b["q05"][-1],
                           "end_q95": b["q95"][-1]}
-    if epochs:
-        i = min(range(len(epochs["q50"])), key=lambda k: epochs["q50"][k] or 0.0)
-        summary["largest_cut"] = {"retarget_height": epochs["retarget_height"][i],
-                                  "date": epochs["retarget_date"][i],
-                                  "change_pct": epochs["q50"][i], "q05": epochs["q05"][i],
-                                  "q95": epochs["q95"][i]}
+    cut = largest_cut(result)
+    if cut is not None:
+        summary["largest_cut"] = {"retarget_height": cut["height"], "date": cut["date"],
+                                  "change_pct": cut["change_pct"]["q50"],
+                                  "q05": cut["change_pct"]["q05"],
+                                  "q95": cut["change_pct"]["q95"]}
     return {"name": scenario.scenario.name, "as_of": str(scenario.scenario.as_of),
             "paths": int(result.config.get("paths", scenario.scenario.paths)),
             "dates": dates, "world": metrics, "regions": regions, "epochs": epochs,
