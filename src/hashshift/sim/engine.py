@@ -76,24 +76,24 @@ class Inputs:
     start: date
     horizon: int
     regions: list[str]
-    shares: np.ndarray  # [R] initial share of running hashrate
+    shares: np.ndarray  # (regions) initial share of running hashrate
     hashrate_ehs: float  # initial network hashrate (point estimate)
     hashrate_intervals: int  # block intervals behind the estimate (0: exact, from the scenario)
     height: int
     bits: int
     epoch_first_time_s: float  # relative to start (≤ 0)
     classes: ClassSet
-    price_usd_kwh: np.ndarray  # [R]
-    risk: np.ndarray  # [R]
-    intensity_g_kwh: np.ndarray  # [T, R]
-    capacity_mw: np.ndarray  # [R] at start
-    growth_mw_month: np.ndarray  # [R]
-    distance_km: np.ndarray  # [R, R]
+    price_usd_kwh: np.ndarray  # (regions)
+    risk: np.ndarray  # (regions)
+    intensity_g_kwh: np.ndarray  # (days × regions)
+    capacity_mw: np.ndarray  # (regions) at start
+    growth_mw_month: np.ndarray  # (regions)
+    distance_km: np.ndarray  # (regions × regions)
     deliveries_ehs_month: float
     hashprice_before: np.ndarray  # [lag] USD/(PH/s)/day on the lag_days before as_of
     hashprice_ref: float  # mean hashprice of the year before as_of [USD/(PH/s)/day]
-    btc_usd: np.ndarray  # [T] (historical or fixed; GBM starts from btc_usd[0])
-    fee_btc_block: np.ndarray  # [T]
+    btc_usd: np.ndarray  # (days) (historical or fixed; GBM starts from btc_usd[0])
+    fee_btc_block: np.ndarray  # (days)
     notes: dict[str, str] = field(default_factory=dict)
 
 
@@ -453,7 +453,7 @@ def _run(scenario: Scenario, inputs: Inputs | None, paths: int | None, keep_path
 
 
 class _Simulation:
-    """Mutable state of a run; arrays are [P, R, C] unless noted."""
+    """Mutable state of a run; arrays are (paths × regions × classes) unless noted."""
 
     def __init__(self, inp: Inputs, paths: int, rng: np.random.Generator,
                  rng_price: np.random.Generator):
@@ -461,7 +461,7 @@ class _Simulation:
         self.inp, self.sc, self.p = inp, sc, paths
         r, c = len(inp.regions), len(inp.classes.names)
         self.r, self.c = r, c
-        self.eff = inp.classes.efficiency_j_th  # [C]
+        self.eff = inp.classes.efficiency_j_th  # (classes)
         mix = inp.classes.initial_share
         miners = sc.miners
         # Installed = running at as_of (economics in spring 2021 kept nearly every machine on).
@@ -480,7 +480,8 @@ class _Simulation:
         base = h0 / miners.uptime
         self.M = (shares[:, :, None] * mix[None, None, :] * base[:, None, None]).astype(np.float32)
         self.eff_f32 = self.eff.astype(np.float32)
-        self._used = (self.M @ self.eff_f32).astype(float) * miners.pue  # [P, R] MW installed
+        # MW installed, paths × regions
+        self._used = (self.M @ self.eff_f32).astype(float) * miners.pue
         self.S = np.ones((paths, r, c), dtype=np.float32)
         self.queue = np.zeros((paths, r, c))
         self.built_mw = np.zeros((paths, r))  # capacity built for queued machines
@@ -493,7 +494,7 @@ class _Simulation:
         self.supply_scale = np.exp(sd * rng.standard_normal(paths) - 0.5 * sd * sd)
         self.tl: Timeline = build_timeline(sc, inp.regions, {x.code: x for x in sc.region},
                                            inp.start, inp.horizon, paths, rng)
-        self.btc = self._price_paths(rng_price)  # [T, P] or [T, 1]
+        self.btc = self._price_paths(rng_price)  # (days × paths) or (days × 1)
         T = inp.horizon
         ps = min(paths, REGIONAL_PATHS)
         self.ps = ps
@@ -522,8 +523,8 @@ class _Simulation:
     # -- one day --------------------------------------------------------------------------
     def step(self, t: int, difficulty: np.ndarray, height: np.ndarray) -> np.ndarray:
         inp, sc, tl = self.inp, self.sc, self.tl
-        rev_th_day = self._revenue(t, difficulty, height)  # [P] USD per (TH/s) per day
-        tariff = inp.price_usd_kwh * tl.price_mult[t]  # [R]
+        rev_th_day = self._revenue(t, difficulty, height)  # (paths) USD per (TH/s) per day
+        tariff = inp.price_usd_kwh * tl.price_mult[t]  # (regions)
         open_mask = ~tl.closed[t]
         self._cap_now = self._capacity(t)
         self._displace(t, rev_th_day, tariff, open_mask)
@@ -531,9 +532,9 @@ class _Simulation:
             self._arrivals_and_supply(t, rev_th_day, tariff, open_mask)
         self._decide_running(t, rev_th_day, tariff)
         keep = (1.0 - tl.curtailed[t])[None, :]
-        ms = self.M * self.S  # [P, R, C] running EH/s before curtailment
+        ms = self.M * self.S  # (paths × regions × classes) running EH/s before curtailment
         self._run_now = ms.sum(axis=2) * keep * sc.miners.uptime
-        self._power = (ms @ self.eff_f32) * keep * (sc.miners.pue / 1000.0)  # [P, R] GW
+        self._power = (ms @ self.eff_f32) * keep * (sc.miners.pue / 1000.0)  # (paths × regions) GW
         self._rev_th_day = rev_th_day
         h = self._run_now.sum(axis=1)
         return np.maximum(h, 1e-6)
@@ -542,13 +543,13 @@ class _Simulation:
                   ) -> None:
         if not self.tl.bans or not self.tl.ramping(t):
             return
-        d = self.tl.displaced_share(t, self.p)  # [P, R]
+        d = self.tl.displaced_share(t, self.p)  # (paths × regions)
         newly = np.clip((d - self.prev_displaced) / np.maximum(1.0 - self.prev_displaced, 1e-12),
                         0.0, 1.0)
         self.prev_displaced = np.maximum(d, self.prev_displaced)
         if not np.any(newly > 0):
             return
-        moved = self.M * newly[:, :, None].astype(np.float32)  # [P, R, C]
+        moved = self.M * newly[:, :, None].astype(np.float32)  # (paths × regions × classes)
         self.M -= moved
         self._used -= (moved @ self.eff_f32) * self.sc.miners.pue
         mig = self.sc.migration
@@ -567,11 +568,13 @@ class _Simulation:
         if sources.size == 0:
             return
         beta_d = self.sc.migration.beta_distance
-        # utilities [P, S, R] for every source at once: the base plus each source's distances
+        # utilities (paths × sources × regions) for every source at once: the base plus each
+        # source's distances
         u = base[:, None, :] + beta_d * self.inp.distance_km[sources][None, :, :] / 1000.0
         allowed = open_mask[None, :] & (np.arange(self.r)[None, :] != sources[:, None])
-        sh = logit_shares(u, allowed[None, :, :])  # [P, S, R]
-        flows = np.matmul(sh.transpose(0, 2, 1), relocating[:, sources, :])  # [P, R, C]
+        sh = logit_shares(u, allowed[None, :, :])  # (paths × sources × regions)
+        # paths × regions × classes
+        flows = np.matmul(sh.transpose(0, 2, 1), relocating[:, sources, :])
         self.pipe.depart(t, flows)
 
     def _presence(self) -> np.ndarray:
@@ -582,7 +585,7 @@ class _Simulation:
 
     def _utility(self, tariff: np.ndarray, presence: np.ndarray, dist_km: np.ndarray | None
                  ) -> np.ndarray:
-        """Logit utility [P, R] without the capacity term (see :mod:`.migration`)."""
+        """Logit utility (paths × regions) without the capacity term (see :mod:`.migration`)."""
         mig = self.sc.migration
         u = (mig.beta_price * tariff + mig.beta_risk * self.inp.risk)[None, :] \
             + mig.beta_presence * np.log1p(presence)
@@ -625,7 +628,7 @@ class _Simulation:
         closed = ~open_mask
         if closed.any() and open_mask.any() and self.queue[:, closed].any():
             # machines waiting for a region that has since announced a ban go elsewhere
-            stuck = self.queue[:, closed, :].sum(axis=1)  # [P, C]
+            stuck = self.queue[:, closed, :].sum(axis=1)  # (paths × classes)
             self.queue[:, closed, :] = 0.0
             u = self._utility(tariff, self._presence(), None) + np.log(np.maximum(free, 1.0))
             sh = logit_shares(u, np.broadcast_to(open_mask, (self.p, self.r)))
@@ -673,21 +676,22 @@ class _Simulation:
         np.minimum(S, hi, out=S)
 
     def _odds(self, t: int, rev: np.ndarray, tariff: np.ndarray) -> np.ndarray:
-        """``(p · k / rev) ** (1/s)`` [P, R, C] (float32): the running share at the break-even
-        tariff itself is ``1 / (1 + odds)``."""
+        """``(p · k / rev) ** (1/s)`` (paths × regions × classes, float32): the running share at
+        the break-even tariff itself is ``1 / (1 + odds)``."""
         m = self.sc.miners
         tl = self.tl
         scale = m.site_price_sigma * math.sqrt(3.0) / math.pi
-        kwh = self.eff * KWH_PER_THS_DAY_PER_J_TH  # [C]
+        kwh = self.eff * KWH_PER_THS_DAY_PER_J_TH  # (classes)
         tax_th, tax_kwh = tl.tax_usd_th_day[t], tl.tax_usd_kwh[t]
         f32 = np.float32
         with np.errstate(over="ignore", divide="ignore"):
             if tax_th.any() or tax_kwh.any():
-                net = np.maximum(rev[:, None] - tax_th[None, :], 0.0)  # [P, R]
-                cost = (tariff + tax_kwh)[:, None] * kwh[None, :]  # [R, C]
+                net = np.maximum(rev[:, None] - tax_th[None, :], 0.0)  # (paths × regions)
+                cost = (tariff + tax_kwh)[:, None] * kwh[None, :]  # (regions × classes)
                 return ((cost[None, :, :] / net[:, :, None]) ** (1.0 / scale)).astype(f32)
-            a = (rev ** (-1.0 / scale)).astype(f32)  # [P]
-            b = ((tariff[:, None] * kwh[None, :]) ** (1.0 / scale)).astype(f32)  # [R, C]
+            a = (rev ** (-1.0 / scale)).astype(f32)  # (paths)
+            # regions × classes
+            b = ((tariff[:, None] * kwh[None, :]) ** (1.0 / scale)).astype(f32)
             return a[:, None, None] * b[None, :, :]
 
     def calibrate(self, difficulty: np.ndarray, height: np.ndarray) -> None:
@@ -718,7 +722,7 @@ class _Simulation:
         rec["hashprice_usd_ph_day"][t] = self._rev_th_day * 1000.0
         rec["revenue_usd"][t] = reward * self._price_btc
         rec["blocks"][t] = blocks
-        power = self._power  # [P, R] GW
+        power = self._power  # (paths × regions) GW
         rec["power_gw"][t] = power.sum(axis=1)
         rec["emissions_mt_yr"][t] = (power * self.inp.intensity_g_kwh[t][None, :]).sum(
             axis=1) * TWH_YR_PER_GW * MT_PER_TWH_G_KWH
@@ -810,9 +814,9 @@ def _quantile_frame(dates: pd.DatetimeIndex, region: str, metric: str, arr: np.n
 
 def _regional_frame(dates: pd.DatetimeIndex, regions: list[str], metric: str, arr: np.ndarray
                     ) -> pd.DataFrame:
-    """Quantiles over paths of a [T, P, R] array, one row per day × region."""
+    """Quantiles over paths of a (days × paths × regions) array, one row per day × region."""
     a = np.asarray(arr)
-    q = _path_quantiles(a)  # [Q, T, R]
+    q = _path_quantiles(a)  # (quantiles × days × regions)
     t, r = a.shape[0], a.shape[2]
     df = pd.DataFrame({"date": np.repeat(dates.to_numpy(), r), "region": np.tile(regions, t),
                        "metric": metric, "mean": a.mean(axis=1).ravel()})

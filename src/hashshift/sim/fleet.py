@@ -52,12 +52,12 @@ class ClassSet:
     """Efficiency classes with their release dates and initial fleet shares."""
 
     names: tuple[str, ...]
-    efficiency_j_th: np.ndarray  # [C]
+    efficiency_j_th: np.ndarray  # (classes)
     release: tuple[date | None, ...]
-    initial_share: np.ndarray  # [C], sums to 1
+    initial_share: np.ndarray  # (classes), sums to 1
 
     def released_by(self, day: date) -> np.ndarray:
-        """Boolean [C]: classes on sale by ``day``."""
+        """Boolean (classes): classes on sale by ``day``."""
         return np.array([r is None or r <= day for r in self.release])
 
 

@@ -53,13 +53,14 @@ class DelayPipeline:
         edges = np.arange(max_weeks + 1) * 7.0
         cdf = stats.lognorm.cdf(edges[None, :], s=sigma, scale=median_days[:, None])
         cdf[:, -1] = 1.0
-        self.week_pdf = np.diff(cdf, axis=1).astype(np.float32)  # [P, W]
+        self.week_pdf = np.diff(cdf, axis=1).astype(np.float32)  # (paths × weeks)
         self._used_weeks = np.flatnonzero(self.week_pdf.max(axis=0) > 1e-6)
         self._full = np.zeros(max_weeks, dtype=bool)  # slots that hold machines
-        self.total = np.zeros(paths)  # [P] EH/s in transit
+        self.total = np.zeros(paths)  # (paths) EH/s in transit
 
     def depart(self, day: int, flows: np.ndarray) -> None:
-        """Machines [P, R, C] leave on ``day``; they arrive in the weeks that follow."""
+        """Machines (paths × regions × classes) leave on ``day``; they arrive in the weeks that
+        follow."""
         if not np.any(flows):
             return
         base = day // 7
@@ -71,7 +72,8 @@ class DelayPipeline:
             self._full[slot] = True
 
     def arrive(self, day: int) -> np.ndarray | None:
-        """Machines [P, R, C] due in the week that starts on ``day`` (a multiple of 7), or
+        """Machines (paths × regions × classes) due in the week that starts on ``day`` (a
+        multiple of 7), or
         ``None`` when nothing is due. Call it once a week."""
         slot = (day // 7) % self.weeks
         if not self._full[slot]:
@@ -84,10 +86,10 @@ class DelayPipeline:
 
     @property
     def in_transit(self) -> np.ndarray:
-        """Machines [P, R, C] still travelling."""
+        """Machines (paths × regions × classes) still travelling."""
         return self.buckets.sum(axis=0, dtype=float)
 
     @property
     def in_transit_total(self) -> np.ndarray:
-        """Machines [P] still travelling, all destinations and classes [EH/s]."""
+        """Machines (paths) still travelling, all destinations and classes [EH/s]."""
         return self.total

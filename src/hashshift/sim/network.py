@@ -76,15 +76,15 @@ class NetworkState:
     """
 
     params: Params
-    height: np.ndarray  # height of the last block found [P]
-    epoch_start_height: np.ndarray  # first height of the current epoch [P]
-    bits: np.ndarray  # compact bits of the current epoch [P] (int64)
-    difficulty: np.ndarray  # [P]
-    epoch_first_time: np.ndarray  # time of the epoch's first block [P] (nan in phase 0)
-    phase: np.ndarray  # [P] int8
-    rem: np.ndarray  # work units to the next event [P]
-    span_left: np.ndarray  # phase 1: work units to the last block [P]
-    interior_left: np.ndarray  # phase 1: interior blocks not yet counted [P]
+    height: np.ndarray  # height of the last block found (paths)
+    epoch_start_height: np.ndarray  # first height of the current epoch (paths)
+    bits: np.ndarray  # compact bits of the current epoch (paths) (int64)
+    difficulty: np.ndarray  # (paths)
+    epoch_first_time: np.ndarray  # time of the epoch's first block (paths) (nan in phase 0)
+    phase: np.ndarray  # (paths) int8
+    rem: np.ndarray  # work units to the next event (paths)
+    span_left: np.ndarray  # phase 1: work units to the last block (paths)
+    interior_left: np.ndarray  # phase 1: interior blocks not yet counted (paths)
     log: EpochLog
     _target_cache: dict[int, int] = field(default_factory=dict)
 
@@ -157,12 +157,12 @@ def advance_day(
     *,
     day_s: float = SECONDS_PER_DAY,
 ) -> np.ndarray:
-    """Run every path through one day of constant hashrate; return blocks found [P].
+    """Run every path through one day of constant hashrate; return blocks found (paths).
 
     Parameters
     ----------
     day_start_s : float — [s since start] beginning of the day
-    hashrate_ehs : array [P] — [EH/s] network hashrate of each path during the day (> 0)
+    hashrate_ehs : array (paths) — [EH/s] network hashrate of each path during the day (> 0)
     """
     h = np.asarray(hashrate_ehs, dtype=float) * EH
     if np.any(~(h > 0)):

@@ -23,8 +23,9 @@ def covers(event_region: str, code: str) -> bool:
 
 @dataclass(frozen=True)
 class BanSchedule:
-    """One ban: the regions it covers [R], each path's enforcement [P] (displaced share, net of
-    the underground share) and the ramp from 0 to 1 over the days [T]."""
+    """One ban: the regions it covers (one flag per region), each path's enforcement (one
+    value per path: displaced share, net of the underground share) and the ramp from 0 to 1
+    over the days (one value per day)."""
 
     mask: np.ndarray
     displaced: np.ndarray
@@ -37,13 +38,13 @@ class Timeline:
     """Daily arrays over the horizon ``T`` and the regions ``R``."""
 
     days: list[date]
-    price_mult: np.ndarray  # [T, R] electricity price multiplier
-    capacity_mult: np.ndarray  # [T, R]
-    curtailed: np.ndarray  # [T, R] share of running machines switched off
-    tax_usd_kwh: np.ndarray  # [T, R]
-    tax_usd_th_day: np.ndarray  # [T, R]
-    closed: np.ndarray  # [T, R] bool: a ban was announced, no new machines may arrive
-    btc_mult: np.ndarray  # [T]
+    price_mult: np.ndarray  # (days × regions) electricity price multiplier
+    capacity_mult: np.ndarray  # (days × regions)
+    curtailed: np.ndarray  # (days × regions) share of running machines switched off
+    tax_usd_kwh: np.ndarray  # (days × regions)
+    tax_usd_th_day: np.ndarray  # (days × regions)
+    closed: np.ndarray  # (days × regions) bool: a ban was announced, no new machines may arrive
+    btc_mult: np.ndarray  # (days)
     bans: list[BanSchedule] = field(default_factory=list)
 
     def ramping(self, t: int) -> bool:
@@ -51,7 +52,7 @@ class Timeline:
         return any(b.ramp[t] != (b.ramp[t - 1] if t else 0.0) for b in self.bans)
 
     def displaced_share(self, t: int, paths: int) -> np.ndarray:
-        """Share [P, R] of each region's machines a ban has stopped by day ``t``."""
+        """Share (paths × regions) of each region's machines a ban has stopped by day ``t``."""
         keep = np.ones((paths, self.price_mult.shape[1]))
         for b in self.bans:
             if b.ramp[t] > 0:
