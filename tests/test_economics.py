@@ -5,7 +5,7 @@ Reference values:
   Cointelegraph, 1 June 2023, on CleanSpark's S19 XP purchase) and "35 cents per day" per TH/s in
   November 2021 (Luxor estimate quoted with the S19 XP announcement);
 - the block subsidy schedule of Bitcoin Core (``GetBlockSubsidy``);
-- the unit identities of DESIGN.md / CCAF's CBECI methodology (e J/TH uses e·24 kWh per
+- the unit identities of docs/economics.md / CCAF's CBECI methodology (e J/TH uses e·24 kWh per
   (PH/s)·day; θ = revenue per hash ÷ price per joule).
 """
 

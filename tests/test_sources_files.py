@@ -218,7 +218,7 @@ def test_reference_cbeci_api_historical() -> None:
     first = _row(df, "2010-07-18")
     assert_allclose(first["power_guess_gw"], 2.44399700061e-05, rtol=1e-10)
     assert_allclose(first["china_share_pct"], 66.8590531, rtol=1e-12)
-    # annualised energy [TWh/yr] = power [GW] x 8.766 (DESIGN.md)
+    # annualised energy [TWh/yr] = power [GW] x 8.766 (hashshift.units.TWH_YR_PER_GW; CCAF)
     for b in ("upper", "lower", "guess"):
         assert_allclose(df[f"energy_{b}_twh_yr"], df[f"power_{b}_gw"] * 8.766, rtol=1e-9)
     # emissions [Mt/yr] = energy [TWh/yr] x intensity [g/kWh] / 1000

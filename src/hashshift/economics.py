@@ -8,7 +8,7 @@ Units (hashrate is per PH/s in the hash-price family, per TH/s in efficiencies):
   "how much a miner can expect to earn from a specific quantity of hashrate", quoted per TH/s or
   PH/s per day; https://hashrateindex.com/blog/what-is-hashprice/).
 - a machine of efficiency ``e`` [J/TH] draws ``e`` W per TH/s, i.e. ``e`` kW per PH/s, so it uses
-  ``e · 24`` kWh per (PH/s)·day (``e · 0.024`` kWh per (TH/s)·day) — DESIGN.md, CCAF.
+  ``e · 24`` kWh per (PH/s)·day (``e · 0.024`` kWh per (TH/s)·day) — docs/economics.md, CCAF.
 - profitability threshold θ [J/TH]: the efficiency at which a machine's electricity cost equals
   the revenue per hash (Cambridge Bitcoin Electricity Consumption Index methodology,
   https://ccaf.io/cbeci/index/methodology: θ = revenue per hash ÷ electricity price per joule).
@@ -142,7 +142,7 @@ def break_even_price_usd_kwh(hashprice_usd_ph_day: Any, efficiency_j_th: Any) ->
     """Electricity price [USD/kWh] at which a machine's power cost equals its revenue.
 
     = hashprice / (e · 24): a machine of ``e`` J/TH uses ``e · 0.024 · 1000`` kWh per
-    (PH/s)·day (DESIGN.md; CCAF methodology).
+    (PH/s)·day (docs/economics.md; CCAF methodology).
 
     Parameters
     ----------

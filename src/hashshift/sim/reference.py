@@ -5,7 +5,7 @@ against the model it implements and trusted without cleverness. It is slow by de
 engine, :mod:`hashshift.sim.network`, draws the same process in O(epochs + days) and is tested
 against this module *in distribution* (``tests/test_sim_network.py``).
 
-The model (``hashshift/DESIGN.md``, "The network model (exact where Bitcoin is exact)"):
+The model (docs/engine.md, "Each day, for all paths at once"; docs/consensus.md):
 
 - blocks arrive as a Poisson process of rate ``H(t) / (D · 2**32)`` [blocks/s], with ``H`` the
   network hashrate [H/s], constant within each day, and ``D`` the difficulty [dimensionless] of
@@ -70,7 +70,7 @@ class PathResult:
 
     Attributes
     ----------
-    blocks_per_day : array [days] — [blocks] found during each day
+    blocks_per_day : array, one per day — [blocks] found during each day
     height : int — [block height] of the last block found by the end of the horizon
     bits : int — [compact] bits in force at the end of the horizon
     epochs : tuple of EpochRecord — every epoch completed within the horizon, in order
@@ -91,8 +91,8 @@ class ReferenceResult:
 
     Attributes
     ----------
-    blocks_per_day : array [paths, days] — [blocks]
-    height : array [paths] — [block height] at the end of the horizon
+    blocks_per_day : array, paths × days — [blocks]
+    height : array, one per path — [block height] at the end of the horizon
     epochs : dict of arrays — one row per completed epoch of any path, with the columns of
         :meth:`hashshift.sim.network.EpochLog.frame`: ``path``, ``epoch``, ``first_time_s`` [s],
         ``duration_s`` [s], ``bits`` [compact], ``next_bits`` [compact]
@@ -128,7 +128,7 @@ def simulate_path(
     bits : int — [compact] bits of that block's epoch
     epoch_first_time_s : float — [s since start, ≤ 0] time of the current epoch's first block
         (height − height % 2016); its whole-second floor is the timestamp used by the retarget
-    hashrate_ehs : array [days] — [EH/s] network hashrate, constant within each day (> 0);
+    hashrate_ehs : array, one per day — [EH/s] network hashrate, constant within each day (> 0);
         day ``k`` runs from ``k · day_s`` to ``(k + 1) · day_s``
     rng : numpy Generator — the only source of randomness
     day_s : float — [s] length of a day
@@ -209,8 +209,8 @@ def simulate_paths(
 
     Parameters
     ----------
-    n_paths : int — [paths]
-    hashrate_ehs : array [days] or [paths, days] — [EH/s] one path shared by all, or one each
+    n_paths : int — number of paths
+    hashrate_ehs : array, one per day or paths × days — [EH/s] one path shared by all, or one each
     seed : int or SeedSequence — same seed, same result
     (the other parameters as :func:`simulate_path`)
     """
