@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..units import HASHES_PER_DIFFICULTY
+
 __all__ = [
     "BadInput",
     "NotFound",
@@ -203,7 +205,7 @@ def retarget_view(blocks: int | None = None, elapsed_hours: float | None = None
         source = "assumed"
         h = float(last["hashrate_ehs"]) * 1e18
         n = interval // 2
-        elapsed = (n - 1) * float(cur["difficulty"]) * 2.0**32 / h
+        elapsed = (n - 1) * float(cur["difficulty"]) * HASHES_PER_DIFFICULTY / h
         note = (f"the bundled history has no block of epoch {epoch} beyond its first; assumed: "
                 f"{n:,} blocks at epoch {int(last['epoch'])}'s mean hashrate "
                 f"({float(last['hashrate_ehs']):,.1f} EH/s). Enter the real count and time, or "
