@@ -1440,17 +1440,9 @@ def ingest(result: SweepResult, store: Store | None = None) -> int:
     from .store import Store
 
     st = store if store is not None else Store()
-    frame = result.tidy[["sweep", "task", "seed", "params", "metric", "value"]].copy()
-    with st.transaction() as con:
-        con.execute("DELETE FROM sweep_results WHERE sweep = ?", [result.name])
-        sid = Store._add_source(con, "sweep", str(result.work_dir), "sweep_results", len(frame),
-                                f"{result.stats.total} tasks, {len(result.failures)} failed")
-        frame["source_id"] = sid
-        con.register("incoming_sweep", frame)
-        con.execute("INSERT INTO sweep_results SELECT sweep, task, seed, params, metric, value, "
-                    "source_id FROM incoming_sweep")
-        con.unregister("incoming_sweep")
-    return len(frame)
+    st.replace_sweep(result.name, result.tidy, location=str(result.work_dir),
+                     note=f"{result.stats.total} tasks, {len(result.failures)} failed")
+    return len(result.tidy)
 
 
 # ---------------------------------------------------------------------------------------------
