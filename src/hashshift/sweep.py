@@ -16,8 +16,8 @@ interrupted sweep computes only the tasks whose part is missing.
 
 Results: a tidy table of outcome metrics per task (:func:`outcome_metrics`), sensitivity
 summaries (:func:`sensitivity`: main-effect ranges, standardized regression coefficients, and
-Sobol' first-order and total indices for ``saltelli`` designs) and a tornado chart
-(:func:`tornado_figure`, plotly). docs/sweeps.md documents the format and the commands.
+Sobol' first-order and total indices for ``saltelli`` designs); the tornado charts are in
+:mod:`hashshift.report.sensitivity`. docs/sweeps.md documents the format and the commands.
 """
 
 from __future__ import annotations
@@ -53,10 +53,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from . import __version__
 from .sim.examples import UnknownExampleError, resolve_scenario, sweep_names, sweep_path
-from .sim.outcomes import outcome_metrics
+from .sim.outcomes import HEADLINE_METRICS, outcome_metrics
 from .sim.scenario import LIMITS, RegionSpec, Scenario, ScenarioError
 
 if TYPE_CHECKING:
+    from .report.sensitivity import tornado_figure, tornado_html
     from .store import Store
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
     "sensitivity",
     "shipped_sweeps",
     "tornado_figure",
+    "tornado_html",
 ]
 
 SCHEDULERS = ("local", "processes", "dask")
@@ -91,12 +93,6 @@ DEFAULT_MAX_TASKS = 10_000
 SPECIAL_AXES = ("ban_region",)
 #: Bump when the outcome metrics change: finished parts of older versions are recomputed.
 OUTCOME_VERSION = 1
-#: The outcome metrics summarised by :func:`sensitivity` (per-region share shifts are in the
-#: tidy table as ``share_shift_pp:<region>`` but not summarised by default).
-HEADLINE_METRICS = (
-    "trough_drop_pct", "trough_hashrate_ehs", "largest_cut_pct", "days_to_recover",
-    "final_hashrate_ehs", "emissions_change_pct", "exited_ehs", "max_share_gain_pp",
-)
 _RESERVED = {"task", "seed", "sweep", "metric", "value", "params"}
 _PART_META = b"hashshift_sweep"
 
@@ -1166,7 +1162,9 @@ class SweepResult:
             pd.DataFrame([{"task": f.index, "params": json.dumps(f.params), "error": f.error}
                           for f in self.failures]).to_csv(out / "failures.csv", index=False)
             files.append(out / "failures.csv")
-        try:
+        try:  # presentation lives in report/; plotly is optional here
+            from .report.sensitivity import tornado_html
+
             html = tornado_html(self.sensitivity, title=f"Sweep {self.name}")
         except ImportError:
             return files
@@ -1555,73 +1553,6 @@ def _sobol(sweep: Sweep, wide: pd.DataFrame, metric: str) -> tuple[dict[str, flo
             dict(zip(dist_axes, (float(x) for x in st), strict=True)))
 
 
-# ---------------------------------------------------------------------------------------------
-# Tornado chart (plotly)
-# ---------------------------------------------------------------------------------------------
-def tornado_figure(sensitivity_df: pd.DataFrame, metric: str | None = None, *, top: int = 12,
-                   title: str | None = None) -> Any:
-    """A plotly tornado chart of one metric (default: the first in the table): for each axis two
-    bars from the overall mean, one to the metric's mean at the axis's low end and one to its
-    mean at the high end (labelled with the axis values), widest swing on top. Returns a
-    ``plotly.graph_objects.Figure``."""
-    import plotly.graph_objects as go
-
-    df = sensitivity_df
-    if metric is None:
-        if df.empty:
-            raise ValueError("the sensitivity table is empty")
-        metric = str(df["metric"].iloc[0])
-    d = df[df["metric"] == metric]
-    if d.empty:
-        raise ValueError(f"no sensitivity rows for metric {metric!r}; metrics: "
-                         f"{', '.join(pd.unique(df['metric']).astype(str))}")
-    d = d.sort_values("swing", ascending=False).head(top).iloc[::-1]
-    base = float(d["base"].iloc[0])
-    axes = d["axis"].astype(str).tolist()
-
-    def hover(r: Any, end: str) -> str:
-        extra = ""
-        if np.isfinite(r.src):
-            extra += f"<br>SRC {r.src:+.2f}"
-        if np.isfinite(r.s1):
-            extra += f"<br>Sobol S1 {r.s1:.2f}, ST {r.st:.2f}"
-        lab = r.low_label if end == "low" else r.high_label
-        val = r.low if end == "low" else r.high
-        return f"{r.axis} = {lab}<br>{metric}: {val:.4g}{extra}"
-
-    fig = go.Figure()
-    for end, color, name in (("low", "#4c78a8", "axis low end"),
-                             ("high", "#e45756", "axis high end")):
-        vals = d[end].to_numpy(dtype=float)
-        fig.add_trace(go.Bar(
-            y=axes, x=vals - base, base=base, orientation="h", name=name, marker_color=color,
-            text=[str(x) for x in d[f"{end}_label"]], textposition="auto",
-            hovertext=[hover(r, end) for r in d.itertuples()], hoverinfo="text"))
-    fig.add_vline(x=base, line_width=1, line_color="#444")
-    fig.update_layout(
-        title=title or f"Sensitivity of {metric}", barmode="group", bargap=0.25,
-        xaxis_title=f"{metric} (mean over tasks {base:.4g})", yaxis_title=None,
-        height=max(260, 56 * len(axes) + 140), margin={"l": 10, "r": 10, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.2}, template="plotly_white")
-    return fig
-
-
-def tornado_html(sensitivity_df: pd.DataFrame, metrics: Sequence[str] | None = None, *,
-                 title: str = "Sweep sensitivity") -> str:
-    """A self-contained HTML page (plotly.js inlined, works offline) with one tornado per
-    metric; empty string when there is nothing to show."""
-    if sensitivity_df.empty:
-        return ""
-    wanted = metrics or [m for m in HEADLINE_METRICS if m in set(sensitivity_df["metric"])]
-    parts = []
-    for i, m in enumerate(wanted):
-        fig = tornado_figure(sensitivity_df, m)
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))
-    return ("<!doctype html><html><head><meta charset='utf-8'><title>" + title +
-            "</title></head><body><h1 style='font-family:sans-serif'>" + title + "</h1>" +
-            "\n".join(parts) + "</body></html>")
-
-
 def remove_work_dir(work: Path) -> None:
     """Delete a sweep's work folder (parts, manifest, lock)."""
     shutil.rmtree(work, ignore_errors=True)
@@ -1671,3 +1602,11 @@ def _read_failures(work: Path, plan: Sweep, done: set[int]) -> list[TaskFailure]
             out.append(TaskFailure(index, dict(d.get("params") or {}), str(d.get("error", "")),
                                    d.get("traceback")))
     return out
+
+
+def __getattr__(name: str) -> Any:  # the charts moved to report/; plotly only when asked for
+    if name in ("tornado_figure", "tornado_html"):
+        from .report import sensitivity as charts
+
+        return getattr(charts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
