@@ -23,7 +23,6 @@ from typer.testing import CliRunner
 import hashshift.cli_sweep  # noqa: F401  (registers `hashshift sweep` on the app)
 from hashshift import sweep as sw
 from hashshift.cli import app
-from hashshift.report.sensitivity import tornado_figure, tornado_html
 from hashshift.sim.scenario import Scenario
 from hashshift.store import DB_NAME, Store
 from sweepspecs import small_sweep
@@ -349,6 +348,8 @@ high = 1
 
 
 def test_sobol_indices_and_src_on_a_known_function() -> None:
+    from hashshift.report.sensitivity import tornado_figure, tornado_html
+
     plan = sw.parse_sweep(SALTELLI, "sal.toml", max_tasks=2000)
     assert len(plan.tasks) == 256 * 5
     x = pd.DataFrame([{"task": t.index, "seed": t.seed, **t.params} for t in plan.tasks])

@@ -31,6 +31,7 @@ class TaskFailure:
     traceback: str | None = None
 
     def describe(self) -> str:
+        """One line: the task, its axis values and the error."""
         return f"task {self.index} ({format_params(self.params)}): {self.error}"
 
 
