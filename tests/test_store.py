@@ -280,6 +280,37 @@ def test_cli_import_bad_csv_changes_nothing(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(Store(tmp_path / DB_NAME).read_table("mining_map"), before)
 
 
+def _sweep_rows(sweep: str, tasks: int, value: float) -> pd.DataFrame:
+    return pd.DataFrame([{"sweep": sweep, "task": t, "seed": 100 + t,
+                          "params": json.dumps({"delay": 30.0 * t}), "metric": m, "value": value}
+                         for t in range(tasks) for m in ("exited_ehs", "trough_drop_pct")])
+
+
+def test_replace_sweep_swaps_one_sweeps_rows_atomically(store: Store) -> None:
+    store.replace_sweep("s1", _sweep_rows("s1", 4, 1.0), location="work/s1")
+    other = store.replace_sweep("s2", _sweep_rows("s2", 2, 2.0), location="work/s2")
+    sid = store.replace_sweep("s1", _sweep_rows("s1", 3, 3.0), location="work/s1",
+                              note="3 tasks, 0 failed")
+    stored = store.read_table("sweep_results")
+    s1, s2 = stored[stored["sweep"] == "s1"], stored[stored["sweep"] == "s2"]
+    assert len(s1) == 6 and set(s1["value"]) == {3.0} and set(s1["source_id"]) == {sid}
+    assert len(s2) == 4 and set(s2["source_id"]) == {other}  # another sweep's rows are kept
+    src = store.read_table("sources").set_index("source_id").loc[sid]
+    assert (src["kind"], src["location"], src["rows"], src["note"]) == (
+        "sweep", "work/s1", 6, "3 tasks, 0 failed")
+    sources = len(store.read_table("sources"))
+
+    repeated = pd.concat([_sweep_rows("s1", 2, 4.0)] * 2)  # fails on the primary key mid-batch
+    with pytest.raises(StoreError):
+        store.replace_sweep("s1", repeated, location="work/s1")
+    pd.testing.assert_frame_equal(store.read_table("sweep_results"), stored)
+    assert len(store.read_table("sources")) == sources
+    with pytest.raises(StoreError, match="rows of sweep 's2'"):
+        store.replace_sweep("s1", _sweep_rows("s2", 1, 5.0), location="work/s1")
+    with pytest.raises(StoreError, match="lack the columns"):
+        store.replace_sweep("s1", _sweep_rows("s1", 1, 5.0).drop(columns="seed"), location="w")
+
+
 def test_cli_headers_import_status_export(tmp_path: Path, chain: Chain) -> None:
     f = tmp_path / "blockchain_headers"
     f.write_bytes(chain.raw(0, 601))

@@ -348,6 +348,8 @@ high = 1
 
 
 def test_sobol_indices_and_src_on_a_known_function() -> None:
+    from hashshift.report.sensitivity import tornado_figure, tornado_html
+
     plan = sw.parse_sweep(SALTELLI, "sal.toml", max_tasks=2000)
     assert len(plan.tasks) == 256 * 5
     x = pd.DataFrame([{"task": t.index, "seed": t.seed, **t.params} for t in plan.tasks])
@@ -361,10 +363,10 @@ def test_sobol_indices_and_src_on_a_known_function() -> None:
     assert abs(by.loc["c", "st"]) < 0.01
     assert by.loc["a", "src"] > 0.9 and abs(by.loc["c", "src"]) < 0.05
     assert by.loc["a", "r2"] > 0.95
-    fig = sw.tornado_figure(sens)
+    fig = tornado_figure(sens)
     assert [tr.name for tr in fig.data] == ["axis low end", "axis high end"]
     assert list(fig.data[0].y) == ["c", "b", "a"]  # plotly draws bottom-up: widest on top
-    html = sw.tornado_html(sens, ["trough_drop_pct"])
+    html = tornado_html(sens, ["trough_drop_pct"])
     assert "plotly" in html and "trough_drop_pct" in html
 
 
@@ -392,3 +394,17 @@ def test_outcome_metrics_definitions(reference: sw.SweepResult) -> None:
     assert "share_shift_pp:US" in shares
     assert np.allclose(w[shares].sum(axis=1), 0.0, atol=1e-4)  # shares still sum to 100
     assert (w["max_share_gain_pp"] == w[shares].max(axis=1)).all()
+
+
+def test_sweep_imports_no_charts_or_engine() -> None:
+    """``import hashshift.sweep`` stays light: plotly, scipy, Dask and the engine load when a
+    chart, a design or a run needs them; the tornado names still resolve, from report/."""
+    code = ("import sys, hashshift.sweep as sw; "
+            "print(sorted(m for m in ('plotly', 'scipy', 'distributed', 'hashshift.sim.engine') "
+            "if m in sys.modules)); "
+            "import hashshift.report.sensitivity as charts; "
+            "print(sw.tornado_figure is charts.tornado_figure, "
+            "sw.tornado_html is charts.tornado_html)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out == ["[]", "True True"]

@@ -476,6 +476,32 @@ class Store:
             con.unregister("incoming")
         return sid
 
+    def replace_sweep(self, sweep: str, rows: pd.DataFrame, *, location: str,
+                      note: str | None = None) -> int:
+        """Replace every row of ``sweep`` in ``sweep_results`` with ``rows`` in one transaction
+        (the earlier rows stay when anything fails); returns the source id.
+
+        ``rows``: columns sweep, task, seed, params (JSON text), metric, value, all of ``sweep``.
+        """
+        cols = ["sweep", "task", "seed", "params", "metric", "value"]
+        missing = [c for c in cols if c not in rows.columns]
+        if missing:
+            raise StoreError(f"{location}: sweep rows lack the columns {missing}")
+        foreign = sorted(set(rows["sweep"].astype(str)) - {sweep})
+        if foreign:
+            raise StoreError(f"{location}: rows of sweep {foreign[0]!r} in the results of "
+                             f"sweep {sweep!r}")
+        frame = rows[cols].copy()
+        with self.transaction() as con:
+            con.execute("DELETE FROM sweep_results WHERE sweep = ?", [sweep])
+            sid = self._add_source(con, "sweep", location, "sweep_results", len(frame), note)
+            frame["source_id"] = sid
+            con.register("incoming_sweep", frame)
+            con.execute("INSERT INTO sweep_results SELECT sweep, task, seed, params, metric, "
+                        "value, source_id FROM incoming_sweep")
+            con.unregister("incoming_sweep")
+        return sid
+
     def read_table(self, table: str) -> pd.DataFrame:
         """A whole table as a DataFrame (empty when nothing is stored)."""
         import pandas as pd

@@ -150,14 +150,14 @@ def _metric_name(metric: str) -> str:
 
 
 def _tornado_metrics(sweep: SweepResult) -> list[str]:
-    from ..sweep import HEADLINE_METRICS
+    from ..sim.outcomes import HEADLINE_METRICS
 
     have = set(sweep.sensitivity["metric"]) if len(sweep.sensitivity) else set()
     return [m for m in HEADLINE_METRICS if m in have][:SWEEP_TORNADOES]
 
 
 def _tornado_specs(sweep: SweepResult) -> list[FigureSpec]:
-    from ..sweep import tornado_figure
+    from .sensitivity import tornado_figure
 
     sens = sweep.sensitivity
     out = []
@@ -282,7 +282,7 @@ _DIST_COLUMNS = (("min", 0.0), ("5 %", 0.05), ("median", 0.5), ("95 %", 0.95), (
 def _sweep_distribution_html(sweep: SweepResult) -> str:
     import numpy as np
 
-    from ..sweep import HEADLINE_METRICS
+    from ..sim.outcomes import HEADLINE_METRICS
 
     metrics = [m for m in HEADLINE_METRICS if m in sweep.tasks.columns]
     if not metrics:

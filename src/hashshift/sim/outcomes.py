@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .engine import Result
 
 __all__ = [
+    "HEADLINE_METRICS",
     "WORLD_METRICS",
     "band",
     "largest_cut",
@@ -43,6 +44,13 @@ __all__ = [
 #: World metrics summarised at the start and the end of a run, in display order.
 WORLD_METRICS = ("hashrate_ehs", "difficulty", "power_gw", "emissions_mt_yr",
                  "hashprice_usd_ph_day", "exited_ehs", "in_transit_ehs")
+
+#: The metrics of :func:`outcome_metrics` that a sweep summarises and charts, in display order
+#: (the per-region ``share_shift_pp:<region>`` stay in its table without a summary).
+HEADLINE_METRICS = (
+    "trough_drop_pct", "trough_hashrate_ehs", "largest_cut_pct", "days_to_recover",
+    "final_hashrate_ehs", "emissions_change_pct", "exited_ehs", "max_share_gain_pp",
+)
 
 
 def band(row: Any) -> dict[str, float]:
