@@ -4,7 +4,6 @@ the geography commands)."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,35 +73,6 @@ def _num(x: Any, spec: str = ",.2f") -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _market_for_energy(market: Path | None) -> tuple[pd.DataFrame, str]:
-    """The market table to run CBECI on and a label of where it came from."""
-    if market is not None:
-        from .sources.prices import read_price_csv
-
-        if not market.exists():
-            raise UserError(f"--market {market}: no such file")
-        parsed = read_price_csv(market)
-        if parsed.kind != "coinmetrics":
-            raise UserError(f"--market {market}: needs Coin Metrics' btc.csv layout (time, "
-                            "PriceUSD, HashRate, BlkCnt, FeeTotNtv, IssTotNtv); this file is "
-                            "a plain price series")
-        return parsed.frame, f"{market} (daily)"
-    try:
-        from .store import Store
-
-        stored = Store(lock_timeout_s=2.0).read_table("prices")
-    except Exception:  # an unreadable store falls back to the bundled table
-        stored = pd.DataFrame()
-    if not stored.empty and {"revenue_usd", "hashrate_ehs"} <= set(stored.columns):
-        stored = stored.dropna(subset=["revenue_usd", "hashrate_ehs"])
-        if len(stored) > 14:
-            stored = stored.assign(date=pd.to_datetime(stored["date"]))
-            return stored, "the local store's prices table (daily)"
-    from .sources.bundled_observed import bundled_name, read_market_monthly
-
-    return read_market_monthly(), f"bundled {bundled_name('market_monthly')} (monthly means)"
-
-
 @app.command()
 @friendly
 def energy(
@@ -122,7 +92,7 @@ def energy(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Bitcoin's power [GW] and annualised energy [TWh/yr] by CCAF's CBECI method."""
-    from .cbeci import run_cbeci
+    from .cbeci import MarketInputError, cbeci_market, run_cbeci
 
     _check_price(price)
     start, end = _day(since, "--since"), _day(until, "--until")
@@ -130,7 +100,10 @@ def energy(
         raise UserError(f"--since {since} is after --until {until}")
     if max_age_years is not None and max_age_years <= 0:
         raise UserError(f"--max-age-years {max_age_years:g}: must be > 0 years")
-    frame, label = _market_for_energy(market)
+    try:
+        frame, label = cbeci_market(market)
+    except MarketInputError as exc:
+        raise UserError(f"--market {exc}") from None
     out = run_cbeci(frame, price_usd_kwh=price, since=start, until=end,
                     max_age_days=None if max_age_years is None else max_age_years * 365.25)
     out = out.dropna(subset=["power_guess_gw"]) if out["power_guess_gw"].notna().any() else out
@@ -172,21 +145,17 @@ def energy(
 
 
 def _market_month(when: str | None) -> pd.Series:
-    from .sources.bundled_observed import read_market_monthly
+    """The bundled market row of the month ``--date`` names (default: the newest)."""
+    from .sources.bundled_observed import read_market_month
+    from .sources.errors import OutOfRangeError
 
-    m = read_market_monthly()
-    lo, hi = m["date"].iloc[0], m["date"].iloc[-1]
     if when is None:
-        return m.iloc[-1]
-    text = when if len(when) > 7 else f"{when}-01"
-    day = _day(text, "--date")
-    assert day is not None
-    month = day.to_period("M").to_timestamp()
-    row = m[m["date"] == month]
-    if row.empty:
-        raise UserError(f"--date {when}: outside the bundled market data, which cover "
-                        f"{lo:%Y-%m} .. {hi:%Y-%m}")
-    return row.iloc[0]
+        return read_market_month()
+    day = _day(when if len(when) > 7 else f"{when}-01", "--date")
+    try:
+        return read_market_month(day)
+    except OutOfRangeError as exc:
+        raise UserError(f"--date {when}: {exc}") from None
 
 
 @app.command()
@@ -296,54 +265,6 @@ def economics(
 # validate cbeci
 # --------------------------------------------------------------------------------------------
 
-#: Files ``validate cbeci`` reads, relative to the shared data folder.
-CBECI_FILES = {
-    "miners": Path("cambridge", "ccaf_cbeci_miners_2021-02.json"),
-    "market": Path("market", "coinmetrics_btc_2026-03.csv"),
-    "api_1": Path("cambridge", "ccaf_api_cbeci_daily_2010-07_2019-08.csv"),
-    "api_2": Path("cambridge", "ccaf_api_cbeci_daily_2019-09_2020-12.csv"),
-    "download_2022": Path("cambridge",
-                          "cbeci_daily_annualised_TWh_vintage-2022-01_2014-07_2020-12.csv"),
-}
-
-
-def default_data_dir() -> Path:
-    """``$HASHSHIFT_SHARED_DATA``, else ``../shared/data`` from the working directory."""
-    env = os.environ.get("HASHSHIFT_SHARED_DATA")
-    return Path(env) if env else Path.cwd().parent / "shared" / "data"
-
-
-def cbeci_validation_table(data_dir: Path, *, start: str = "2015-01-01",
-                           end: str = "2020-12-31", price_usd_kwh: float = 0.05) -> pd.DataFrame:
-    """Read the reference files under ``data_dir`` (:data:`CBECI_FILES`) and run
-    :func:`hashshift.energy.validate_cbeci` for CCAF's 2021-02 list and its API-vintage
-    reconstruction, against the API vintage (Aug 2022) and the 2022-01 download vintage."""
-    from . import hardware as hw
-    from .cbeci import ccaf_api_hardware, validate_cbeci
-    from .sources.bundled_observed import read_ccaf_miners
-    from .sources.ccaf import read_cbeci
-    from .sources.prices import read_coinmetrics
-
-    paths = {k: data_dir / p for k, p in CBECI_FILES.items()}
-    missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing:
-        raise UserError("missing reference file(s): " + ", ".join(missing) + "; pass "
-                        "--data-dir pointing at a folder with cambridge/ and market/ (or set "
-                        "HASHSHIFT_SHARED_DATA)")
-    miners = read_ccaf_miners(paths["miners"])
-    market = read_coinmetrics(paths["market"])
-    api = pd.concat([read_cbeci(paths["api_1"]), read_cbeci(paths["api_2"])],
-                    ignore_index=True)
-    download = read_cbeci(paths["download_2022"])
-    cat = hw.catalogue()
-    s1 = cat[cat["model"] == "Antminer S1"].assign(model="Bitmain Antminer S1")
-    return validate_cbeci(
-        {"ccaf-2021-02": miners, "api-recon": ccaf_api_hardware(miners, s1)},
-        market, {"api-2022-08": api, "download-2022-01": download},
-        start=start, end=end, price_usd_kwh=price_usd_kwh,
-    )
-
-
 @validate_app.command("cbeci")
 @friendly
 def validate_cbeci_command(
@@ -362,8 +283,17 @@ def validate_cbeci_command(
     assert s is not None and e is not None
     if s > e:
         raise UserError(f"--start {start} is after --end {end}")
+    from .cbeci import cbeci_validation_table
+    from .sources.errors import MissingFilesError
+    from .sources.reference import default_data_dir
+
     folder = data_dir if data_dir is not None else default_data_dir()
-    df = cbeci_validation_table(folder, start=f"{s:%Y-%m-%d}", end=f"{e:%Y-%m-%d}")
+    try:
+        df = cbeci_validation_table(folder, start=f"{s:%Y-%m-%d}", end=f"{e:%Y-%m-%d}")
+    except MissingFilesError as exc:
+        raise UserError("missing reference file(s): " + ", ".join(str(p) for p in exc.missing)
+                        + "; pass --data-dir pointing at a folder with cambridge/ and market/ "
+                        "(or set HASHSHIFT_SHARED_DATA)") from None
     if csv is not None:
         _write_csv(df, csv)
     if as_json:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import typing
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -255,73 +254,19 @@ def validate(
         raise typer.Exit(2)
     assert sc is not None and inputs is not None
     if as_json:
-        _emit_json({"file": source, "valid": True, **_resolved_summary(sc, inputs)})
+        from .sim.engine import resolved_summary
+
+        _emit_json({"file": source, "valid": True, **resolved_summary(inputs)})
         return
     if state.quiet:
         return
     _print_resolved(sc, inputs, source)
 
 
-def _resolved_summary(sc: Scenario, inp: Inputs) -> dict[str, Any]:
-    m = sc.scenario
-    order = sorted(range(len(inp.regions)), key=lambda j: -float(inp.shares[j]))
-    return {
-        "name": m.name, "description": m.description, "as_of": str(m.as_of),
-        "end": str(m.as_of + timedelta(days=m.horizon_days - 1)),
-        "horizon_days": m.horizon_days, "paths": m.paths, "seed": m.seed,
-        "initial": {"hashrate_ehs": round(float(inp.hashrate_ehs), 3), "height": inp.height,
-                    "shares_pct": {inp.regions[j]: round(float(inp.shares[j]) * 100, 3)
-                                   for j in order}},
-        "machine_classes": {n: float(e) for n, e in zip(inp.classes.names,
-                                                        inp.classes.efficiency_j_th.tolist(),
-                                                        strict=True)},
-        "events": [_event_row(ev) for ev in sc.event],
-        "provenance": dict(inp.notes),
-    }
-
-
-def _pct(x: float) -> str:
-    return f"{x * 100:.0f} %" if abs(x * 100 - round(x * 100)) < 1e-9 else f"{x * 100:.1f} %"
-
-
-def _event_row(ev: Any) -> dict[str, str]:
-    """One event as kind / region / when / what / source strings."""
-    kind = str(ev.kind)
-    region = str(getattr(ev, "region", None) or "all")
-    when = what = ""
-    if kind == "ban":
-        when = f"announced {ev.announced}, effective {ev.effective}"
-        what = f"enforcement {_pct(ev.enforcement)}"
-        if ev.enforcement_uncertainty:
-            what += f" ± {_pct(ev.enforcement_uncertainty)}"
-        what += f", underground {_pct(ev.underground)}"
-        if getattr(ev, "underground_uncertainty", 0):
-            what += f" ± {_pct(ev.underground_uncertainty)}"
-        what += f", ramp {ev.ramp_down_days} d"
-    elif kind == "curtailment":
-        when = f"{ev.start} to {ev.end}" + (", every year" if ev.recurring == "yearly" else "")
-        what = f"{_pct(ev.share)} of running hashrate off"
-    elif kind == "seasonal":
-        months = ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split()
-        when = ", ".join(months[m - 1] for m in ev.months)
-        what = f"price × {ev.price_multiplier:g}, capacity × {ev.capacity_multiplier:g}"
-    elif kind == "price_shock":
-        when = f"{ev.start} to {ev.end}" if ev.end else f"from {ev.start}"
-        what = f"{ev.target} price × {ev.multiplier:g}"
-        if ev.target == "btc":
-            region = "–"
-    elif kind == "tax":
-        when = f"from {ev.start}"
-        what = f"{ev.usd_kwh:g} USD/kWh, {ev.usd_th_day:g} USD/(TH/s)/day"
-    else:  # a kind added to the format later: show its fields
-        what = ", ".join(f"{k}={v}" for k, v in ev.model_dump(mode="json").items()
-                         if k not in ("kind", "region", "source"))
-    return {"kind": kind, "region": region, "when": when, "what": what,
-            "source": str(getattr(ev, "source", "") or "")}
-
-
 def _print_resolved(sc: Scenario, inp: Inputs, source: str) -> None:
-    s = _resolved_summary(sc, inp)
+    from .sim.engine import resolved_summary
+
+    s = resolved_summary(inp)
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()

@@ -34,6 +34,7 @@ __all__ = [
     "Seasonal",
     "Supply",
     "Tax",
+    "describe_event",
     "load_scenario",
     "parse_scenario",
     "region_problems",
@@ -421,6 +422,49 @@ def load_scenario(path: str | Path) -> Scenario:
 def scenario_schema() -> dict[str, Any]:
     """JSON Schema of the scenario format."""
     return Scenario.model_json_schema()
+
+
+def _pct(share: float) -> str:
+    """A share [0..1] as a percentage: whole numbers without decimals, else one decimal."""
+    pct = share * 100
+    return f"{pct:.0f} %" if abs(pct - round(pct)) < 1e-9 else f"{pct:.1f} %"
+
+
+def describe_event(ev: Any) -> dict[str, str]:
+    """One event in words: ``kind``, ``region`` (``all`` or ``–`` when none applies),
+    ``when``, ``what`` and ``source``."""
+    kind = str(ev.kind)
+    region = str(getattr(ev, "region", None) or "all")
+    when = what = ""
+    if kind == "ban":
+        when = f"announced {ev.announced}, effective {ev.effective}"
+        what = f"enforcement {_pct(ev.enforcement)}"
+        if ev.enforcement_uncertainty:
+            what += f" ± {_pct(ev.enforcement_uncertainty)}"
+        what += f", underground {_pct(ev.underground)}"
+        if getattr(ev, "underground_uncertainty", 0):
+            what += f" ± {_pct(ev.underground_uncertainty)}"
+        what += f", ramp {ev.ramp_down_days} d"
+    elif kind == "curtailment":
+        when = f"{ev.start} to {ev.end}" + (", every year" if ev.recurring == "yearly" else "")
+        what = f"{_pct(ev.share)} of running hashrate off"
+    elif kind == "seasonal":
+        months = ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split()
+        when = ", ".join(months[m - 1] for m in ev.months)
+        what = f"price × {ev.price_multiplier:g}, capacity × {ev.capacity_multiplier:g}"
+    elif kind == "price_shock":
+        when = f"{ev.start} to {ev.end}" if ev.end else f"from {ev.start}"
+        what = f"{ev.target} price × {ev.multiplier:g}"
+        if ev.target == "btc":
+            region = "–"
+    elif kind == "tax":
+        when = f"from {ev.start}"
+        what = f"{ev.usd_kwh:g} USD/kWh, {ev.usd_th_day:g} USD/(TH/s)/day"
+    else:  # a kind added to the format later: show its fields
+        what = ", ".join(f"{k}={v}" for k, v in ev.model_dump(mode="json").items()
+                         if k not in ("kind", "region", "source"))
+    return {"kind": kind, "region": region, "when": when, "what": what,
+            "source": str(getattr(ev, "source", "") or "")}
 
 
 # -- a small TOML writer (tomllib only reads) ----------------------------------------------------
