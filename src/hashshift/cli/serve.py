@@ -7,11 +7,15 @@ from typing import Annotated
 
 import typer
 
-from .cli import UserError, app, err_console, friendly
-from .web.settings import TOKEN_ENV, Settings
+from ..web.settings import TOKEN_ENV, Settings
+from ._base import UserError, err_console, friendly
 
 
-@app.command("serve")
+def register(app: typer.Typer) -> None:
+    """Add ``hashshift serve`` to ``app``."""
+    app.command("serve")(serve)
+
+
 @friendly
 def serve(
     host: Annotated[str, typer.Option(
@@ -49,8 +53,8 @@ def serve(
     API (schema at /openapi.json). Every page and asset comes from this machine."""
     import uvicorn
 
-    from .web.app import create_app
-    from .web.settings import allowed_hosts_for, is_loopback
+    from ..web.app import create_app
+    from ..web.settings import allowed_hosts_for, is_loopback
 
     if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
         raise UserError(f"--log-level {log_level!r}: use critical, error, warning, info, debug "
