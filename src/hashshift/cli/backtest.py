@@ -1,4 +1,4 @@
-"""`hashshift backtest NAME`: a shipped scenario run as a forecast, compared with history."""
+"""``hashshift backtest NAME``: a shipped scenario run as a forecast, compared with history."""
 
 from __future__ import annotations
 

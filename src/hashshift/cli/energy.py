@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,6 +22,9 @@ from ._base import (
     state,
     write_csv,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def register(app: typer.Typer) -> None:
@@ -76,7 +79,8 @@ def energy(
         say_written("rows", csv)
 
 
-def _print_energy(out: Any, label: str, price: float, rows: int) -> None:
+def _print_energy(out: pd.DataFrame, label: str, price: float, rows: int) -> None:
+    """The last ``rows`` rows of the CBECI table."""
     from rich.table import Table
 
     monthly = out.attrs.get("resolution") == "monthly"

@@ -1,4 +1,4 @@
-"""CLI command ``hashshift report``: the offline HTML report, or its figures as PNG/PDF."""
+"""``hashshift report``: the offline HTML report, or its figures as PNG/PDF."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CLI command `hashshift sweep SPEC.toml`: many scenarios on local processes or Dask."""
+"""``hashshift sweep SPEC``: many scenarios on local processes or Dask."""
 
 from __future__ import annotations
 
