@@ -137,7 +137,7 @@ def render_cli() -> str:
 
 def render_scenarios(current: str) -> str:
     """docs/scenarios.md with the generated field tables spliced between the markers."""
-    from hashshift.cli_sim import scenario_reference_markdown
+    from hashshift.sim.schema_doc import scenario_reference_markdown
 
     start, end = current.find(BEGIN), current.find(END)
     if start < 0 or end < start:

@@ -10,7 +10,6 @@ import pytest
 from numpy.testing import assert_allclose
 from typer.testing import CliRunner
 
-import hashshift.cli_geo  # noqa: F401  (registers `map` on the app)
 from hashshift.cli import app
 from hashshift.store import Store
 

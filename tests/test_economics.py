@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from hashshift import economics as ec
-from hashshift.sources.bundled_observed import read_market_monthly
+from hashshift.sources.bundled_observed import read_market_month, read_market_monthly
 
 
 def test_hashprice_formula_by_hand() -> None:
@@ -126,3 +126,17 @@ def test_bad_input_names_field_value_and_rule(call: object, field: str) -> None:
     with pytest.raises(ValueError) as info:
         call()  # type: ignore[operator]
     assert field in str(info.value) and "allowed" in str(info.value)
+
+
+def test_market_month_is_a_bundled_row_and_outside_names_the_span() -> None:
+    import pandas as pd
+
+    from hashshift.sources.errors import OutOfRangeError
+
+    m = read_market_monthly()
+    assert read_market_month()["date"] == m["date"].iloc[-1]
+    row = read_market_month(pd.Timestamp("2021-06-17"))
+    assert row["date"] == pd.Timestamp("2021-06-01")
+    assert row["hashrate_ehs"] == m.set_index("date").loc["2021-06-01", "hashrate_ehs"]
+    with pytest.raises(OutOfRangeError, match=f"cover {m['date'].iloc[0]:%Y-%m} .. "):
+        read_market_month(pd.Timestamp("1999-01-01"))

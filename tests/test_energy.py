@@ -20,11 +20,9 @@ from numpy.testing import assert_allclose
 from hashshift import cbeci as cb
 from hashshift import economics as ec
 from hashshift import energy as en
-from hashshift import hardware as hw
-from hashshift.sources.bundled_observed import read_ccaf_miners, read_grid_intensity
+from hashshift.sources.bundled_observed import read_grid_intensity
 from hashshift.sources.ccaf import read_cbeci
 from hashshift.sources.gridtable import parse_grid_table
-from hashshift.sources.prices import read_coinmetrics
 
 # ---------------------------------------------------------------------------------------------
 # pure functions
@@ -195,19 +193,7 @@ def test_energy_by_region_from_the_mining_map() -> None:
 
 @functools.cache
 def _validation(root: str) -> pd.DataFrame:
-    base = Path(root)
-    miners = read_ccaf_miners(base / "cambridge" / "ccaf_cbeci_miners_2021-02.json")
-    market = read_coinmetrics(base / "market" / "coinmetrics_btc_2026-03.csv")
-    hist, prov = _api_files(root)
-    api = pd.concat([hist, prov], ignore_index=True)
-    download = read_cbeci(base / "cambridge" /
-                          "cbeci_daily_annualised_TWh_vintage-2022-01_2014-07_2020-12.csv")
-    cat = hw.catalogue()
-    s1 = cat[cat["model"] == "Antminer S1"].assign(model="Bitmain Antminer S1")
-    return cb.validate_cbeci(
-        {"ccaf-2021-02": miners, "api-recon": cb.ccaf_api_hardware(miners, s1)},
-        market, {"api-2022-08": api, "download-2022-01": download},
-    )
+    return cb.cbeci_validation_table(Path(root))
 
 
 def _table(shared: type) -> pd.DataFrame:
@@ -249,3 +235,26 @@ def test_cbeci_2022_01_vintage_reported(shared: type) -> None:
     assert rows.loc["lower", "median_abs_err_pct"] <= 10
     assert rows.loc["upper", "median_abs_err_pct"] <= 10
     assert 5 < rows.loc["guess", "median_abs_err_pct"] < 15
+
+
+def test_cbeci_validation_names_every_missing_reference_file(tmp_path: Path) -> None:
+    from hashshift.sources.errors import MissingFilesError
+    from hashshift.sources.reference import CBECI_FILES
+
+    with pytest.raises(MissingFilesError) as info:
+        cb.cbeci_validation_table(tmp_path)
+    assert info.value.missing == [tmp_path / p for p in CBECI_FILES.values()]
+
+
+def test_cbeci_market_reads_the_file_else_the_bundled_table() -> None:
+    data = Path(__file__).parent / "data"
+    frame, label = cb.cbeci_market(data / "coinmetrics_btc_sample.csv")
+    assert label.endswith("coinmetrics_btc_sample.csv (daily)")
+    assert {"date", "revenue_usd", "hashrate_ehs"} <= set(frame.columns)
+    frame, label = cb.cbeci_market()  # the test's store is empty
+    assert label.startswith("bundled market_monthly_") and label.endswith("(monthly means)")
+    assert {"date", "revenue_usd_day", "hashrate_ehs"} <= set(frame.columns)
+    with pytest.raises(cb.MarketInputError, match="plain price series"):
+        cb.cbeci_market(data / "prices_close_sample.csv")
+    with pytest.raises(cb.MarketInputError, match="no such file"):
+        cb.cbeci_market(data / "missing.csv")

@@ -221,7 +221,7 @@ def connect(*args, **kwargs):
     con = _connect(*args, **kwargs)
     return con if kwargs.get("read_only") else _Counted(con)
 duckdb.connect = connect
-import hashshift.cli, hashshift.store, hashshift.consensus, hashshift.cli_sweep, hashshift.sweep
+import hashshift.cli, hashshift.store, hashshift.consensus, hashshift.sweep
 from hashshift.sources import bitcoind, ccaf, gridtable, mempool, prices, rawheaders
 mempool.MempoolClient.__init__.__kwdefaults__["min_interval_s"] = 0.0
 threads = len(os.listdir("/proc/self/task"))

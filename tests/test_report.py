@@ -51,10 +51,10 @@ def _chromium() -> str | None:
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def small_result() -> Any:
-    from hashshift.cli_report import load_scenario_arg
     from hashshift.sim.engine import run
+    from hashshift.sim.examples import resolve_scenario
 
-    sc, _ = load_scenario_arg("china_2021")
+    sc, _ = resolve_scenario("china_2021")
     meta = sc.scenario.model_copy(update={"horizon_days": 200, "paths": 60})
     sc = sc.model_copy(update={"scenario": meta})
     return run(sc, paths=60)
@@ -245,7 +245,6 @@ def test_figures_use_no_feature_that_fetches(scenario_report: Path) -> None:
 def test_observed_only_report_via_cli(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    import hashshift.cli_report  # noqa: F401 - registers the command
     from hashshift.cli import app
 
     out = tmp_path / "observed.html"
@@ -262,7 +261,6 @@ def test_observed_only_report_via_cli(tmp_path: Path) -> None:
 def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    import hashshift.cli_report  # noqa: F401
     from hashshift.cli import app
 
     runner = CliRunner()
@@ -576,7 +574,6 @@ def test_report_has_a_sensitivity_section(sweep_report: tuple[Path, Any]) -> Non
 def test_report_with_a_sweep_via_cli(swept: tuple[Path, Path], tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    import hashshift.cli_report  # noqa: F401 - registers the command
     from hashshift.cli import app
 
     spec, work = swept
@@ -593,7 +590,6 @@ def test_report_with_a_sweep_via_cli(swept: tuple[Path, Path], tmp_path: Path) -
 def test_report_sweep_errors_via_cli(swept: tuple[Path, Path], tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    import hashshift.cli_report  # noqa: F401
     from hashshift.cli import app
 
     runner = CliRunner()

@@ -377,6 +377,21 @@ def test_json_schema_is_json_with_the_top_level_properties() -> None:
     assert meta["horizon_days"]["maximum"] == LIMITS["horizon_days"]
 
 
+def test_every_field_is_described_in_the_schema() -> None:
+    """docs/scenarios.md takes each field's unit and text from its description alone."""
+    undescribed = []
+    for model, spec in scenario_schema()["$defs"].items():
+        for name, prop in spec.get("properties", {}).items():
+            text = re.sub(r"^\[[^\]]*\]", "", prop.get("description", "")).strip()
+            if not text:
+                undescribed.append(f"{model}.{name}")
+    assert not undescribed, undescribed
+    ban = scenario_schema()["$defs"]["Ban"]["properties"]
+    assert ban["region"]["description"].startswith("ISO 3166-1/-2 region code")
+    assert scenario_schema()["$defs"]["Meta"]["properties"]["horizon_days"]["description"] \
+        .startswith("[days] ")
+
+
 # -------------------------------------------------------------------------------------------
 # arbitrary input fails only with ScenarioError
 # -------------------------------------------------------------------------------------------

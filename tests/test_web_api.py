@@ -527,7 +527,6 @@ def test_serve_command(monkeypatch: pytest.MonkeyPatch) -> None:
     import uvicorn
     from typer.testing import CliRunner
 
-    import hashshift.cli_serve  # noqa: F401  (registers `hashshift serve` until cli.py does)
     from hashshift.cli import app
 
     calls: list[dict[str, Any]] = []

@@ -656,7 +656,6 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[Any, list[dict
     import uvicorn
     from typer.testing import CliRunner
 
-    import hashshift.cli_serve  # noqa: F401  (registers `hashshift serve`)
     from hashshift.cli import app
 
     calls: list[dict[str, Any]] = []

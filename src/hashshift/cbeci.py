@@ -8,6 +8,7 @@ https://ccaf.io/cbeci/index/methodology); this module feeds it data and compares
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,8 @@ from .energy import (
     power_by_region,
 )
 
-__all__ = ["CCAF_API_MAKERS", "ccaf_api_hardware", "energy_by_region", "run_cbeci",
-           "validate_cbeci"]
+__all__ = ["CCAF_API_MAKERS", "MarketInputError", "cbeci_market", "cbeci_validation_table",
+           "ccaf_api_hardware", "energy_by_region", "run_cbeci", "validate_cbeci"]
 
 #: Makers whose machines the CCAF API vintage files count (measured; see ccaf_api_hardware).
 CCAF_API_MAKERS = ("Bitmain", "Canaan", "MicroBT")
@@ -38,6 +39,46 @@ def _window_days(dates: pd.DatetimeIndex) -> int:
         return 0
     step = np.median(np.diff(dates.to_numpy()).astype("timedelta64[D]").astype(float))
     return 1 if step >= 27 else 0
+
+
+class MarketInputError(ValueError):
+    """A market file CBECI cannot run on (missing, or not Coin Metrics' layout); the message
+    starts with the file's path."""
+
+
+def cbeci_market(path: Path | None = None) -> tuple[pd.DataFrame, str]:
+    """The market table to run CBECI on and a label of where it came from.
+
+    ``path`` (Coin Metrics' daily ``btc.csv``) when given; else the local store's ``prices``
+    table when it holds more than 14 days with revenue and hashrate (daily); else the bundled
+    monthly table. An unreadable store counts as empty.
+    """
+    if path is not None:
+        from .sources.prices import read_price_csv
+
+        try:
+            parsed = read_price_csv(path)
+        except FileNotFoundError:
+            raise MarketInputError(f"{path}: no such file") from None
+        if parsed.kind != "coinmetrics":
+            raise MarketInputError(f"{path}: needs Coin Metrics' btc.csv layout (time, "
+                                   "PriceUSD, HashRate, BlkCnt, FeeTotNtv, IssTotNtv); this file "
+                                   "is a plain price series")
+        return parsed.frame, f"{path} (daily)"
+    try:
+        from .store import Store
+
+        stored = Store(lock_timeout_s=2.0).read_table("prices")
+    except Exception:  # an unreadable store falls back to the bundled table
+        stored = pd.DataFrame()
+    if not stored.empty and {"revenue_usd", "hashrate_ehs"} <= set(stored.columns):
+        stored = stored.dropna(subset=["revenue_usd", "hashrate_ehs"])
+        if len(stored) > 14:
+            stored = stored.assign(date=pd.to_datetime(stored["date"]))
+            return stored, "the local store's prices table (daily)"
+    from .sources.bundled_observed import bundled_name, read_market_monthly
+
+    return read_market_monthly(), f"bundled {bundled_name('market_monthly')} (monthly means)"
 
 
 def run_cbeci(
@@ -233,3 +274,30 @@ def validate_cbeci(
                     "meets_goal": bool(n and med <= VALIDATION_GOALS_PCT[b]),
                 })
     return pd.DataFrame(rows)
+
+
+def cbeci_validation_table(data_dir: Path | None = None, *, start: str = "2015-01-01",
+                           end: str = "2020-12-31", price_usd_kwh: float = 0.05) -> pd.DataFrame:
+    """:func:`validate_cbeci` on the reference files under ``data_dir`` (default:
+    :func:`hashshift.sources.reference.default_data_dir`): CCAF's 2021-02 hardware list and its
+    API-vintage reconstruction, against the API vintage (Aug 2022) and the 2022-01 download.
+
+    Parameters
+    ----------
+    data_dir : Path or None — folder with ``cambridge/`` and ``market/``
+        (:data:`hashshift.sources.reference.CBECI_FILES`); a missing file raises
+        :class:`~hashshift.sources.errors.MissingFilesError`
+    start, end : str — days compared (inclusive)
+    price_usd_kwh : float — [USD/kWh]
+    """
+    from .hardware import catalogue
+    from .sources.reference import default_data_dir, read_cbeci_references
+
+    ref = read_cbeci_references(default_data_dir() if data_dir is None else data_dir)
+    cat = catalogue()
+    s1 = cat[cat["model"] == "Antminer S1"].assign(model="Bitmain Antminer S1")
+    return validate_cbeci(
+        {"ccaf-2021-02": ref.miners, "api-recon": ccaf_api_hardware(ref.miners, s1)},
+        ref.market, {"api-2022-08": ref.api, "download-2022-01": ref.download},
+        start=start, end=end, price_usd_kwh=price_usd_kwh,
+    )

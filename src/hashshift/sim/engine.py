@@ -44,7 +44,7 @@ from .network import advance_day, start_network
 from .policy import Timeline, build_timeline
 from .scenario import LIMITS, Scenario
 
-__all__ = ["Inputs", "Result", "resolve", "run"]
+__all__ = ["Inputs", "Result", "resolve", "resolved_summary", "run"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 Q_NAMES = ("q05", "q25", "q50", "q75", "q95")
@@ -312,6 +312,35 @@ def _trailing_growth_ehs_month(names: list[str], start: date) -> dict[str, float
         if last in rows.index and first in rows.index:
             out[code] = float(rows[last] - rows[first]) / 12.0
     return out
+
+
+def resolved_summary(inputs: Inputs) -> dict[str, Any]:
+    """What a scenario resolved to, before it runs (``hashshift scenario validate``).
+
+    Returns the scenario's ``name, description, as_of, end`` (last simulated day),
+    ``horizon_days, paths, seed``; ``initial``: ``hashrate_ehs`` [EH/s], ``height`` and
+    ``shares_pct`` [%] by region, largest first; ``machine_classes``: name -> efficiency
+    [J/TH]; ``events`` (:func:`~hashshift.sim.scenario.describe_event` of each) and
+    ``provenance``: where each input came from.
+    """
+    from .scenario import describe_event
+
+    sc, m = inputs.scenario, inputs.scenario.scenario
+    order = sorted(range(len(inputs.regions)), key=lambda j: -float(inputs.shares[j]))
+    return {
+        "name": m.name, "description": m.description, "as_of": str(m.as_of),
+        "end": str(m.as_of + timedelta(days=m.horizon_days - 1)),
+        "horizon_days": m.horizon_days, "paths": m.paths, "seed": m.seed,
+        "initial": {"hashrate_ehs": round(float(inputs.hashrate_ehs), 3),
+                    "height": inputs.height,
+                    "shares_pct": {inputs.regions[j]: round(float(inputs.shares[j]) * 100, 3)
+                                   for j in order}},
+        "machine_classes": {n: float(e) for n, e in zip(inputs.classes.names,
+                                                        inputs.classes.efficiency_j_th.tolist(),
+                                                        strict=True)},
+        "events": [describe_event(ev) for ev in sc.event],
+        "provenance": dict(inputs.notes),
+    }
 
 
 def _market_paths(scenario: Scenario, market: pd.DataFrame, days: list[date],

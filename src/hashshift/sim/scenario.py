@@ -34,6 +34,7 @@ __all__ = [
     "Seasonal",
     "Supply",
     "Tax",
+    "describe_event",
     "load_scenario",
     "parse_scenario",
     "region_problems",
@@ -55,19 +56,22 @@ class _Model(BaseModel):
 class Meta(_Model):
     """``[scenario]``: identity and run size."""
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    name: str = Field(min_length=1, max_length=200,
+                      description="scenario name, shown in summaries and reports")
+    description: str = Field(default="", description="free text")
     as_of: date = Field(description="forecast start; only data before this date are used")
-    horizon_days: int = Field(ge=1, le=LIMITS["horizon_days"], description="[days]")
-    paths: int = Field(ge=1, le=LIMITS["paths"], description="[Monte Carlo paths]")
+    horizon_days: int = Field(ge=1, le=LIMITS["horizon_days"],
+                              description="[days] days simulated from `as_of`")
+    paths: int = Field(ge=1, le=LIMITS["paths"], description="[Monte Carlo paths] number of "
+                       "paths; each draws the uncertain inputs afresh")
     seed: int = Field(ge=0, description="seed of numpy.random.SeedSequence")
 
 
 class MachineClass(_Model):
     """An efficiency class of machines (``[[machine_class]]``)."""
 
-    name: str = Field(min_length=1)
-    efficiency_j_th: Positive = Field(description="[J/TH]")
+    name: str = Field(min_length=1, description="class name (the keys of `supply.mix_pct`)")
+    efficiency_j_th: Positive = Field(description="[J/TH] energy per unit of hashing")
     share_pct: NonNeg = Field(description="[%] of the initial fleet's hashrate")
     release: date | None = Field(default=None, description="first deliveries of this class")
 
@@ -126,7 +130,11 @@ class Supply(_Model):
 class PriceModel(_Model):
     """``[price]``: the bitcoin price path [USD/BTC]."""
 
-    kind: Literal["historical", "fixed", "gbm"] = "historical"
+    kind: Literal["historical", "fixed", "gbm"] = Field(
+        default="historical",
+        description="`historical`: the bundled monthly means; `fixed`: `usd` (default: the last "
+                    "monthly mean before `as_of`); `gbm`: geometric Brownian motion from `usd` "
+                    "with `drift_pct_yr` and `volatility_pct_yr`")
     usd: Positive | None = Field(default=None, description="[USD/BTC] fixed level or GBM start")
     drift_pct_yr: float = Field(default=0.0, ge=-100, le=500, description="[%/yr] GBM drift")
     volatility_pct_yr: NonNeg = Field(default=70.0, le=500, description="[%/yr] GBM volatility")
@@ -135,7 +143,9 @@ class PriceModel(_Model):
 class FeeModel(_Model):
     """``[fees]``: transaction fees per block [BTC]."""
 
-    kind: Literal["historical", "fixed"] = "historical"
+    kind: Literal["historical", "fixed"] = Field(
+        default="historical",
+        description="`historical`: the bundled monthly means; `fixed`: `btc_per_block`")
     btc_per_block: NonNeg | None = Field(default=None, description="[BTC/block] for kind=fixed")
 
 
@@ -176,11 +186,22 @@ class Migration(_Model):
                                  "energise new capacity for machines waiting in a region")
 
 
+# Descriptions of the fields every event kind has.
+_KIND = "the event type; it decides which other fields apply"
+_REGION = ("ISO 3166-1/-2 region code (e.g. `CN-XJ`, `US-TX`, `KZ`); a country code covers its "
+           "subdivisions")
+_START = "first day (inclusive)"
+_END = "last day (inclusive, on or after `start`)"
+_SOURCE = "where the dates and figures come from (free text, shown in summaries)"
+
+
 class Ban(_Model):
-    kind: Literal["ban"]
-    region: str
-    announced: date
-    effective: date
+    kind: Literal["ban"] = Field(description=_KIND)
+    region: str = Field(description=_REGION)
+    announced: date = Field(description="date the ban becomes known: from then on no new "
+                                        "machines arrive in the region")
+    effective: date = Field(description="date enforcement starts (on or after `announced`); it "
+                                        "then ramps over `ramp_down_days`")
     enforcement: Share = Field(description="[share] of the region's hashrate that must stop")
     underground: Share = Field(default=0.0, description="[share] of the stopped hashrate that "
                                "keeps running covertly")
@@ -189,7 +210,7 @@ class Ban(_Model):
     ramp_down_days: int = Field(default=0, ge=0, le=365, description="[days] to full enforcement")
     enforcement_uncertainty: Share = Field(default=0.0, description="[share] ± path-to-path "
                                            "spread of enforcement")
-    source: str = ""
+    source: str = Field(default="", description=_SOURCE)
 
     @model_validator(mode="after")
     def _dates(self) -> Ban:
@@ -200,13 +221,14 @@ class Ban(_Model):
 
 
 class Curtailment(_Model):
-    kind: Literal["curtailment"]
-    region: str
-    start: date
-    end: date
+    kind: Literal["curtailment"] = Field(description=_KIND)
+    region: str = Field(description=_REGION)
+    start: date = Field(description=_START)
+    end: date = Field(description=_END)
     share: Share = Field(description="[share] of the region's running hashrate switched off")
-    recurring: Literal["none", "yearly"] = "none"
-    source: str = ""
+    recurring: Literal["none", "yearly"] = Field(
+        default="none", description="`yearly` repeats the same calendar window every year")
+    source: str = Field(default="", description=_SOURCE)
 
     @model_validator(mode="after")
     def _dates(self) -> Curtailment:
@@ -216,22 +238,28 @@ class Curtailment(_Model):
 
 
 class Seasonal(_Model):
-    kind: Literal["seasonal"]
-    region: str
-    months: list[Annotated[int, Field(ge=1, le=12)]] = Field(min_length=1)
-    price_multiplier: Positive = 1.0
-    capacity_multiplier: NonNeg = 1.0
-    source: str = ""
+    kind: Literal["seasonal"] = Field(description=_KIND)
+    region: str = Field(description=_REGION)
+    months: list[Annotated[int, Field(ge=1, le=12)]] = Field(
+        min_length=1, description="months it applies to (1 = January)")
+    price_multiplier: Positive = Field(
+        default=1.0, description="[factor] electricity price multiplier in those months")
+    capacity_multiplier: NonNeg = Field(
+        default=1.0, description="[factor] capacity multiplier in those months (e.g. dry season)")
+    source: str = Field(default="", description=_SOURCE)
 
 
 class PriceShock(_Model):
-    kind: Literal["price_shock"]
-    target: Literal["electricity", "btc"] = "electricity"
+    kind: Literal["price_shock"] = Field(description=_KIND)
+    target: Literal["electricity", "btc"] = Field(
+        default="electricity",
+        description="the price shocked: `electricity` (of `region`, or all regions) or `btc`")
     region: str | None = Field(default=None, description="electricity shocks: one region or all")
-    start: date
-    end: date | None = None
-    multiplier: Positive
-    source: str = ""
+    start: date = Field(description=_START)
+    end: date | None = Field(default=None, description=_END)
+    multiplier: Positive = Field(description="[factor] multiplier on the price while the shock "
+                                             "lasts")
+    source: str = Field(default="", description=_SOURCE)
 
     @model_validator(mode="after")
     def _dates(self) -> PriceShock:
@@ -241,12 +269,12 @@ class PriceShock(_Model):
 
 
 class Tax(_Model):
-    kind: Literal["tax"]
-    region: str
-    start: date
+    kind: Literal["tax"] = Field(description=_KIND)
+    region: str = Field(description=_REGION)
+    start: date = Field(description=_START)
     usd_kwh: NonNeg = Field(default=0.0, description="[USD/kWh] levy on electricity")
     usd_th_day: NonNeg = Field(default=0.0, description="[USD/(TH/s)/day] levy on hashrate")
-    source: str = ""
+    source: str = Field(default="", description=_SOURCE)
 
 
 Event = Annotated[Ban | Curtailment | Seasonal | PriceShock | Tax, Field(discriminator="kind")]
@@ -394,6 +422,49 @@ def load_scenario(path: str | Path) -> Scenario:
 def scenario_schema() -> dict[str, Any]:
     """JSON Schema of the scenario format."""
     return Scenario.model_json_schema()
+
+
+def _pct(share: float) -> str:
+    """A share [0..1] as a percentage: whole numbers without decimals, else one decimal."""
+    pct = share * 100
+    return f"{pct:.0f} %" if abs(pct - round(pct)) < 1e-9 else f"{pct:.1f} %"
+
+
+def describe_event(ev: Any) -> dict[str, str]:
+    """One event in words: ``kind``, ``region`` (``all`` or ``–`` when none applies),
+    ``when``, ``what`` and ``source``."""
+    kind = str(ev.kind)
+    region = str(getattr(ev, "region", None) or "all")
+    when = what = ""
+    if kind == "ban":
+        when = f"announced {ev.announced}, effective {ev.effective}"
+        what = f"enforcement {_pct(ev.enforcement)}"
+        if ev.enforcement_uncertainty:
+            what += f" ± {_pct(ev.enforcement_uncertainty)}"
+        what += f", underground {_pct(ev.underground)}"
+        if getattr(ev, "underground_uncertainty", 0):
+            what += f" ± {_pct(ev.underground_uncertainty)}"
+        what += f", ramp {ev.ramp_down_days} d"
+    elif kind == "curtailment":
+        when = f"{ev.start} to {ev.end}" + (", every year" if ev.recurring == "yearly" else "")
+        what = f"{_pct(ev.share)} of running hashrate off"
+    elif kind == "seasonal":
+        months = ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split()
+        when = ", ".join(months[m - 1] for m in ev.months)
+        what = f"price × {ev.price_multiplier:g}, capacity × {ev.capacity_multiplier:g}"
+    elif kind == "price_shock":
+        when = f"{ev.start} to {ev.end}" if ev.end else f"from {ev.start}"
+        what = f"{ev.target} price × {ev.multiplier:g}"
+        if ev.target == "btc":
+            region = "–"
+    elif kind == "tax":
+        when = f"from {ev.start}"
+        what = f"{ev.usd_kwh:g} USD/kWh, {ev.usd_th_day:g} USD/(TH/s)/day"
+    else:  # a kind added to the format later: show its fields
+        what = ", ".join(f"{k}={v}" for k, v in ev.model_dump(mode="json").items()
+                         if k not in ("kind", "region", "source"))
+    return {"kind": kind, "region": region, "when": when, "what": what,
+            "source": str(getattr(ev, "source", "") or "")}
 
 
 # -- a small TOML writer (tomllib only reads) ----------------------------------------------------

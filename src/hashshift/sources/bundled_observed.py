@@ -32,6 +32,7 @@ import pandas as pd
 from . import _tabular as tab
 from ._tabular import TableFormatError
 from .bundled_files import newest_bundled
+from .errors import OutOfRangeError
 from .gridtable import parse_grid_table
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "read_asic_catalogue",
     "read_ccaf_miners",
     "read_grid_intensity",
+    "read_market_month",
     "read_market_monthly",
 ]
 
@@ -204,6 +206,23 @@ def read_market_monthly(path: str | Path | None = None) -> pd.DataFrame:
     if path is not None:
         return parse_market_monthly(tab.read_text(path), name=str(path))
     return _bundled_market().copy()
+
+
+def read_market_month(month: pd.Timestamp | None = None) -> pd.Series:
+    """The bundled monthly market row of the month of ``month`` (default: the newest month).
+
+    Raises :class:`~hashshift.sources.errors.OutOfRangeError` naming the months covered when
+    ``month`` is outside them.
+    """
+    m = _bundled_market()
+    if month is None:
+        return m.iloc[-1].copy()
+    row = m[m["date"] == pd.Timestamp(month).to_period("M").to_timestamp()]
+    if row.empty:
+        lo, hi = m["date"].iloc[0], m["date"].iloc[-1]
+        raise OutOfRangeError(f"outside the bundled market data, which cover {lo:%Y-%m} .. "
+                              f"{hi:%Y-%m}")
+    return row.iloc[0].copy()
 
 
 @functools.cache

@@ -7,7 +7,11 @@ shape, ``RuntimeError`` for a service that did not answer as it should).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 __all__ = [
+    "MissingFilesError",
+    "OutOfRangeError",
     "RPCError",
     "SourceAuthError",
     "SourceError",
@@ -45,6 +49,23 @@ class SourceFormatError(SourceError, ValueError):
         self.value = value
         self.detail = message or "unexpected value"
         super().__init__(f"{source}: field {field!r}: {self.detail} (got {_excerpt(value)})")
+
+
+class OutOfRangeError(SourceError, LookupError):
+    """A date outside the span a data set covers; the message names the span."""
+
+
+class MissingFilesError(SourceError, FileNotFoundError):
+    """Files a reader needs that are not there.
+
+    Attributes
+    ----------
+    missing : list[Path] — the files not found
+    """
+
+    def __init__(self, missing: list[Path]) -> None:
+        self.missing = missing
+        super().__init__("missing file(s): " + ", ".join(str(p) for p in missing))
 
 
 class TruncatedBodyError(SourceFormatError):

@@ -8,6 +8,20 @@ security defaults.
 
 from __future__ import annotations
 
-from .app import Settings, create_app
+from typing import TYPE_CHECKING, Any
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .app import create_app
 
 __all__ = ["Settings", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    """``create_app`` on first use, so that reading :class:`Settings` needs no FastAPI."""
+    if name == "create_app":
+        from .app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

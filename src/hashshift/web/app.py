@@ -19,7 +19,6 @@ import hashlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -36,69 +35,10 @@ from . import data, pages
 from .api import DOWNLOADS, busy_response, router, validation_problems
 from .respcache import ResponseCache
 from .runs import Busy, RunManager, Runner, TooMuchWork
-from .security import Guard, check_token
+from .security import Guard
+from .settings import LOOPBACK_HOSTS, Settings
 
 __all__ = ["LOOPBACK_HOSTS", "RunGate", "Settings", "cacheable", "create_app", "static_files"]
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Limits and defaults of the web service (``hashshift serve`` options).
-
-    ``max_work`` bounds one request's path-days (paths × horizon_days, summed over the
-    scenario and its baseline): the default, 2 000 × 365, is a shipped example (1 000 paths,
-    365 days) with its baseline. ``max_runs_per_client`` bounds one client address's requests
-    computing or queued; ``max_queue`` the requests waiting for a slot when all
-    ``max_concurrent_runs`` are busy (beyond: 429). ``token``, when set, is needed (``Authorization:
-    Bearer``) by every request that runs work or writes. ``response_cache_mb`` bounds the memory
-    of cached read responses (0: none).
-    """
-
-    max_paths: int = 2_000
-    max_horizon_days: int = 730
-    max_concurrent_runs: int = 2
-    cache_size: int = 16
-    max_body_bytes: int = 256 * 1024
-    allowed_hosts: tuple[str, ...] = field(default=LOOPBACK_HOSTS)
-    max_work: int = 2_000 * 365
-    max_runs_per_client: int = 1
-    max_queue: int = 4
-    token: str | None = field(default=None, repr=False)
-    response_cache_mb: int = 64
-
-    def __post_init__(self) -> None:
-        from ..sim.scenario import LIMITS
-
-        for name, value, top in (("max_paths", self.max_paths, LIMITS["paths"]),
-                                 ("max_horizon_days", self.max_horizon_days,
-                                  LIMITS["horizon_days"])):
-            if not 1 <= value <= top:
-                raise ValueError(f"{name} must be 1 to {top:,} (the engine's limit), "
-                                 f"got {value:,}")
-        if self.max_concurrent_runs < 1:
-            raise ValueError("max_concurrent_runs must be >= 1")
-        if self.cache_size < 1:
-            raise ValueError("cache_size must be >= 1")
-        if self.max_body_bytes < 1024:
-            raise ValueError("max_body_bytes must be >= 1024")
-        if self.max_work < 1:
-            raise ValueError("max_work must be >= 1 path-day")
-        if self.max_runs_per_client < 1:
-            raise ValueError("max_runs_per_client must be >= 1")
-        if self.max_queue < 0:
-            raise ValueError("max_queue must be >= 0")
-        if self.response_cache_mb < 0:
-            raise ValueError("response_cache_mb must be >= 0")
-        if self.token is not None:
-            check_token(self.token)
-
-    @property
-    def auth(self) -> bool:
-        """Whether requests that run work need the token."""
-        return self.token is not None
-
 
 # ---------------------------------------------------------------------------------------------
 # static assets: a fixed table, nothing else

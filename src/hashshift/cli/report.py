@@ -1,4 +1,4 @@
-"""CLI command ``hashshift report``: the offline HTML report, or its figures as PNG/PDF."""
+"""``hashshift report``: the offline HTML report, or its figures as PNG/PDF."""
 
 from __future__ import annotations
 
@@ -7,29 +7,23 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .cli import UserError, app, console, err_console, friendly, state
+from ._base import UserError, console, err_console, friendly, state
+from ._scenarios import load_scenario
 
 if TYPE_CHECKING:
-    from .sim.scenario import Scenario
-    from .sweep import SweepResult
+    from ..sweep import SweepResult
 
 _FORMATS = ("html", "png", "pdf")
 
 
-def load_scenario_arg(value: str) -> tuple[Scenario, str]:
-    """A scenario file path, or the name of a shipped example (``china_2021``, ``china-2021``);
-    returns the scenario and where it came from."""
-    from .sim.examples import UnknownExampleError, resolve_scenario
-
-    try:
-        return resolve_scenario(value)
-    except UnknownExampleError as exc:
-        raise UserError(f"--scenario {exc}") from None
+def register(app: typer.Typer) -> None:
+    """Add ``hashshift report`` to ``app``."""
+    app.command("report")(report)
 
 
-def load_sweep_arg(spec: str, work: Path | None) -> SweepResult:
+def _load_sweep(spec: str, work: Path | None) -> SweepResult:
     """The finished tasks of a sweep spec (file or shipped name) from its work folder."""
-    from .sweep import SweepError, load_result
+    from ..sweep import SweepError, load_result
 
     try:
         return load_result(spec, work)
@@ -43,7 +37,6 @@ def _figures_folder(out: Path | None) -> Path:
     return out.with_suffix("") if out.suffix else out
 
 
-@app.command()
 @friendly
 def report(
     scenario: Annotated[str | None, typer.Option(
@@ -83,16 +76,16 @@ def report(
 
     swept = None
     if sweep is not None:
-        swept = load_sweep_arg(sweep, sweep_work)
+        swept = _load_sweep(sweep, sweep_work)
         say(f"sweep {swept.name!r}: {len(swept.tasks)} of {swept.stats.total} tasks finished "
             f"in {swept.work_dir}")
 
     result = None
     source = None
     if scenario is not None:
-        from .sim.engine import run
+        from ..sim.engine import run
 
-        sc, source = load_scenario_arg(scenario)
+        sc, source = load_scenario(scenario, "--scenario")
         n = paths if paths is not None else sc.scenario.paths
         say(f"running {sc.scenario.name!r}: {n} paths × {sc.scenario.horizon_days} days")
         if quiet:
@@ -108,7 +101,7 @@ def report(
                              progress=lambda t, total: bar.update(task, completed=t))
 
     if fmt == "html":
-        from .report.html import build_report
+        from ..report.html import build_report
 
         target = out or Path("report.html")
         if target.suffix.lower() not in (".html", ".htm"):
@@ -120,8 +113,8 @@ def report(
             console.print(f"report written to [bold]{path}[/] ({size:.1f} MB; opens offline)")
         return
 
-    from .report.export import export_figures
-    from .report.html import report_figures
+    from ..report.export import export_figures
+    from ..report.html import report_figures
 
     specs = report_figures(result, progress=say, sweep=swept)
     # ExportError (kaleido or Chromium missing, rendering failed) -> one line, exit code 1

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Annotated
 
 import typer
 
-from .cli import UserError, app, err_console, friendly
-
-#: The environment variable holding the access token unless ``--token-env`` names another.
-TOKEN_ENV = "HASHSHIFT_TOKEN"
+from ..web.settings import TOKEN_ENV, Settings
+from ._base import UserError, err_console, friendly
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+def register(app: typer.Typer) -> None:
+    """Add ``hashshift serve`` to ``app``."""
+    app.command("serve")(serve)
 
 
-@app.command("serve")
 @friendly
 def serve(
     host: Annotated[str, typer.Option(
@@ -34,19 +25,23 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port).")]
     = 8000,
     max_paths: Annotated[int, typer.Option(min=1, help="Most Monte Carlo paths a run may ask.")]
-    = 2_000,
-    max_horizon_days: Annotated[int, typer.Option(min=1, help="Longest run, in days.")] = 730,
+    = Settings.max_paths,
+    max_horizon_days: Annotated[int, typer.Option(min=1, help="Longest run, in days.")]
+    = Settings.max_horizon_days,
     max_work: Annotated[int, typer.Option(
         min=1, help="Most path-days (paths × days, scenario and baseline together) one request "
-                    "may ask for.")] = 2_000 * 365,
+                    "may ask for.")] = Settings.max_work,
     max_runs: Annotated[int, typer.Option(
-        min=1, help="Scenario runs computed at once; more wait in the queue.")] = 2,
+        min=1, help="Scenario runs computed at once; more wait in the queue.")]
+    = Settings.max_concurrent_runs,
     queue: Annotated[int, typer.Option(
-        min=0, help="Run requests that may wait for a slot; more get HTTP 429.")] = 4,
+        min=0, help="Run requests that may wait for a slot; more get HTTP 429.")]
+    = Settings.max_queue,
     max_runs_per_client: Annotated[int, typer.Option(
         min=1, help="Run requests one client address may have computing or waiting; more get "
-                    "HTTP 429.")] = 1,
-    cache_size: Annotated[int, typer.Option(min=1, help="Finished runs kept in memory.")] = 16,
+                    "HTTP 429.")] = Settings.max_runs_per_client,
+    cache_size: Annotated[int, typer.Option(min=1, help="Finished runs kept in memory.")]
+    = Settings.cache_size,
     token_env: Annotated[str | None, typer.Option(
         help=f"Environment variable holding an access token (default {TOKEN_ENV}). When it is "
              "set, scenario runs and every other request that runs work or writes need "
@@ -58,7 +53,8 @@ def serve(
     API (schema at /openapi.json). Every page and asset comes from this machine."""
     import uvicorn
 
-    from .web.app import LOOPBACK_HOSTS, Settings, create_app
+    from ..web.app import create_app
+    from ..web.settings import allowed_hosts_for, is_loopback
 
     if log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
         raise UserError(f"--log-level {log_level!r}: use critical, error, warning, info, debug "
@@ -81,8 +77,7 @@ def serve(
             max_paths=max_paths, max_horizon_days=max_horizon_days,
             max_concurrent_runs=max_runs, cache_size=cache_size, max_work=max_work,
             max_queue=queue, max_runs_per_client=max_runs_per_client, token=token,
-            allowed_hosts=(LOOPBACK_HOSTS + ((host,) if host not in LOOPBACK_HOSTS else ()))
-            if loopback else ("*",),
+            allowed_hosts=allowed_hosts_for(host),
         )
     except ValueError as exc:
         raise UserError(f"{env}: {exc}" if token and "token" in str(exc) else str(exc)) from None

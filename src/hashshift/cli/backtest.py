@@ -1,4 +1,4 @@
-"""`hashshift backtest NAME`: a shipped scenario run as a forecast, compared with history."""
+"""``hashshift backtest NAME``: a shipped scenario run as a forecast, compared with history."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from .cli import _emit_json, app, console, friendly, state
+from ._base import JsonOption, console, emit_json, friendly, state, write_csv
 
 
-@app.command()
+def register(app: typer.Typer) -> None:
+    """Add ``hashshift backtest`` to ``app``."""
+    app.command("backtest")(backtest)
+
+
 @friendly
 def backtest(
     name: Annotated[str, typer.Argument(help="Backtest to run: china-2021.")] = "china-2021",
@@ -21,14 +23,16 @@ def backtest(
     csv: Annotated[Path | None, typer.Option(
         help="Write the epoch table here; monthly country shares go to <name>_shares.csv "
              "beside it.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """A shipped scenario run as a forecast, epoch by epoch against what really happened.
 
     Prints the simulated median and 90 % band beside the real retarget, hashrate and duration.
     """
-    from .sim.backtest import BACKTESTS, GOALS
-    from .sim.backtest import backtest as run_backtest
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..sim.backtest import BACKTESTS, GOALS
+    from ..sim.backtest import backtest as run_backtest
 
     if name not in BACKTESTS:
         raise LookupError(f"unknown backtest {name!r}; available: {', '.join(BACKTESTS)}")
@@ -40,14 +44,13 @@ def backtest(
                           progress=lambda done, total: bar.update(task, completed=done,
                                                                   total=total))
     if csv is not None:
-        csv.parent.mkdir(parents=True, exist_ok=True)
-        bt.table.to_csv(csv, index=False)
-        bt.shares.to_csv(csv.with_name(csv.stem + "_shares.csv"), index=False)
+        write_csv(bt.table, csv, days=False)
+        write_csv(bt.shares, csv.with_name(csv.stem + "_shares.csv"), days=False)
     summary = {k: (v.item() if hasattr(v, "item") else v) for k, v in bt.summary.items()}
     if as_json:
-        _emit_json({"name": name, "goals": GOALS, "summary": summary,
-                    "epochs": bt.table.to_dict(orient="records"),
-                    "csv": str(csv) if csv else None})
+        emit_json({"name": name, "goals": GOALS, "summary": summary,
+                   "epochs": bt.table.to_dict(orient="records"),
+                   "csv": str(csv) if csv else None})
         return
     if state.quiet:
         return
@@ -58,6 +61,9 @@ def backtest(
 
 
 def _print(bt: Any, s: dict[str, Any], goals: dict[str, float]) -> None:
+    """Each epoch's simulated band beside the real value, then the goals met or missed."""
+    from rich.table import Table
+
     t = bt.table
     table = Table(title=f"Backtest {bt.name}: simulated median (5 %…95 %) vs real, per epoch "
                         f"({int(t['paths'].max()) if len(t) else 0} paths)")

@@ -1,4 +1,4 @@
-"""CLI command `hashshift sweep SPEC.toml`: many scenarios on local processes or Dask."""
+"""``hashshift sweep SPEC``: many scenarios on local processes or Dask."""
 
 from __future__ import annotations
 
@@ -7,17 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
-from .cli import _emit_json, app, console, err_console, friendly, state
+from ._base import JsonOption, console, emit_json, err_console, friendly, state
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``hashshift sweep`` to ``app``."""
+    app.command("sweep")(sweep)
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -28,9 +24,8 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-@app.command("sweep")
 @friendly
-def sweep_command(
+def sweep(
     spec: Annotated[str, typer.Argument(
         help="Sweep spec (.toml), or the name of a shipped sweep (e.g. ban_top15).",
         show_default=False)],
@@ -60,14 +55,23 @@ def sweep_command(
         "--no-store", help="Do not ingest the results into the store.")] = False,
     home: Annotated[Path | None, typer.Option(
         help="Store folder (default: $HASHSHIFT_HOME or the user data directory).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run many scenarios (a grid or sampled axes) and summarise what drives the outcomes.
 
     Exit status: 0 when every task finished, 1 when some failed (their parameters are listed),
     2 for a bad spec, limit or scheduler (nothing runs).
     """
-    from . import sweep as sw
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from .. import sweep as sw
 
     sw.check_scheduler_args(scheduler, workers, address)  # before anything is loaded
     plan = sw.load_sweep(spec, max_tasks=max_tasks)
@@ -78,7 +82,7 @@ def sweep_command(
         return
     store = None
     if home is not None:
-        from .store import DB_NAME, Store
+        from ..store import DB_NAME, Store
 
         store = Store(home / DB_NAME)
     quiet = state.quiet or as_json
@@ -116,7 +120,7 @@ def sweep_command(
         raise typer.Exit(130) from None
     files = result.write(out) if out is not None else []
     if as_json:
-        _emit_json(_summary(result, files, not no_store))
+        emit_json(_summary(result, files, not no_store))
     elif not state.quiet:
         _print_result(result, files, not no_store)
     if result.failures:
@@ -140,14 +144,16 @@ def _summary(result: Any, files: list[Path], stored: bool) -> dict[str, Any]:
 
 
 def _print_plan(plan: Any, as_json: bool) -> None:
+    from rich.table import Table
+
     spec = plan.spec
     if as_json:
-        _emit_json({"sweep": plan.name, "tasks": len(plan.tasks), "paths": spec.sweep.paths,
-                    "method": spec.sampling.method,
-                    "axes": [{"name": a.label, "path": a.path, "kind": plan.axis_kinds[a.label]}
-                             for a in plan.axes],
-                    "first_tasks": [{"task": t.index, "seed": t.seed, **t.params}
-                                    for t in plan.tasks[:10]]})
+        emit_json({"sweep": plan.name, "tasks": len(plan.tasks), "paths": spec.sweep.paths,
+                   "method": spec.sampling.method,
+                   "axes": [{"name": a.label, "path": a.path, "kind": plan.axis_kinds[a.label]}
+                            for a in plan.axes],
+                   "first_tasks": [{"task": t.index, "seed": t.seed, **t.params}
+                                   for t in plan.tasks[:10]]})
         return
     if state.quiet:
         return
@@ -180,6 +186,8 @@ def _print_plan(plan: Any, as_json: bool) -> None:
 
 
 def _print_result(result: Any, files: list[Path], stored: bool) -> None:
+    from rich.table import Table
+
     s = result.stats
     console.print(
         f"sweep [bold]{result.name}[/]: {s.total} tasks ({s.computed} computed, {s.resumed} "
@@ -187,7 +195,7 @@ def _print_result(result: Any, files: list[Path], stored: bool) -> None:
         f"{s.wall_s:.1f} s", highlight=False)
     sens = result.sensitivity
     if len(sens):
-        from .sweep import HEADLINE_METRICS
+        from ..sweep import HEADLINE_METRICS
 
         table = Table(title="What drives the outcomes (widest swing first)",
                       caption="low/high: mean of the metric at the axis's low and high end; "
