@@ -66,7 +66,13 @@ from hashshift.consensus import (
     validate_headers,
 )
 from hashshift.regions import COUNTRY_NAMES, PROVINCE_NAMES, UnknownRegionError
-from hashshift.sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from hashshift.sim.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    with_overrides,
+)
 from hashshift.sources import bitcoind, ccaf, gridtable, mempool, prices, rawheaders
 from hashshift.sources._tabular import ParsedTable, TableFormatError
 from hashshift.sources.errors import RPCError, SourceFormatError
@@ -1159,9 +1165,9 @@ def web() -> Iterator[Any]:
 
 
 def _china_json() -> dict[str, Any]:
-    sc = parse_scenario(_SHIPPED["china_2021.toml"]).model_dump(mode="json")
-    sc["scenario"].update(paths=2, horizon_days=6, seed=1)
-    return sc
+    out, _ = with_overrides(parse_scenario(_SHIPPED["china_2021.toml"]), paths=2,
+                            horizon_days=6, seed=1)
+    return out.model_dump(mode="json")
 
 
 _CHINA_JSON = _china_json()

@@ -386,24 +386,21 @@ def schema(
 # ---------------------------------------------------------------------------------------------
 def _override(sc: Scenario, paths: int | None, horizon_days: int | None, seed: int | None
               ) -> Scenario:
-    from .sim.scenario import LIMITS, Scenario
+    from .sim.scenario import LIMITS, with_overrides
 
     for opt, value, key in (("--paths", paths, "paths"),
                             ("--horizon-days", horizon_days, "horizon_days")):
         if value is not None and value > LIMITS[key]:
             raise UserError(f"{opt} {value:,} is more than the limit of {LIMITS[key]:,} "
                             f"(scenario.{key} must be 1 to {LIMITS[key]:,})")
-    update = {k: v for k, v in (("paths", paths), ("horizon_days", horizon_days),
-                                ("seed", seed)) if v is not None}
-    if not update:
-        return sc
-    data = sc.model_dump()
-    data["scenario"].update(update)
     try:
-        return Scenario.model_validate(data)
+        out, dropped = with_overrides(sc, paths=paths, horizon_days=horizon_days, seed=seed)
     except ValidationError as exc:
         raise UserError("; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
                                   for e in exc.errors(include_url=False))) from None
+    for d in dropped:
+        err_console.print(f"[yellow]note:[/] left out {d}", highlight=False, soft_wrap=True)
+    return out
 
 
 @app.command("run", help=_help("""
