@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from hashshift import __version__, geography
+from hashshift import __version__
 from hashshift.sim import engine
 from hashshift.sim.engine import EngineError, resolve, run
 from hashshift.sim.examples import load_example
@@ -90,10 +90,9 @@ def test_starting_state_matches_the_observed_layer(baseline: engine.Result) -> N
     assert h0["q05"] < h0["q50"] < h0["q95"]  # the estimate's uncertainty is carried
     china = sum(v for k, v in baseline.config["initial"]["shares_pct"].items()
                 if k.startswith("CN"))
-    known = geography.shares(geography.months("country", as_of="2021-05-31")[-1],
-                             as_of="2021-05-31").set_index("region_code")["share_pct"]
-    assert_allclose(china, known["CN"], atol=0.05)
-    assert china > 60  # what was public then: China near two thirds, not April 2021's 46 %
+    # the nowcast of April 2021 from what was public then (its mean); April 2020's map said 65 %
+    assert "nowcast of 2021-04" in baseline.config["provenance"]["shares"]
+    assert 55 < china < 70  # not April 2021's 46 %, published only in July 2021
 
 
 def test_ban_removes_the_region_and_network_retargets_down(baseline: engine.Result) -> None:
@@ -215,8 +214,8 @@ def test_reference_engine_same_start_inputs() -> None:
     assert inp.start == date(2021, 5, 31)
     assert inp.height // 2016 == 340 and inp.bits == 0x170D5F7B  # epoch 340 (bundled history)
     assert "epoch 339" in inp.notes["hashrate"]
-    # the newest month CCAF had released by as_of, carried forward (April 2021 came out later)
-    assert "2020-04" in inp.notes["shares"] and "carried forward" in inp.notes["shares"]
+    # April 2021 came out later: the nowcast built on the newest release (April 2020)
+    assert "2020-04" in inp.notes["shares"] and "nowcast of 2021-04" in inp.notes["shares"]
     assert inp.epoch_first_time_s < 0
 
 

@@ -20,7 +20,8 @@ from .engine import Result, run
 from .examples import load_example
 from .scenario import Scenario
 
-__all__ = ["BACKTESTS", "Backtest", "backtest", "compare", "hindsight", "monthly_shares"]
+__all__ = ["BACKTESTS", "VARIANTS", "Backtest", "backtest", "compare", "hindsight",
+           "monthly_shares", "variant"]
 
 #: name -> (example file, first and last epoch start compared, the headline retarget height)
 BACKTESTS: dict[str, tuple[str, date, date, int]] = {
@@ -121,6 +122,13 @@ def monthly_shares(result: Result) -> pd.DataFrame:
     return out
 
 
+#: How a backtest's starting map is made: ``forecast`` (the default: only what was public on
+#: as_of, so the nowcast when the month before was not yet published), ``naive`` (the newest
+#: published month carried forward), ``hindsight`` (the month before as_of as later published,
+#: and the realised price and fees: not a forecast, a measure of what the forecaster lacked).
+VARIANTS = ("forecast", "naive", "hindsight")
+
+
 def hindsight(scenario: Scenario) -> Scenario:
     """The same scenario given what was published *after* its as_of: the mining map of the
     month before as_of (as later published) and the realised price and fees. Not a forecast: it
@@ -135,22 +143,31 @@ def hindsight(scenario: Scenario) -> Scenario:
     return Scenario.model_validate(data)
 
 
+def variant(scenario: Scenario, kind: str) -> Scenario:
+    """The scenario as run by a backtest variant (:data:`VARIANTS`)."""
+    if kind == "hindsight":
+        return hindsight(scenario)
+    if kind not in VARIANTS:
+        raise ValueError(f"variant {kind!r} is not known; use one of {', '.join(VARIANTS)}")
+    data = scenario.model_dump(mode="json")
+    data["initial"]["start"] = "published" if kind == "naive" else "auto"
+    return Scenario.model_validate(data)
+
+
 def backtest(name: str = "china-2021", *, paths: int | None = None,
-             progress: Any = None, with_hindsight: bool = False) -> Backtest:
-    """Run a named backtest (see :data:`BACKTESTS`): the forecast as of the scenario's as_of
-    from what was public then; ``with_hindsight``: the same run given data published later
-    (:func:`hindsight`), for comparison only."""
+             progress: Any = None, variant_kind: str = "forecast") -> Backtest:
+    """Run a named backtest (see :data:`BACKTESTS`) in one of the :data:`VARIANTS`."""
     if name not in BACKTESTS:
         raise LookupError(f"unknown backtest {name!r}; available: {', '.join(BACKTESTS)}")
     example, start, end, height = BACKTESTS[name]
-    scenario = load_example(example)
-    if with_hindsight:
-        scenario = hindsight(scenario)
+    scenario = variant(load_example(example), variant_kind)
     result = run(scenario, paths=paths, progress=progress)
     bt = compare(result, start, end, height)
-    bt.name = name + (" (hindsight)" if with_hindsight else "")
+    bt.name = name if variant_kind == "forecast" else f"{name} ({variant_kind})"
+    bt.summary["variant"] = variant_kind
     bt.summary["as_of"] = str(scenario.scenario.as_of)
     late = [v for v in result.config.get("vintages", [])
             if v.get("newest_public") and v["newest_public"] > bt.summary["as_of"]]
     bt.summary["data_after_as_of"] = sorted({v["dataset"] for v in late})
+    bt.summary["start"] = result.config.get("provenance", {}).get("shares", "")
     return bt

@@ -97,6 +97,7 @@ class Inputs:
     notes: dict[str, str] = field(default_factory=dict)
     specs: dict[str, RegionSpec] = field(default_factory=dict)  # the override of each region
     vintages: list[dict[str, Any]] = field(default_factory=list)  # data read, newest public
+    share_samples: np.ndarray | None = field(default=None, repr=False)  # nowcast draws × regions
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def check(scenario: Scenario) -> tuple[Inputs | None, list[tuple[str, str]]]:
 
 
 def _resolve(scenario: Scenario) -> Inputs:
-    from .. import geography, history, regions
+    from .. import history, regions
     from ..sources.bundled_geo import read_subdivision_shares
     from ..sources.bundled_observed import read_grid_intensity, read_market_monthly
     from ..sources.bundled_sim import read_sim_regions
@@ -168,65 +169,14 @@ def _resolve(scenario: Scenario) -> Inputs:
     height = int(cur["first_height"]) + min(max(elapsed_blocks, 0), MAINNET.interval - 2)
     bits = int(str(cur["bits"]), 16) if isinstance(cur["bits"], str) else int(cur["bits"])
 
-    # Initial regional shares: the mining map's last month ending before as_of.
-    if scenario.initial.shares_pct is not None:
-        share_map = {k: v / 100.0 for k, v in scenario.initial.shares_pct.items()}
-        notes["shares"] = "from the scenario"
-    else:
-        month = (pd.Timestamp(start) - pd.offsets.MonthBegin(1))
-        if month.month == start.month and month.year == start.year:
-            month = month - pd.offsets.MonthBegin(1)
-        month_end = month + pd.offsets.MonthBegin(1)
-        if month_end.date() > start:
-            month = month - pd.offsets.MonthBegin(1)
-        carried = ""
-        if scenario.initial.shares_month:
-            month = pd.Timestamp(scenario.initial.shares_month + "-01")
-        else:
-            # the newest month published by as_of, carried forward to as_of
-            have = [m for m in geography.months("country", as_of=start) if m <= month]
-            if have and have[-1] < month:
-                carried = (f"; the newest month public on {start}, carried forward ({month:%Y-%m}"
-                           " was not yet published)")
-                month = have[-1]
-        # a month the scenario names is read as published (even if later than as_of: the
-        # notes and the vintages then say so)
-        map_as_of = None if scenario.initial.shares_month else start
-        try:
-            countries = geography.shares(month, "country", as_of=map_as_of)
-        except ValueError as exc:
-            raise EngineError(f"initial shares for {month:%Y-%m}: {exc}; set "
-                              "initial.shares_pct or initial.shares_month") from None
-        share_map = {}
-        china = 0.0
-        codes = countries["region_code"].astype(str).tolist()
-        for code, pct in zip(codes, countries["share_pct"].to_numpy(float).tolist(), strict=True):
-            if code == "CN":
-                china = pct / 100.0
-            else:
-                share_map[code] = pct / 100.0
-        if china > 0:
-            try:
-                prov = geography.shares(month, "province", as_of=map_as_of)
-            except geography.MiningMapError:  # CCAF's provinces stop in 2021-07
-                share_map["CN"] = china
-                notes["provinces"] = (f"no province split of China for {month:%Y-%m} was "
-                                      "published: China runs as one region")
-            else:
-                for code, pct in zip(prov["region_code"].astype(str).tolist(),
-                                     prov["share_pct"].to_numpy(float).tolist(), strict=True):
-                    share_map[code] = pct / 100.0
-        published = countries.attrs.get("published")
-        late = ("; published after as_of: the run uses hindsight"
-                if published and published > str(start) else "")
-        notes["shares"] = (f"CCAF Bitcoin Mining Map, {month:%Y-%m} as published by "
-                           f"{published} ({countries.attrs['source']})" + carried + late)
+    share_map, nowcast_samples = _starting_map(scenario, start, notes)
+    share_map_before = dict(share_map)
     for code in share_map:
         if code not in ("OTHER", "CN-OTHER"):
             regions.check_region_code(code)
     try:
-        share_map, splits = split_regions(share_map, scenario, start,
-                                          read_subdivision_shares(as_of=start))
+        share_map, splits, origin = split_regions(share_map, scenario, start,
+                                                  read_subdivision_shares(as_of=start))
     except RegionError as exc:
         raise EngineError(str(exc)) from None
     for code, text in splits.items():
@@ -235,6 +185,14 @@ def _resolve(scenario: Scenario) -> Inputs:
     shares = np.array([share_map[c] for c in names])
     shares = shares / shares.sum()
     specs = leaf_specs(scenario.region, names, dict(zip(names, shares.tolist(), strict=True)))
+    share_samples = None
+    if nowcast_samples is not None:  # each path's own starting map, split like the mean
+        cols, draws = nowcast_samples
+        total = {c: share_map_before[c] for c in cols}
+        share_samples = np.column_stack([
+            draws[:, cols.index(origin[c])] * (share_map[c] / total[origin[c]])
+            if total[origin[c]] > 0 else np.zeros(draws.shape[0]) for c in names])
+        share_samples /= share_samples.sum(axis=1, keepdims=True)
 
     classes = class_set(scenario.machine_class, start)
     defaults = read_sim_regions(as_of=start).set_index("region_code")
@@ -313,7 +271,95 @@ def _resolve(scenario: Scenario) -> Inputs:
     return Inputs(scenario, start, horizon, names, shares, h0, intervals, height, bits,
                   first_time_s,
                   classes, price, risk, intensity, cap, grow, dist, deliveries, hp_before,
-                  hp_ref, btc, fees, notes, specs)
+                  hp_ref, btc, fees, notes, specs, share_samples=share_samples)
+
+
+def _month_before(start: date) -> pd.Timestamp:
+    """The last calendar month that ended before ``start``."""
+    month = pd.Timestamp(start).to_period("M").to_timestamp() - pd.offsets.MonthBegin(1)
+    return month
+
+
+def _published_map(month: pd.Timestamp, as_of: date | None, notes: dict[str, str]
+                   ) -> tuple[dict[str, float], dict[str, Any]]:
+    """Shares (fractions) of a published month: countries, China by province where published."""
+    from .. import geography
+
+    try:
+        countries = geography.shares(month, "country", as_of=as_of)
+    except ValueError as exc:
+        raise EngineError(f"initial shares for {month:%Y-%m}: {exc}; set "
+                          "initial.shares_pct or initial.shares_month") from None
+    share_map: dict[str, float] = {}
+    china = 0.0
+    codes = countries["region_code"].astype(str).tolist()
+    for code, pct in zip(codes, countries["share_pct"].to_numpy(float).tolist(), strict=True):
+        if code == "CN":
+            china = pct / 100.0
+        else:
+            share_map[code] = pct / 100.0
+    if china > 0:
+        try:
+            prov = geography.shares(month, "province", as_of=as_of)
+        except geography.MiningMapError:  # CCAF's provinces stop in 2021-07
+            share_map["CN"] = china
+            notes["provinces"] = (f"no province split of China for {month:%Y-%m} was "
+                                  "published: China runs as one region")
+        else:
+            for code, pct in zip(prov["region_code"].astype(str).tolist(),
+                                 prov["share_pct"].to_numpy(float).tolist(), strict=True):
+                share_map[code] = pct / 100.0
+    return share_map, {str(k): v for k, v in countries.attrs.items()}
+
+
+def _starting_map(scenario: Scenario, start: date, notes: dict[str, str]
+                  ) -> tuple[dict[str, float], tuple[list[str], np.ndarray] | None]:
+    """The regional shares at as_of (fractions) and, for a nowcast start, its particles."""
+    from .. import geography
+
+    init = scenario.initial
+    if init.shares_pct is not None:
+        notes["shares"] = "from the scenario"
+        return {k: v / 100.0 for k, v in init.shares_pct.items()}, None
+    month = _month_before(start)
+    if init.shares_month:  # read as published, even after as_of (the notes then say so)
+        month = pd.Timestamp(init.shares_month + "-01")
+        share_map, attrs = _published_map(month, None, notes)
+        published = attrs.get("published")
+        late = ("; published after as_of: the run uses hindsight"
+                if published and published > str(start) else "")
+        notes["shares"] = (f"CCAF Bitcoin Mining Map, {month:%Y-%m} as published by "
+                           f"{published} ({attrs['source']})" + late)
+        return share_map, None
+    have = [m for m in geography.months("country", as_of=start) if m <= month]
+    if not have:
+        raise EngineError(f"no mining-map month was public on {start} (CCAF's first release "
+                          "was on 2020-05-06); set initial.shares_pct")
+    if init.start == "published" or (init.start == "auto" and have[-1] == month):
+        share_map, attrs = _published_map(have[-1], start, notes)
+        carried = "" if have[-1] == month else (
+            f"; the newest month public on {start}, carried forward ({month:%Y-%m} was not "
+            "yet published)")
+        notes["shares"] = (f"CCAF Bitcoin Mining Map, {have[-1]:%Y-%m} as published by "
+                           f"{attrs.get('published')} ({attrs['source']})" + carried)
+        return share_map, None
+    from ..nowcast import nowcast
+
+    nc = nowcast(start, through=month)
+    if month <= nc.last_published:  # asked for a nowcast of a published month: it is exact
+        share_map, attrs = _published_map(month, start, notes)
+        notes["shares"] = f"CCAF Bitcoin Mining Map, {month:%Y-%m} (published by {start})"
+        return share_map, None
+    draws = nc.samples[month].astype(float)
+    mean = draws.mean(axis=0)
+    ev = nc.evidence
+    used = ", ".join(ev["event"]) if len(ev) else "none"
+    notes["shares"] = (f"nowcast of {month:%Y-%m} as known on {start} (hashshift.nowcast): "
+                       f"from CCAF's {nc.last_published:%Y-%m} map, the newest then published, "
+                       f"moved by the map's own dynamics and the chain's natural experiments "
+                       f"({used}); each path draws its map from the nowcast's "
+                       f"{draws.shape[0]:,} particles")
+    return dict(zip(nc.regions, mean.tolist(), strict=True)), (list(nc.regions), draws)
 
 
 def _hashprice_before(market: pd.DataFrame, start: date, lag: int) -> tuple[np.ndarray, float]:
@@ -547,7 +593,9 @@ class _Simulation:
         if n and sc.initial.hashrate_uncertainty:
             h0 = inp.hashrate_ehs * rng.gamma(n, 1.0, size=paths) / (n - 1)
         conc = sc.initial.share_concentration
-        if conc > 0:
+        if inp.share_samples is not None:  # the nowcast's own uncertainty: one draw per path
+            shares = inp.share_samples[rng.integers(0, inp.share_samples.shape[0], paths)]
+        elif conc > 0:
             shares = rng.dirichlet(np.maximum(inp.shares * conc, 1e-3), size=paths)
         else:
             shares = np.broadcast_to(inp.shares, (paths, r))

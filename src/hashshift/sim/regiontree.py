@@ -51,10 +51,12 @@ def _nearest(code: str, leaves: list[str]) -> list[str]:
 
 def split_regions(share_map: dict[str, float], sc: Scenario, as_of: date,
                   defaults: pd.DataFrame | None = None) -> tuple[dict[str, float],
+                                                                  dict[str, str],
                                                                   dict[str, str]]:
     """Split every region the scenario names but the map does not list off the leaf that holds
-    it. Returns the new ``{leaf: share}`` and one note per split (``"US-TX": "30.0 % of US
-    (source)"``).
+    it. Returns the new ``{leaf: share}``, one note per split (``"US-TX": "30.0 % of US
+    (source)"``) and, for every new leaf, the map region it was split off (``{"US-TX": "US",
+    "US-OTHER": "US"}``).
 
     ``defaults``: published subdivision shares (``region_code``, ``parent``,
     ``share_of_parent_pct``, ``source``, ``published``), already restricted to those public on
@@ -68,6 +70,7 @@ def split_regions(share_map: dict[str, float], sc: Scenario, as_of: date,
         newest = defaults.sort_values("published", kind="stable").groupby("region_code").tail(1)
         by_code = {str(r["region_code"]): r for r in newest.to_dict("records")}
     totals = dict(shares)  # each map region's share before any split
+    origin = {c: c for c in shares}
     # subdivisions after their country, so that "RU" is split off OTHER before "RU-IRK" off RU
     wanted = sorted({c for _, c in referenced_regions(sc)}, key=lambda c: (c.count("-"), c))
     where = {c: f for f, c in referenced_regions(sc)}
@@ -108,11 +111,12 @@ def split_regions(share_map: dict[str, float], sc: Scenario, as_of: date,
         new_hold = f"{hold}-OTHER" if hold != "OTHER" and "-" not in hold else hold
         shares[new_hold] = rest
         shares[code] = part
+        origin[new_hold] = origin[code] = origin[hold]
         if new_hold != hold:
             totals.setdefault(hold, base_total)
         notes[code] = (f"{frac * 100:.1f} % of {base} ({part * 100:.2f} % of the world) split "
                        f"off {hold}; source: {source}")
-    return shares, notes
+    return shares, notes, {c: origin[c] for c in shares}
 
 
 def leaf_specs(specs: list[RegionSpec], leaves: list[str], shares: dict[str, float]

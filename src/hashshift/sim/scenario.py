@@ -78,6 +78,12 @@ class Initial(_Model):
 
     hashrate_ehs: Positive | None = Field(default=None, le=1e6,
                                           description="[EH/s] network hashrate")
+    start: Literal["auto", "nowcast", "published"] = Field(
+        default="auto", description="where the starting map comes from when neither shares_pct "
+        "nor shares_month is given: `published`: the newest month CCAF had released by as_of, "
+        "carried forward; `nowcast`: the nowcast of the month before as_of from what was public "
+        "then (hashshift.nowcast; each path draws its own map from the nowcast's particles); "
+        "`auto`: the nowcast when that month was not yet published, else the published month")
     shares_month: str | None = Field(
         default=None, pattern=r"^\d{4}-\d{2}$",
         description="mining-map month (YYYY-MM) to start from; default: the last month "
