@@ -395,8 +395,8 @@ def test_scenario_report_renders_offline_in_chromium(scenario_report: Path) -> N
     _assert_rendered_offline(r)
     figs = {f["id"]: f for f in r["figures"]}
     assert list(figs) == ["fig-sim-vs-real", "fig-retargets", "fig-region-shares",
-                          "fig-shares-vs-published", "fig-power-emissions", "fig-break-even", "fig-world-shares",
-                          "fig-china-provinces", "fig-network-history"]
+                          "fig-shares-vs-published", "fig-power-emissions", "fig-break-even",
+                          "fig-world-shares", "fig-china-provinces", "fig-network-history"]
     assert figs["fig-world-shares"]["regions"] >= 8  # the countries CCAF names
     assert figs["fig-china-provinces"]["regions"] >= 31 + 8  # all provinces + the named ones
     for id_, m in r["moved"].items():
