@@ -3,10 +3,10 @@
 
 Inputs (CCAF's published exports, kept in ../shared/data/cambridge, never copied into the repo):
 
-- ``mining_countries_monthly_2019-09_2021-05.csv`` — CCAF export ``mining_countries`` v1.1.1:
-  monthly share of the global hashrate by country;
-- ``mining_provinces_china_monthly_2019-09_2021-05.csv`` — CCAF export ``mining_provinces``:
-  monthly share of China's hashrate by province;
+- ``mining_countries_monthly_2019-09_2022-01.csv`` — CCAF export ``mining_countries`` v1.1.1:
+  monthly share of the global hashrate by country, every month CCAF published;
+- ``mining_provinces_china_monthly_2019-09_2021-07.csv`` — CCAF export ``mining_provinces``:
+  monthly share of China's hashrate by province (CCAF stopped them in July 2021);
 - optionally ``mining_countries_v1.1.0_vintage-2021-08_2019-09_2021-04.csv`` — the older v1.1.0
   export, only compared (every value must equal the v1.1.1 export).
 
@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,8 @@ from hashshift.sources.bundled_geo import (  # noqa: E402
 )
 from hashshift.sources.ccaf import read_mining_countries, read_mining_provinces  # noqa: E402
 
-COUNTRIES = Path("cambridge", "mining_countries_monthly_2019-09_2021-05.csv")
-PROVINCES = Path("cambridge", "mining_provinces_china_monthly_2019-09_2021-05.csv")
+COUNTRIES = Path("cambridge", "mining_countries_monthly_2019-09_2022-01.csv")
+PROVINCES = Path("cambridge", "mining_provinces_china_monthly_2019-09_2021-07.csv")
 COUNTRIES_V110 = Path("cambridge", "mining_countries_v1.1.0_vintage-2021-08_2019-09_2021-04.csv")
 BEGIN = "<!-- BEGIN mining_map_ccaf (written by scripts/build_mining_map.py; do not edit) -->"
 END = "<!-- END mining_map_ccaf -->"
@@ -56,6 +57,39 @@ END = "<!-- END mining_map_ccaf -->"
 VINTAGE = "2022-01"
 COUNTRIES_SOURCE = f"CCAF Bitcoin Mining Map export mining_countries v1.1.1 (vintage {VINTAGE})"
 PROVINCES_SOURCE = "CCAF Bitcoin Mining Map export mining_provinces"
+
+
+class Release(NamedTuple):
+    """One release of CCAF's map: the day it became public, the last month it added at country
+    and at province level, and the dated reports that show it."""
+
+    published: str
+    last_country_month: str
+    last_province_month: str
+    evidence: str
+
+
+#: CCAF's releases of the mining map, oldest first (each month's rows are public from the first
+#: release that carried it). Dates and coverage from dated reports; see SOURCES.md.
+RELEASES: tuple[Release, ...] = (
+    Release("2020-05-06", "2020-04", "2020-04",
+            "launch of the map, months Sep 2019 - Apr 2020: Cambridge Judge Business School, "
+            "'New interactive Bitcoin mining map launched' (\"today (6 May)\"); CoinDesk, 7 May "
+            "2020 (\"China making up 65%\"); no update was found before July 2021 (CCAF's "
+            "methodology text still read 'September 2019 to April 2020' on 16 Apr 2021)"),
+    Release("2021-07-15", "2021-04", "2021-04",
+            "months to Apr 2021: Reuters, 15 Jul 2021 (\"fell to 46% in April this year from "
+            "75.5% in September 2019\"); CoinDesk, 15 Jul 2021 (\"Data after April is not "
+            "available\")"),
+    Release("2021-10-13", "2021-08", "2021-07",
+            "months May - Aug 2021 (China's provinces to Jul 2021, all 0 in July): CoinDesk, 13 "
+            "Oct 2021 (\"the U.S accounting for 35.4% ... as of the end of August\"); CCAF, 17 May "
+            "2022 (\"mining map in October 2021 (covering data up to the end of August 2021)\")"),
+    Release("2022-05-17", "2022-01", "2021-07",
+            "months Sep 2021 - Jan 2022, the map's last: CCAF / Cambridge Judge Business School, "
+            "'Bitcoin mining: new data reveal a surprising resurgence', 17 May 2022 (US 37.84 %, "
+            "China 21.11 %)"),
+)
 
 
 def _sha256(data: bytes) -> str:
@@ -74,12 +108,17 @@ CCAF's Bitcoin Mining Map as published, months {stats['span']}, one row per mont
 (each a monthly mean, dated on the first of the month):
 by country, share of the global hashrate ({stats['country_rows']});
 China by province, share of CHINA's hashrate ({stats['province_rows']}).
-The date in the file name is the export's vintage.
+The date in the file name is the export's vintage. Column `published` is the day each month
+first became public, from CCAF's releases (research notes with quotes: the project's issue 13):
+{stats['releases']}
+The values are those of the 2022 export: CCAF revised earlier months slightly at later releases
+(China, April 2020: 65.08 % at launch, 64.81 % in the 2022 export; the shares of the other listed
+countries unchanged), which a reader as of an earlier day does not see.
 {stats['rows']} rows; sha256 {_sha256(text.encode())}.
 Built by `scripts/build_mining_map.py` with the parsers of `hashshift.sources.ccaf` (World Bank
 country names and CCAF province names mapped to ISO 3166 codes; every month checked to sum to
 100 ± 0.1) from two public exports (kept outside the repo in `shared/data/cambridge/`, byte-for-byte
-copies of the named commits, rows after 2021-05 dropped; values unchanged):
+copies of the named commits; values unchanged):
 
 - **Mining map by country** — Cambridge Centre for Alternative Finance (CCAF), Cambridge Bitcoin
   Electricity Consumption Index, Bitcoin Mining Map (https://ccaf.io/cbeci/mining_map), export
@@ -92,8 +131,9 @@ copies of the named commits, rows after 2021-05 dropped; values unchanged):
   the bundled chain history).
   {stats['v110']}
 - **China by province** — the same CCAF map, export `/download/mining_provinces`; copy from
-  GitHub `sorianom23/Bitcoin-Mining` `data/china_regions.csv`, commit fd1521c (the repository's
-  copy runs to 2021-07, where every province is 0: CCAF put China's share at 0 from July 2021).
+  GitHub `sorianom23/Bitcoin-Mining` `data/china_regions.csv`, commit 8796b7e (to 2021-07, where
+  every province is 0: CCAF put China's share at 0 in July and August 2021; CCAF published no
+  province split after July 2021).
   {len(p_bytes):,} bytes, sha256 {_sha256(p_bytes)}.
   Columns used: `Date`, `Province` (`Nei Mongol` = Inner Mongolia,
   CN-NM; `Other` = CN-OTHER), `Share of Chinese hashrate` → `share_pct` with `basis` = `CN`.
@@ -116,6 +156,20 @@ of China); `share_pct` [%] of the whole named by `basis` (`global`: the network'
 def update_sources(path: Path, section: str) -> None:
     """Replace this script's section of ``path`` (or append it; create the file if absent)."""
     write_sources_section(path, section, BEGIN, END)
+
+
+def published_dates(df: pd.DataFrame) -> pd.Series:
+    """Per row, the day of the first release that carried its month at its level."""
+    out = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
+    for r in reversed(RELEASES):  # the oldest release that covers a month wins
+        for level, last in (("country", r.last_country_month),
+                            ("province", r.last_province_month)):
+            sel = (df["level"] == level) & (df["date"] <= pd.Timestamp(f"{last}-01"))
+            out[sel.to_numpy()] = pd.Timestamp(r.published)
+    if out.isna().any():
+        row = df[out.isna()].iloc[0]
+        raise SystemExit(f"no release covers {row['date']:%Y-%m} at level {row['level']}")
+    return out
 
 
 def _compare_v110(shared: Path, countries_v111: pd.DataFrame) -> str:
@@ -154,6 +208,7 @@ def main(argv: list[str] | None = None) -> Path:
     provinces = read_mining_provinces(p_path)
     df = mining_map_from_ccaf(countries, provinces, countries_source=COUNTRIES_SOURCE,
                               provinces_source=PROVINCES_SOURCE)
+    df["published"] = published_dates(df)
     name = bundled_mining_map_name(args.vintage)
     text = format_mining_map(df)
     back = parse_mining_map(text, name=name)  # the written bytes must read back the same
@@ -175,6 +230,8 @@ def main(argv: list[str] | None = None) -> Path:
         "province_rows": rows_text(p_rows),
         "span": f"{df['date'].min():%Y-%m} … {df['date'].max():%Y-%m}",
         "v110": _compare_v110(args.shared_dir, countries),
+        "releases": "\n".join(f"- {r.published}: countries to {r.last_country_month}, provinces "
+                              f"to {r.last_province_month}; {r.evidence}." for r in RELEASES),
     }
     inputs = {"countries": c_path.read_bytes(), "provinces": p_path.read_bytes()}
     update_sources(args.out / "SOURCES.md", sources_section(name, text, inputs, stats))

@@ -1,4 +1,11 @@
-"""The China 2021 forecast against what really happened (numbers computed, printed, asserted)."""
+"""The China 2021 forecast against what really happened (numbers computed, printed, asserted).
+
+Three runs of the same scenario (hashshift.sim.backtest.VARIANTS): the forecast as of 31 May
+2021 from what was public then (its starting map: the nowcast), the naive start (the newest
+published map, April 2020, carried forward) and, for comparison only, hindsight (April 2021's map
+and the realised price and fees, all published later). Levels asserted are those measured when
+this file was written (docs/validation.md); the goals of docs/engine.md are printed beside them.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +15,68 @@ from hashshift.sim.backtest import GOALS, backtest
 
 
 @pytest.fixture(scope="module")
-def bt():  # type: ignore[no-untyped-def]
-    return backtest("china-2021")  # the scenario's own 1 000 paths
+def runs():  # type: ignore[no-untyped-def]
+    return {v: backtest("china-2021", variant_kind=v) for v in ("forecast", "naive", "hindsight")}
 
 
-def test_retarget_at_689472(bt) -> None:  # type: ignore[no-untyped-def]
-    s = bt.summary
-    print(f"\nretarget at 689,472: real {s['retarget_real_pct']:+.2f} %, simulated median "
-          f"{s['retarget_sim_pct']:+.2f} % ({s['retarget_diff_pp']:+.2f} pp)")
-    assert s["retarget_real_pct"] == pytest.approx(-27.94, abs=0.005)
-    assert abs(s["retarget_diff_pp"]) <= GOALS["retarget_pp"]
-    assert s["retarget_sim_q05"] <= s["retarget_real_pct"] <= s["retarget_sim_q95"]
+def _print(name: str, s: dict) -> None:  # type: ignore[type-arg]
+    print(f"\n{name}: retarget at 689,472 real {s['retarget_real_pct']:+.2f} %, simulated median "
+          f"{s['retarget_sim_pct']:+.2f} % ({s['retarget_diff_pp']:+.2f} pp; goal "
+          f"±{GOALS['retarget_pp']:g}); epoch hashrate MAPE {s['hashrate_mape_pct']:.1f} % "
+          f"(goal ≤ {GOALS['hashrate_mape_pct']:g}), real inside the 90 % band "
+          f"{s['hashrate_coverage_pct']:.0f} % of {s['hashrate_epochs']} epochs (goal ≥ "
+          f"{GOALS['coverage_pct']:g}); data published after as_of: {s['data_after_as_of']}")
 
 
-def test_epoch_hashrate_june_2021_to_january_2022(bt) -> None:  # type: ignore[no-untyped-def]
-    s = bt.summary
-    print(f"\nepoch hashrate, {s['hashrate_epochs']} epochs: MAPE {s['hashrate_mape_pct']:.2f} %, "
-          f"real inside the 90 % band {s['hashrate_coverage_pct']:.0f} % of epochs "
-          f"(goals ≤ {GOALS['hashrate_mape_pct']} %, ≥ {GOALS['coverage_pct']} %)")
-    assert s["hashrate_epochs"] >= 16  # June 2021 .. January 2022
-    assert s["hashrate_mape_pct"] <= GOALS["hashrate_mape_pct"]
-    # Coverage goal (≥ 80 %) is NOT reached: the model under-predicts the recovery of late 2021
-    # (real above the band from mid-October). Assert the level reached, so it cannot regress.
-    assert s["hashrate_coverage_pct"] >= 40.0
+def test_the_forecasts_use_only_what_was_public(runs) -> None:  # type: ignore[no-untyped-def]
+    for v in ("forecast", "naive"):
+        _print(v, runs[v].summary)
+        assert runs[v].summary["data_after_as_of"] == []
+    assert "nowcast of 2021-04 as known on 2021-05-31" in runs["forecast"].summary["start"]
+    assert "carried forward" in runs["naive"].summary["start"]
 
 
-def test_monthly_country_shares_are_written(bt, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    shares = bt.shares
+def test_retarget_at_689472(runs) -> None:  # type: ignore[no-untyped-def]
+    f, nv = runs["forecast"].summary, runs["naive"].summary
+    assert f["retarget_real_pct"] == pytest.approx(-27.94, abs=0.005)
+    # Measured: forecast -40.8 % (-12.9 pp, 90 % band -55.0 to -25.8: it holds the real cut);
+    # naive -43.1 % (-15.2 pp, band -48.8 to -37.1: it does not). Goal ±5 pp missed by both.
+    assert abs(f["retarget_diff_pp"]) <= 14.0
+    assert f["retarget_sim_q05"] <= f["retarget_real_pct"] <= f["retarget_sim_q95"]
+    assert abs(f["retarget_diff_pp"]) < abs(nv["retarget_diff_pp"])
+    assert not nv["retarget_sim_q05"] <= nv["retarget_real_pct"] <= nv["retarget_sim_q95"]
+
+
+def test_epoch_hashrate_june_2021_to_january_2022(runs) -> None:  # type: ignore[no-untyped-def]
+    f, nv = runs["forecast"].summary, runs["naive"].summary
+    assert f["hashrate_epochs"] >= 16  # June 2021 .. January 2022
+    # Measured: MAPE 20.6 % (naive 24.7 %), coverage 24 % (naive 0 %). Goals (≤ 12 %, ≥ 80 %)
+    # missed: the bands are the subject of issue 15.
+    assert f["hashrate_mape_pct"] <= 22.0 and f["hashrate_mape_pct"] < nv["hashrate_mape_pct"]
+    assert f["hashrate_coverage_pct"] >= 20.0 > nv["hashrate_coverage_pct"]
+
+
+def test_hindsight_explains_the_rest(runs) -> None:  # type: ignore[no-untyped-def]
+    h, f = runs["hindsight"].summary, runs["forecast"].summary
+    _print("hindsight", h)
+    assert {"mining_map", "market_monthly"} <= set(h["data_after_as_of"])
+    assert "hindsight" in h["start"]
+    # the same engine, given April 2021's map and the real price path: measured -27.2 %
+    assert abs(h["retarget_diff_pp"]) <= GOALS["retarget_pp"]
+    assert abs(h["retarget_diff_pp"]) < abs(f["retarget_diff_pp"]) - 10
+
+
+def test_monthly_country_shares_beside_the_published_ones(runs, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    shares = runs["forecast"].shares
     months = sorted(set(shares["month"].dt.strftime("%Y-%m")))
     assert {"2021-06", "2021-09", "2022-01"} <= set(months)
-    jan = shares[shares["month"] == "2022-01-01"].set_index("region_code")["share_pct_median"]
-    assert jan.sum() == pytest.approx(100, abs=1.5)
-    assert jan["CN"] < 15 and jan["US"] > 20  # China's share collapsed, North America gained
+    jan = shares[shares["month"] == "2022-01-01"].set_index("region_code")
+    assert jan["share_pct_sim"].sum() == pytest.approx(100, abs=0.5)
+    assert jan.loc["US", "share_pct_published"] == pytest.approx(37.84)
+    assert jan.loc["CN", "share_pct_published"] == pytest.approx(21.11)
+    # what the model does not foresee, shown not hidden: China back at 21 % in January 2022
+    assert jan.loc["CN", "share_pct_sim"] < jan.loc["CN", "share_pct_published"] - 10
+    assert shares.loc[shares["month"] > "2022-01-01", "share_pct_published"].isna().all()
     out = tmp_path / "shares.csv"
     shares.to_csv(out, index=False)
     assert out.stat().st_size > 500

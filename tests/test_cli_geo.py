@@ -38,7 +38,9 @@ def test_map_province_table() -> None:
 def test_map_defaults_to_the_newest_month() -> None:
     result = runner.invoke(app, ["map"])
     assert result.exit_code == 0, result.output
-    assert "May 2021" in result.output and "43.98" in result.output
+    # CCAF's last month: the US 37.84 %, China back at 21.11 %
+    assert "January 2022" in result.output
+    assert "37.84" in result.output and "21.11" in result.output
 
 
 def test_map_json() -> None:
@@ -68,13 +70,13 @@ def test_map_csv(tmp_path: Path) -> None:
 
 def test_map_reads_newer_months_from_the_store() -> None:
     # tests/conftest.py points HASHSHIFT_HOME at a fresh folder: Store() is that store
-    june = pd.DataFrame({"date": pd.Timestamp("2021-06-01").date(), "level": "country",
+    june = pd.DataFrame({"date": pd.Timestamp("2022-03-01").date(), "level": "country",
                          "region_code": ["US", "CN", "OTHER"], "share_pct": [40.0, 20.0, 40.0]})
     Store().write_frame("mining_map", june, kind="test", location="test_cli_geo")
     result = runner.invoke(app, ["map", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    assert payload["date"] == "2021-06" and "hashshift store" in payload["data_source"]
+    assert payload["date"] == "2022-03" and "hashshift store" in payload["data_source"]
 
 
 @pytest.mark.parametrize(
@@ -83,8 +85,8 @@ def test_map_reads_newer_months_from_the_store() -> None:
         (["--date", "2021/04"], "YYYY-MM"),
         (["--date", "April"], "YYYY-MM"),
         (["--date", "2021-13"], "--date"),
-        (["--date", "2021-06"], "2019-09 to 2021-05"),
-        (["--date", "2019-08", "--level", "province"], "2019-09 to 2021-05"),
+        (["--date", "2022-02"], "2019-09 to 2022-01"),
+        (["--date", "2019-08", "--level", "province"], "2019-09 to 2021-07"),
         (["--level", "state"], "--level must be 'country' or 'province'"),
     ],
 )

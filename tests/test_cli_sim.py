@@ -198,7 +198,8 @@ def test_validate_names_unknown_region_codes(tmp_path: Path) -> None:
 
 def test_validate_reports_data_the_run_cannot_have(tmp_path: Path) -> None:
     f = tmp_path / "early.toml"
-    f.write_text(SMALL.replace("as_of = 2021-05-31", "as_of = 2008-01-01"))
+    f.write_text(SMALL.replace("as_of = 2021-05-31", "as_of = 2008-01-01")
+                 .replace("2021-06", "2008-01"))
     result = invoke("scenario", "validate", str(f))
     assert result.exit_code == 2
     assert "as_of" in result.output and "2008-01-01" in result.output
@@ -365,7 +366,8 @@ def test_run_unknown_region_and_missing_data(tmp_path: Path) -> None:
     result = invoke("run", str(f))
     assert result.exit_code == 2
     assert "event[0].region" in result.output and "'ZZ'" in result.output
-    f.write_text(SMALL.replace("as_of = 2021-05-31", "as_of = 2008-01-01"))
+    f.write_text(SMALL.replace("as_of = 2021-05-31", "as_of = 2008-01-01")
+                 .replace("2021-06", "2008-01"))
     result = invoke("run", str(f))
     assert result.exit_code == 2
     assert "2008-01-01" in result.output
@@ -387,3 +389,9 @@ def test_examples_are_runnable_by_name() -> None:
         assert payload["source"] == f"example {name}"
         scenario = tomllib.loads(EXAMPLES.joinpath(f"{name}.toml").read_text())
         assert payload["name"] == scenario["scenario"]["name"]
+
+
+def test_a_shorter_horizon_leaves_out_later_events_and_says_so(small: Path) -> None:
+    result = invoke("run", str(small), "--horizon-days", "1", "--paths", "4")
+    assert result.exit_code == 0, result.output
+    assert "left out event[0] (ban CN-XJ from 2021-06-01)" in result.output

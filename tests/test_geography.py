@@ -22,8 +22,8 @@ from hashshift.sources.bundled_geo import (
 )
 from hashshift.store import Store
 
-COUNTRIES = "mining_countries_monthly_2019-09_2021-05.csv"
-PROVINCES = "mining_provinces_china_monthly_2019-09_2021-05.csv"
+COUNTRIES = "mining_countries_monthly_2019-09_2022-01.csv"
+PROVINCES = "mining_provinces_china_monthly_2019-09_2021-07.csv"
 
 
 def _row(df: pd.DataFrame, code: str) -> pd.Series:
@@ -89,9 +89,12 @@ def test_attrs_carry_caveat_source_vintage() -> None:
 def test_monthly_sums() -> None:
     c = geo.shares_over_time("country")
     p = geo.shares_over_time("province")
-    assert c["date"].nunique() == 21 and p["date"].nunique() == 21
+    assert c["date"].nunique() == 29 and p["date"].nunique() == 23  # to 2022-01 and 2021-07
     assert_allclose(c.groupby("date")["share_pct"].sum(), 100.0, atol=0.1)
-    assert_allclose(p.groupby("date")["share_of_china_pct"].sum(), 100.0, atol=0.1)
+    of_china = p.groupby("date")["share_of_china_pct"].sum()
+    zero = of_china.index == pd.Timestamp("2021-07-01")  # China (and each province) at 0
+    assert_allclose(of_china[~zero], 100.0, atol=0.1)
+    assert (of_china[zero] == 0).all()
     china = c[c["region_code"] == "CN"].set_index("date")["share_pct"]
     prov_total = p.groupby("date")["share_pct"].sum()
     assert_allclose(prov_total, china.loc[prov_total.index] * p.groupby("date")[
@@ -127,7 +130,7 @@ def test_ehs_match_ccaf_absolute_column() -> None:
     ours = geo.shares_over_time("country")
     m = ours.merge(published[["date", "region_code", "hashrate_ehs"]],
                    on=["date", "region_code"], suffixes=("", "_ccaf"))
-    assert len(m) == 210
+    assert len(m) == 290
     assert_allclose(m["hashrate_ehs"], m["hashrate_ehs_ccaf"], rtol=0.02, atol=0.01)
     big = m[m["hashrate_ehs_ccaf"] >= 1.0]
     rel = (big["hashrate_ehs"] / big["hashrate_ehs_ccaf"] - 1).abs()
@@ -141,10 +144,13 @@ def test_ehs_match_ccaf_absolute_column() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("level", ["country", "province"])
-@pytest.mark.parametrize("when", ["2021-06", "2019-08-31", "2030-01"])
-def test_dates_outside_the_map_name_the_range(when: str, level: geo.Level) -> None:
-    with pytest.raises(geo.MiningMapError, match=r"covers 2019-09 to 2021-05") as ei:
+@pytest.mark.parametrize(("level", "last", "after"), [("country", "2022-01", "2022-02"),
+                                                      ("province", "2021-07", "2021-08")])
+@pytest.mark.parametrize("when", ["after", "2019-08-31", "2030-01"])
+def test_dates_outside_the_map_name_the_range(when: str, level: geo.Level, last: str,
+                                              after: str) -> None:
+    when = after if when == "after" else when
+    with pytest.raises(geo.MiningMapError, match=rf"covers 2019-09 to {last}") as ei:
         geo.shares(when, level=level)
     assert isinstance(ei.value, ValueError)
     assert when[:7] in str(ei.value)
@@ -196,16 +202,18 @@ def test_empty_store_uses_the_bundled_map(tmp_path: Path) -> None:
 
 def test_store_months_extend_and_replace(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
-    june = {"US": 30.0, "CN": 20.0, "KZ": 15.0, "OTHER": 35.0}
+    march = {"US": 30.0, "CN": 20.0, "KZ": 15.0, "OTHER": 35.0}
     april = {"CN": 50.0, "US": 50.0}
-    frame = pd.concat([_store_frame("2021-06-01", june), _store_frame("2021-04-01", april)])
+    frame = pd.concat([_store_frame("2022-03-01", march), _store_frame("2021-04-01", april)])
     store.write_frame("mining_map", frame, kind="test", location="test_geography")
-    df = geo.shares("2021-06", store=store)
+    df = geo.shares("2022-03", store=store)
     assert_allclose(_row(df, "US")["share_pct"], 30.0)
     assert "hashshift store" in df.attrs["data_source"]
     apr = geo.shares("2021-04", store=store)  # the store's April replaces the bundled one
     assert list(apr["region_code"]) == ["CN", "US"]
-    assert geo.months("country", store)[-1] == pd.Timestamp("2021-06-01")
+    assert geo.months("country", store)[-1] == pd.Timestamp("2022-03-01")
+    # a stored month is public from the day it was imported: not to a forecast of 2021
+    assert geo.months("country", store, as_of="2023-01-01")[-1] == pd.Timestamp("2022-01-01")
     # bundled provinces of April over the store's China share of April
     xj = _row(geo.shares("2021-04", level="province", store=store), "CN-XJ")
     assert_allclose(xj["share_pct"], 54.37 * 50.0 / 100, rtol=1e-12)
@@ -215,10 +223,10 @@ def test_store_months_extend_and_replace(tmp_path: Path) -> None:
 
 def test_store_provinces_without_their_country_share(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
-    august = _store_frame("2021-08-01", {"CN-XJ": 60.0, "CN-OTHER": 40.0}, level="province")
-    store.write_frame("mining_map", august, kind="test", location="t")
-    with pytest.raises(geo.MiningMapError, match=r"2021-08: province shares of CN need"):
-        geo.shares("2021-08", level="province", store=store)
+    march = _store_frame("2022-03-01", {"CN-XJ": 60.0, "CN-OTHER": 40.0}, level="province")
+    store.write_frame("mining_map", march, kind="test", location="t")
+    with pytest.raises(geo.MiningMapError, match=r"2022-03: province shares of CN need"):
+        geo.shares("2022-03", level="province", store=store)
 
 
 def test_store_zero_china_month(tmp_path: Path) -> None:
@@ -245,9 +253,9 @@ def test_store_with_bad_sums_is_an_error(tmp_path: Path) -> None:
 
 def test_bundled_file_reads_and_round_trips() -> None:
     df = read_mining_map()
-    assert list(df.columns) == MINING_MAP_COLUMNS
+    assert list(df.columns) == [*MINING_MAP_COLUMNS, "published"]
     assert df.attrs["vintage"] == "2022-01"
-    assert len(df) == 399 and set(df["level"]) == {"country", "province"}
+    assert len(df) == 290 + 207 and set(df["level"]) == {"country", "province"}
     assert set(df.loc[df["level"] == "country", "basis"]) == {"global"}
     assert set(df.loc[df["level"] == "province", "basis"]) == {"CN"}
     text = format_mining_map(df)

@@ -222,7 +222,7 @@ def _figures(doc: _Doc) -> list[tuple[dict[str, Any], dict[str, Any]]]:
 
 def test_figures_use_no_feature_that_fetches(scenario_report: Path) -> None:
     figs = _figures(_parse(scenario_report))
-    assert len(figs) == 8
+    assert len(figs) == 9
     fetching_types = {"scattermap", "choroplethmap", "densitymap", "scattermapbox",
                       "choroplethmapbox", "densitymapbox"}
     for fig, config in figs:
@@ -393,8 +393,8 @@ def test_scenario_report_renders_offline_in_chromium(scenario_report: Path) -> N
     _assert_rendered_offline(r)
     figs = {f["id"]: f for f in r["figures"]}
     assert list(figs) == ["fig-sim-vs-real", "fig-retargets", "fig-region-shares",
-                          "fig-power-emissions", "fig-break-even", "fig-world-shares",
-                          "fig-china-provinces", "fig-network-history"]
+                          "fig-shares-vs-published", "fig-power-emissions", "fig-break-even",
+                          "fig-world-shares", "fig-china-provinces", "fig-network-history"]
     assert figs["fig-world-shares"]["regions"] >= 8  # the countries CCAF names
     assert figs["fig-china-provinces"]["regions"] >= 31 + 8  # all provinces + the named ones
     for id_, m in r["moved"].items():

@@ -396,8 +396,10 @@ def test_sample_close_layouts() -> None:
 def test_sample_grid_table() -> None:
     df = gridtable.read_grid_table(DATA / "grid_table_sample.csv")
     assert list(df.columns) == [
-        "region_code", "region_name", "price_usd_kwh", "intensity_g_kwh", "month", "source"
+        "region_code", "region_name", "price_usd_kwh", "intensity_g_kwh", "month", "source",
+        "published",
     ]
+    assert (df["published"] == pd.Timestamp("1970-01-01")).all()  # undated: usable at any date
     assert df["month"].dtype == "Int64"
     assert list(df["region_code"]) == ["CN-SC", "CN-SC", "OTHER", "US-TX"]
     assert df["month"].isna().tolist() == [True, False, True, True]
@@ -660,3 +662,19 @@ def test_countries_roundtrip_any_row_order(
     assert_allclose(df.groupby("date")["share_pct"].sum(), 100.0, atol=1e-9)
     got = df[df["date"] == pd.Timestamp("2020-01-01")].set_index("region_code")["share_pct"]
     assert_allclose(got[codes], shares, rtol=1e-12)
+
+
+def test_grid_table_vintages_newest_public_wins() -> None:
+    """Rows of several vintages: a read as of a day keeps those published by then, and the
+    lookup takes the newest of them."""
+    from hashshift.energy import intensity_lookup
+    from hashshift.sources.pit import filter_public, record_access
+
+    text = ("region_code,price_usd_kwh,intensity_g_kwh,month,source,published\n"
+            "US,0.05,400,,old,2019-06-30\nUS,0.05,370,,new,2024-12-31\n")
+    grid = gridtable.parse_grid_table(text)
+    assert intensity_lookup(grid, "US-TX", 7) == (370.0, "new")
+    with record_access() as log:
+        then = filter_public(grid, "published", "2021-05-31", dataset="grid", source="t")
+    assert intensity_lookup(then, "US-TX", 7) == (400.0, "old")
+    assert log[0].newest_public is not None and str(log[0].newest_public) == "2019-06-30"

@@ -29,6 +29,15 @@ from hashshift.web.server import BackgroundServer  # noqa: E402
 PAGES = ["/", "/map", "/network", "/energy", "/economics", "/lab"]
 
 
+def shorten(sc: dict[str, Any], **run: int) -> dict[str, Any]:
+    """A scenario JSON with a new run size; events after a shorter horizon are left out
+    (:func:`hashshift.sim.scenario.with_overrides`)."""
+    from hashshift.sim.scenario import Scenario, with_overrides
+
+    out, _ = with_overrides(Scenario.model_validate(sc), **run)
+    return out.model_dump(mode="json")
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[BackgroundServer]:
     with BackgroundServer(create_app(Settings())) as srv:
@@ -46,10 +55,7 @@ def china(client: httpx.Client) -> dict[str, Any]:
     """The china_2021 example as JSON, shrunk to a quick run."""
     r = client.get("/api/examples/china_2021")
     assert r.status_code == 200
-    sc: dict[str, Any] = r.json()["scenario"]
-    sc["scenario"]["paths"] = 24
-    sc["scenario"]["horizon_days"] = 45
-    return sc
+    return shorten(r.json()["scenario"], paths=24, horizon_days=60)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,10 +324,10 @@ def test_run_compare_cache_and_download(client: httpx.Client, china: dict[str, A
     assert out["cached"] is False
     res, base = out["result"], out["baseline"]["result"]
     assert out["baseline"]["hash"] != out["hash"]
-    assert len(res["dates"]) == 45 and res["dates"][0] == "2021-05-31"
+    assert len(res["dates"]) == 60 and res["dates"][0] == "2021-05-31"
     hr = res["world"]["hashrate_ehs"]
-    assert all(hr["q05"][i] <= hr["q50"][i] <= hr["q95"][i] for i in range(45))
-    # the June bans: by mid-July the scenario's hashrate is well below the baseline's
+    assert all(hr["q05"][i] <= hr["q50"][i] <= hr["q95"][i] for i in range(60))
+    # the June bans: by the end of July the scenario's hashrate is well below the baseline's
     assert hr["q50"][-1] < 0.85 * base["world"]["hashrate_ehs"]["q50"][-1]
     assert res["summary"]["largest_cut"]["change_pct"] < -15
     assert "(baseline: bans removed)" in base["name"]
@@ -424,6 +430,15 @@ def test_parse_toml(client: httpx.Client) -> None:
     assert bad.status_code == 422
     fields = {d["field"] for d in bad.json()["detail"]}
     assert {"scenario.paths", "scenario.as_of"} <= fields
+    # validated as fully as a run: a region the run cannot resolve is refused, naming it
+    nope = text.replace('region = "CN-XJ"', 'region = "CN-ZZ"', 1)
+    r = client.post("/api/scenario/parse", content=nope.encode())
+    assert r.status_code == 422, r.text
+    assert any("CN-ZZ" in d["msg"] and d["field"].startswith("event") for d in r.json()["detail"])
+    texas = text + ('\n[[event]]\nkind = "curtailment"\nregion = "US-TX"\nstart = 2021-08-01'
+                    '\nend = 2021-08-05\nshare = 0.5\n')
+    r = client.post("/api/scenario/parse", content=texas.encode())
+    assert r.status_code == 422 and "split_pct.US-TX" in r.text
 
 
 def test_oversize_body_is_413(server: BackgroundServer, client: httpx.Client) -> None:
@@ -445,9 +460,7 @@ def test_oversize_body_is_413(server: BackgroundServer, client: httpx.Client) ->
 
 
 def _tiny(sc: dict[str, Any], seed: int) -> dict[str, Any]:
-    out = copy.deepcopy(sc)
-    out["scenario"].update(paths=4, horizon_days=8, seed=seed)
-    return out
+    return shorten(copy.deepcopy(sc), paths=4, horizon_days=8, seed=seed)
 
 
 def test_busy_is_429_and_the_server_stays_responsive(china: dict[str, Any]) -> None:

@@ -130,19 +130,23 @@ def test_home(visit: Visit) -> None:
 def test_map_slider_and_provinces(visit: Visit) -> None:
     p = visit.page
     p.goto(visit.base + "/map")
-    until(p, "document.body.dataset.mapMonth === '2021-05'")
+    until(p, "document.body.dataset.mapMonth === '2022-01'")  # CCAF's last month
     # the base map comes from /static/topojson/world_110m.json: land and countries are drawn
     until(p, "document.querySelectorAll('#map .layer.land path').length > 0")
     until(p, "document.querySelectorAll('#map path.choroplethlocation').length > 5")
-    assert p.locator("#month-label").inner_text() == "May 2021"
+    assert p.locator("#month-label").inner_text() == "January 2022"
     first = p.locator("#shares tbody tr").first.inner_text()
-    assert first.startswith("China") and "43.98" in first
+    assert first.startswith("United States") and "37.84" in first
+    zmax = "document.getElementById('map').data.filter(t => t.showscale !== false)[0].zmax"
+    top_jan = p.evaluate(zmax)
     # move the slider with the keyboard, as a person would: Home = the first month
     p.locator("#month").focus()
     p.keyboard.press("Home")
     until(p, "document.body.dataset.mapMonth === '2019-09'")
     assert p.locator("#month-label").inner_text() == "September 2019"
     assert "75.53" in p.locator("#shares tbody tr").first.inner_text()  # China, Sept 2019
+    until(p, "document.getElementById('map').data[0].z.length > 0")
+    assert p.evaluate(zmax) == top_jan == 80  # one colour scale for every month
     p.keyboard.press("ArrowRight")
     until(p, "document.body.dataset.mapMonth === '2019-10'")
     visit.shot("map-countries")

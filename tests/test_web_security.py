@@ -49,15 +49,12 @@ RUN = "/api/scenario/run"
 def china() -> dict[str, Any]:
     """The china_2021 example as JSON (it has bans), shrunk to a quick run."""
     text = resources.files("hashshift").joinpath("examples/china_2021.toml").read_text("utf-8")
-    sc: dict[str, Any] = parse_scenario(text).model_dump(mode="json")
-    sc["scenario"].update(paths=4, horizon_days=8, seed=1)
-    return sc
+    return shorten(parse_scenario(text).model_dump(mode="json"), paths=4, horizon_days=8,
+                   seed=1)
 
 
 def tiny(sc: dict[str, Any], seed: int, paths: int = 4, days: int = 8) -> dict[str, Any]:
-    out = copy.deepcopy(sc)
-    out["scenario"].update(paths=paths, horizon_days=days, seed=seed)
-    return out
+    return shorten(copy.deepcopy(sc), paths=paths, horizon_days=days, seed=seed)
 
 
 def client_at(srv: BackgroundServer, address: str = "127.0.0.1", **kw: Any) -> httpx.Client:
@@ -96,6 +93,15 @@ def named(sc: dict[str, Any], name: str) -> dict[str, Any]:
     out = copy.deepcopy(sc)
     out["scenario"]["name"] = name
     return out
+
+
+def shorten(sc: dict[str, Any], **run: int) -> dict[str, Any]:
+    """A scenario JSON with a new run size; events after a shorter horizon are left out
+    (:func:`hashshift.sim.scenario.with_overrides`)."""
+    from hashshift.sim.scenario import Scenario, with_overrides
+
+    out, _ = with_overrides(Scenario.model_validate(sc), **run)
+    return out.model_dump(mode="json")
 
 
 @pytest.fixture(scope="module")

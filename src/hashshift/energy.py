@@ -261,8 +261,9 @@ def intensity_lookup(
     """Grid intensity [gCO2/kWh] and its source for a region in a month (1-12).
 
     Order: the region's row for that month, its whole-year row, then the same for its parent
-    (``CN`` for ``CN-SC``; ``parents`` may add more), then ``OTHER``. Raises ``LookupError``
-    naming the region when none applies.
+    (``CN`` for ``CN-SC``; ``parents`` may add more), then ``OTHER``; among rows of several
+    vintages (column ``published``), the newest. Raises ``LookupError`` naming the region when
+    none applies.
     """
     if not 1 <= int(month) <= 12:
         raise ValueError(f"month = {month!r} is not allowed (allowed: 1-12)")
@@ -283,7 +284,9 @@ def intensity_lookup(
         if hit.empty:
             hit = rows[m.isna().to_numpy()]
         if not hit.empty:
-            r = hit.iloc[0]
+            if "published" in hit.columns:
+                hit = hit.sort_values("published", kind="stable")
+            r = hit.iloc[-1]
             return float(r["intensity_g_kwh"]), str(r["source"])
     raise LookupError(f"no grid intensity for region {region_code!r} (nor {chain[1:]}) in "
                       f"month {month}; the table has {sorted(grid['region_code'].unique())}")

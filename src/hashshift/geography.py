@@ -42,6 +42,7 @@ import pandas as pd
 
 from .regions import check_region_code, parent_code, region_name
 from .sources.bundled_geo import GLOBAL_BASIS, MINING_MAP_COLUMNS, read_mining_map
+from .sources.pit import as_of_day, filter_public, note_access
 
 if TYPE_CHECKING:
     from .store import Store
@@ -59,6 +60,7 @@ __all__ = [
     "mining_map_from_ccaf",
     "months",
     "network_hashrate_monthly",
+    "share_scale_max_pct",
     "shares",
     "shares_over_time",
 ]
@@ -182,6 +184,12 @@ def _bundled() -> pd.DataFrame:
 
 def _store_rows(store: Store) -> pd.DataFrame:
     raw = store.read_table("mining_map")
+    fetched: dict[Any, Any] = {}
+    if not raw.empty and "source_id" in raw.columns:
+        src = store.read_table("sources")
+        if not src.empty:
+            fetched = dict(zip(src["source_id"], pd.to_datetime(src["fetched_at"], utc=True),
+                               strict=True))
     if raw.empty:
         return raw
     missing = [c for c in _STORE_COLUMNS if c not in raw.columns]
@@ -211,15 +219,19 @@ def _store_rows(store: Store) -> pd.DataFrame:
         "basis": [GLOBAL_BASIS if lv == "country" else parent_code(c)
                   for lv, c in zip(levels, codes, strict=True)],
         "source": [f"hashshift store (source_id {s})" for s in sid],
+        # a stored month is public to this tool from the day it was imported
+        "published": [fetched[s].tz_localize(None).normalize() if s in fetched else pd.NaT
+                      for s in sid],
     })
     if out["share_pct"].isna().any():
         raise MiningMapError("the store's mining_map has rows without share_pct")
     return out
 
 
-def mining_map(store: Store | None = None) -> pd.DataFrame:
+def mining_map(store: Store | None = None, *, as_of: Any = None) -> pd.DataFrame:
     """The mining-map table: columns ``date``, ``level``, ``region_code``, ``share_pct`` [% of
-    ``basis``], ``basis``, ``source`` (see :mod:`hashshift.sources.bundled_geo`).
+    ``basis``], ``basis``, ``source``, ``published`` (see :mod:`hashshift.sources.bundled_geo`);
+    with ``as_of``, only the rows public by then (a month as CCAF had released it).
 
     The bundled CCAF months (CCAF Bitcoin Mining Map), with the months of ``store``'s
     ``mining_map`` table replacing those of the same month and level when a store is given and
@@ -238,15 +250,19 @@ def mining_map(store: Store | None = None) -> pd.DataFrame:
             df = pd.concat([df[~mine.isin(keys)], extra], ignore_index=True)
             df = _sorted(df)
             check_mining_map(df)
+    df = filter_public(df, "published", as_of, dataset="mining_map",
+                       source=_bundled().attrs.get("file", "")).reset_index(drop=True)
     df.attrs = {"vintage": _bundled().attrs.get("vintage", ""), "store_months": n_store,
                 "caveat": CAVEAT, "source": SOURCE}
     return df
 
 
-def months(level: Level = "country", store: Store | None = None) -> list[pd.Timestamp]:
-    """The months (first days, ascending) for which the map has ``level`` shares."""
+def months(level: Level = "country", store: Store | None = None, *, as_of: Any = None
+           ) -> list[pd.Timestamp]:
+    """The months (first days, ascending) for which the map has ``level`` shares (as known on
+    ``as_of``)."""
     _check_level(level)
-    df = mining_map(store)
+    df = mining_map(store, as_of=as_of)
     return sorted(pd.Timestamp(d) for d in df.loc[df["level"] == level, "date"].unique())
 
 
@@ -255,11 +271,11 @@ def months(level: Level = "country", store: Store | None = None) -> list[pd.Time
 # --------------------------------------------------------------------------------------------
 
 
-@functools.cache
-def _monthly_network() -> pd.Series:
+@functools.lru_cache(maxsize=64)
+def _monthly_network_cached(as_of: date | None) -> pd.Series:
     from . import history
 
-    d = history.hashrate(freq="D")
+    d = history.hashrate(freq="D", as_of=as_of)
     day = d["date"].dt.tz_convert(UTC).dt.tz_localize(None)
     month = day.dt.to_period("M").dt.to_timestamp().astype("datetime64[ns]")
     grouped = d["hashrate_ehs"].groupby(month.to_numpy())
@@ -271,15 +287,25 @@ def _monthly_network() -> pd.Series:
     return out
 
 
-def network_hashrate_monthly() -> pd.Series:
+def _monthly_network(as_of: Any = None) -> pd.Series:
+    day = as_of_day(as_of)
+    out = _monthly_network_cached(day)
+    # the cache hides the chain read from the access log: note it again
+    note_access("epochs", "hashshift.history.hashrate(freq='D') monthly means", day,
+                None if out.empty else out.index[-1] + pd.offsets.MonthBegin(1), len(out))
+    return out
+
+
+def network_hashrate_monthly(as_of: Any = None) -> pd.Series:
     """The network's mean hashrate [EH/s] per calendar month (index: first day of the month).
 
     The mean of :func:`hashshift.history.hashrate` ``(freq="D")`` over the month's days (the
     difficulty-based estimate of the bundled chain history, time-weighted over epochs); only
     months the history covers completely. CCAF's ``monthly_absolute_hashrate_EH/S`` is a share
-    times such a monthly mean (CCAF Bitcoin Mining Map methodology).
+    times such a monthly mean (CCAF Bitcoin Mining Map methodology). ``as_of``: only months
+    whose days were all public then.
     """
-    return _monthly_network().copy()
+    return _monthly_network(as_of).copy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,10 +364,11 @@ def _rank(df: pd.DataFrame) -> pd.DataFrame:
     return df.iloc[order].reset_index(drop=True)
 
 
-def _long(level: Level, store: Store | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _long(level: Level, store: Store | None, as_of: Any = None
+          ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """All months of ``level`` with global shares, names and EH/s (not yet ranked)."""
     _check_level(level)
-    table = mining_map(store)
+    table = mining_map(store, as_of=as_of)
     rows = table[table["level"] == level].copy()
     if level == "province":
         country = table[table["level"] == "country"].set_index(["date", "region_code"])
@@ -361,12 +388,15 @@ def _long(level: Level, store: Store | None) -> tuple[pd.DataFrame, dict[str, An
         parent_src = country["source"].reindex(key).to_numpy()
         rows["source"] = [f"{a}; {b}" if a != b else a
                           for a, b in zip(rows["source"], parent_src, strict=True)]
-    net = _monthly_network().reindex(pd.DatetimeIndex(rows["date"])).to_numpy()
+    net = _monthly_network(as_of).reindex(pd.DatetimeIndex(rows["date"])).to_numpy()
     rows["hashrate_ehs"] = rows["share_pct"].to_numpy() / 100.0 * net
     rows["network_hashrate_ehs"] = net
     rows["region_name"] = [region_name(c) for c in rows["region_code"]]
+    known = table["published"].dropna()
     meta = {"caveat": CAVEAT, "source": SOURCE, "vintage": table.attrs.get("vintage", ""),
-            "level": level, "store_months": table.attrs.get("store_months", 0)}
+            "level": level, "store_months": table.attrs.get("store_months", 0),
+            "as_of": None if as_of is None else str(as_of_day(as_of)),
+            "published": None if known.empty else f"{known.max():%Y-%m-%d}"}
     return rows, meta
 
 
@@ -374,14 +404,16 @@ def _data_sources(rows: pd.DataFrame) -> str:
     return "; ".join(sorted({part for s in rows["source"] for part in str(s).split("; ")}))
 
 
-def shares_over_time(level: Level = "country", store: Store | None = None) -> pd.DataFrame:
+def shares_over_time(level: Level = "country", store: Store | None = None, *,
+                     as_of: Any = None) -> pd.DataFrame:
     """Every month of the mining map at ``level`` (CCAF Bitcoin Mining Map; see :func:`shares`).
 
     Columns: ``date`` (first of the month), then those of :func:`shares` and
     ``network_hashrate_ehs`` [EH/s]; sorted by date, largest share first within a month.
-    ``attrs``: ``caveat``, ``source``, ``data_source``, ``vintage``, ``level``.
+    ``attrs``: ``caveat``, ``source``, ``data_source``, ``vintage``, ``level``, ``as_of``,
+    ``published`` (the newest release among the rows). ``as_of``: as known that day.
     """
-    rows, meta = _long(level, store)
+    rows, meta = _long(level, store, as_of)
     cols = _PROVINCE_COLUMNS if level == "province" else _COUNTRY_COLUMNS
     out = _rank(rows)[["date", *cols, "network_hashrate_ehs"]]
     out.attrs.clear()
@@ -393,8 +425,11 @@ def shares(
     date: date | datetime | str | pd.Timestamp,
     level: Level = "country",
     store: Store | None = None,
+    *,
+    as_of: Any = None,
 ) -> pd.DataFrame:
-    """Shares of the global hashrate by region in the month of ``date``, and EH/s.
+    """Shares of the global hashrate by region in the month of ``date``, and EH/s, as published
+    (by ``as_of``: as known that day).
 
     Method (CCAF Bitcoin Mining Map, https://ccaf.io/cbeci/mining_map/methodology): CCAF's
     monthly share of each country in the global hashrate; for provinces, CCAF's share of each
@@ -408,6 +443,8 @@ def shares(
     level : ``country`` or ``province`` (China's provinces)
     store : a :class:`~hashshift.store.Store` whose ``mining_map`` months replace the bundled
         ones (optional)
+    as_of : a date (optional): use only the months public by then (CCAF released its map in
+        batches; ``hashshift/data/SOURCES.md``)
 
     Returns
     -------
@@ -424,12 +461,14 @@ def shares(
     months it covers) or a month's shares do not sum to 100 ± 0.1.
     """
     month = _month(date)
-    rows, meta = _long(level, store)
+    rows, meta = _long(level, store, as_of)
     sel = rows[rows["date"] == month]
     if sel.empty:
         have = sorted(pd.Timestamp(d) for d in rows["date"].unique())
+        known = "" if as_of is None else f" as known on {as_of_day(as_of)}"
         raise MiningMapError(
-            f"no {level}-level mining-map data for {month:%Y-%m}; the map covers {_span(have)}"
+            f"no {level}-level mining-map data for {month:%Y-%m}{known}; the map covers "
+            f"{_span(have)}"
         )
     cols = _PROVINCE_COLUMNS if level == "province" else _COUNTRY_COLUMNS
     out = _rank(sel)[cols]
@@ -443,12 +482,28 @@ def hashrate_by_region(
     date: date | datetime | str | pd.Timestamp,
     level: Level = "country",
     store: Store | None = None,
+    *,
+    as_of: Any = None,
 ) -> pd.Series:
     """Hashrate [EH/s] by region code in the month of ``date`` (CCAF Bitcoin Mining Map shares ×
     the network's monthly mean hashrate; see :func:`shares`). A Series named ``hashrate_ehs``
     indexed by ``region_code``, largest first, with the same ``attrs`` as :func:`shares`."""
-    df = shares(date, level, store)
+    df = shares(date, level, store, as_of=as_of)
     out = pd.Series(df["hashrate_ehs"].to_numpy(), index=pd.Index(df["region_code"],
                     name="region_code"), name="hashrate_ehs")
     out.attrs = dict(df.attrs)
     return out
+
+
+def share_scale_max_pct(level: Level = "country", store: Store | None = None,
+                        rows: pd.DataFrame | None = None) -> float:
+    """The top of one colour scale for every month of the map [%]: the largest named region's
+    share over all months (of the world at country level, of China at province level), rounded
+    up to 10. Every map of every month uses it, so a colour means the same share throughout.
+    ``rows``: a table of :func:`shares_over_time` to use instead of the map."""
+    if rows is None:
+        rows, _ = _long(level, store)
+    named = rows[~rows["region_code"].str.endswith("OTHER")]
+    col = "share_of_china_pct" if level == "province" else "share_pct"
+    top = float(named[col].max()) if len(named) else 100.0
+    return float(np.ceil(top / 10.0) * 10.0)

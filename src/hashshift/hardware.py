@@ -91,10 +91,11 @@ class UnknownMachineError(LookupError):
         super().__init__(msg)
 
 
-def catalogue() -> pd.DataFrame:
+def catalogue(*, as_of: Any = None) -> pd.DataFrame:
     """The bundled ASIC catalogue: ``model, maker, release_date, hashrate_ths [TH/s], power_w
-    [W], efficiency_j_th [J/TH], cooling, ccaf_name, source``, sorted by release date."""
-    return read_asic_catalogue()
+    [W], efficiency_j_th [J/TH], cooling, ccaf_name, source``, sorted by release date; with
+    ``as_of``, only machines shipping by then (their ``release_date``)."""
+    return read_asic_catalogue(as_of=as_of)
 
 
 def _norm(s: str) -> str:

@@ -52,6 +52,7 @@ from .consensus import (
 )
 from .sources.bundled import EPOCH_COLUMNS, read_epochs
 from .sources.electrum import Checkpoint
+from .sources.pit import as_of_day, filter_public, note_access
 from .units import EH, HASHES_PER_DIFFICULTY
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "epochs",
     "halvings",
     "hashrate",
+    "hashrate_daily",
     "hashrate_estimate",
     "largest_cuts",
     "latest",
@@ -340,17 +342,47 @@ def _span_end(df: pd.DataFrame) -> np.ndarray:
     return end
 
 
+def _known(df: pd.DataFrame, as_of: Any) -> pd.DataFrame:
+    """The epochs as known on ``as_of`` (chain data are public the day after a block): epochs
+    whose first block was public; an epoch whose last block was not yet public has no last time,
+    duration or hashrate. Without ``as_of``, everything. Each read is noted with the newest
+    publication day it returned (:mod:`hashshift.sources.pit`)."""
+    def public(col: str) -> pd.Series:
+        return (df[col].dt.tz_convert(UTC).dt.tz_localize(None).dt.normalize()
+                + pd.Timedelta(days=1))
+
+    source = df.attrs.get("source", "")
+    out = filter_public(df, public("first_time"), as_of, dataset="epochs", source=source,
+                        note=False)
+    day = as_of_day(as_of)
+    if day is not None:
+        last = public("last_time").reindex(out.index)
+        open_ = ~(last <= pd.Timestamp(day)).to_numpy()
+        if open_.any():
+            out = out.copy()
+            out.loc[open_, "last_time"] = pd.NaT
+            for c in ("duration_s", "hashrate_ehs", "hashrate_lo_ehs", "hashrate_hi_ehs"):
+                out.loc[open_, c] = np.nan
+            out.loc[open_, "duration_source"] = "none"
+    used = public("last_time").reindex(out.index).where(out["last_time"].notna(),
+                                                         public("first_time").reindex(out.index))
+    note_access("epochs", source, day, used.max() if len(out) else None, len(out))
+    return out
+
+
 def epochs(
-    since: datetime | date | str | None = None, until: datetime | date | str | None = None
+    since: datetime | date | str | None = None, until: datetime | date | str | None = None,
+    *, as_of: date | datetime | str | None = None,
 ) -> pd.DataFrame:
     """The bundled epoch table (columns :data:`EPOCH_COLUMNS`), optionally only epochs whose
-    span ``[first_time, next epoch's first_time)`` overlaps ``[since, until]`` (UTC).
+    span ``[first_time, next epoch's first_time)`` overlaps ``[since, until]`` (UTC), and only
+    what was public on ``as_of`` (a block is public the day after it was mined).
 
     Columns: ``difficulty`` [dimensionless], ``change_pct`` [%] vs the previous epoch,
     ``duration_s`` [s] over 2015 intervals, ``hashrate_*_ehs`` [EH/s] (estimate, 95 % bounds;
     see the module docstring), ``target`` (Python ``int``), ``bits`` (int), times UTC.
     """
-    df = _table()
+    df = _known(_table(), as_of)
     if since is not None or until is not None:
         start = _unix(df["first_time"])
         end = _span_end(df)
@@ -364,16 +396,17 @@ def epochs(
     return df.reset_index(drop=True).copy()
 
 
-def hashrate(freq: str = "epoch") -> pd.DataFrame:
+def hashrate(freq: str = "epoch", *, as_of: date | datetime | str | None = None
+             ) -> pd.DataFrame:
     """Hashrate history [EH/s] with 95 % bounds (estimator: module docstring).
 
     ``freq="epoch"``: one row per epoch with an estimate (``epoch``, ``first_time``,
     ``last_time``, ``hashrate_ehs``, ``hashrate_lo_ehs``, ``hashrate_hi_ehs``,
     ``duration_source``). ``freq="D"``: one row per UTC day (``date``), each the time-weighted
     mean of the epoch estimates (and of their bounds) over the part of the day the epochs cover,
-    each epoch spanning ``[first_time, next first_time)``.
+    each epoch spanning ``[first_time, next first_time)``. ``as_of``: as known that day.
     """
-    df = _table()
+    df = _known(_table(), as_of).reset_index(drop=True)
     cols = ["hashrate_ehs", "hashrate_lo_ehs", "hashrate_hi_ehs"]
     if freq == "epoch":
         ok = df["hashrate_ehs"].notna()
@@ -428,7 +461,7 @@ def difficulty_at(when: int | datetime | date | str) -> float:
     from the last block time of epoch ``e`` on (genesis time for epoch 0). Times before the
     genesis block or after the newest time in the table raise ``ValueError``.
     """
-    df = _table()
+    df = _known(_table(), None)
     if isinstance(when, int | np.integer):
         return float(_epoch_row(df, int(when))["difficulty"])
     t = _utc(when).timestamp()
@@ -451,7 +484,7 @@ def time_at(height: int) -> pd.Timestamp:
     uniform order statistics under a constant-rate Poisson process (Bowden et al. 2018,
     arXiv:1801.07447), so this is their expected time; a hashrate change within the epoch biases
     it (hours). Exact at the boundaries; ``time_source`` says whether those are header times."""
-    df = _table()
+    df = _known(_table(), None)
     row = _epoch_row(df, int(height))
     first, last = row["first_time"], row["last_time"]
     if pd.isna(last):
@@ -464,7 +497,7 @@ def halvings() -> pd.DataFrame:
     """Subsidy halvings inside the bundled history: ``halving``, ``height`` [block], estimated
     ``time`` (:func:`time_at`) and the epoch's ``time_source`` (``validation.cpp``
     ``GetBlockSubsidy``: every 210 000 blocks)."""
-    df = _table()
+    df = _known(_table(), None)
     n = MAINNET.subsidy_halving_interval
     rows = []
     k = 1
@@ -479,7 +512,7 @@ def halvings() -> pd.DataFrame:
 
 def latest() -> pd.Series:
     """The newest epoch with a hashrate estimate (a row of :func:`epochs`)."""
-    df = _table()
+    df = _known(_table(), None)
     return df[df["hashrate_ehs"].notna()].iloc[-1].copy()
 
 
@@ -543,3 +576,45 @@ def largest_cuts(epochs_df: pd.DataFrame | None = None, n: int = 1,
     if below_pct is not None:
         cuts = cuts[cuts["change_pct"] <= below_pct]
     return cuts.nsmallest(n, "change_pct")
+
+
+def hashrate_daily(*, window_days: int = 1, as_of: Any = None, level: float = 0.90
+                   ) -> pd.DataFrame:
+    """Hashrate [EH/s] per UTC day from the blocks mined that day (bundled counts,
+    :mod:`hashshift.sources.bundled_chain`) and the difficulty in force, with the exact
+    interval of the block process; ``window_days`` > 1 gives a trailing mean over that many days
+    (7: the weekly figure mining dashboards show).
+
+    n blocks in T seconds at difficulty D: λ = H / (D · 2**32); given n, λT has the Gamma
+    posterior of a Poisson count, so the interval is ``D · 2**32 · [Gamma(n).ppf(a),
+    Gamma(n + 1).ppf(1 − a)] / T`` (Garwood 1936, doi:10.1093/biomet/28.3-4.437) and the
+    estimate ``n · D · 2**32 / T``. Difficulty changes within a day are weighted by the day's
+    share of each epoch (a few percent error on retarget days at most). A day has only about
+    144 blocks: a −12 % day is barely outside the noise; use ``window_days``.
+
+    Returns ``date`` (UTC day), ``blocks``, ``difficulty``, ``hashrate_ehs``,
+    ``hashrate_lo_ehs``, ``hashrate_hi_ehs``; days public on ``as_of`` (the day after).
+    """
+    from .sources.bundled_chain import read_blocks_daily
+
+    if window_days < 1:
+        raise ValueError(f"window_days = {window_days} is not allowed (allowed: >= 1)")
+    d = read_blocks_daily(as_of=as_of)
+    ep = _known(_table(), as_of)
+    day_start = pd.to_datetime(d["date"]).dt.tz_localize(UTC)
+    starts = ep["first_time"].to_numpy()
+    idx = np.clip(np.searchsorted(starts, day_start.to_numpy(), side="right") - 1, 0,
+                  len(ep) - 1)
+    diff = ep["difficulty"].to_numpy(dtype=float)[idx]
+    n = d["blocks"].rolling(window_days).sum().to_numpy()
+    work = (d["blocks"] * diff).rolling(window_days).sum().to_numpy()
+    secs = 86400.0 * window_days
+    d_eff = np.where(n > 0, work / np.maximum(n, 1), diff)
+    a = (1 - level) / 2
+    lo = np.where(n > 0, stats.gamma.ppf(a, np.maximum(n, 1)), 0.0)
+    hi = stats.gamma.ppf(1 - a, np.nan_to_num(n) + 1)
+    scale = d_eff * HASHES_PER_DIFFICULTY / secs / EHS
+    out = pd.DataFrame({"date": d["date"], "blocks": n, "difficulty": d_eff,
+                        "hashrate_ehs": n * scale, "hashrate_lo_ehs": lo * scale,
+                        "hashrate_hi_ehs": hi * scale})
+    return out.iloc[window_days - 1:].reset_index(drop=True)

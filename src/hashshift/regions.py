@@ -54,11 +54,16 @@ __all__ = [
     "Region",
     "UnknownRegionError",
     "centroid",
+    "WORLD",
+    "ancestors",
     "check_region_code",
+    "covers",
     "distance_km",
     "great_circle_km",
+    "holder",
     "is_known_code",
     "parent_code",
+    "parent_node",
     "region_code",
     "region_group",
     "region_name",
@@ -288,8 +293,12 @@ def _iso_name(code: str) -> str | None:
 
 
 def is_known_code(code: str) -> bool:
-    """Whether ``code`` is in :data:`REGIONS` or is a valid ISO 3166-1 alpha-2 / 3166-2 code."""
-    return code in REGIONS or _iso_name(code) is not None
+    """Whether ``code`` is in :data:`REGIONS`, is a valid ISO 3166-1 alpha-2 / 3166-2 code, or is
+    the rest of a known country (``US-OTHER``: the United States without the subdivisions a run
+    names on its own)."""
+    if code in REGIONS or _iso_name(code) is not None:
+        return True
+    return code.endswith("-OTHER") and _iso_name(code[:-6]) is not None
 
 
 def region_name(code: str) -> str:
@@ -297,6 +306,8 @@ def region_name(code: str) -> str:
     r = REGIONS.get(code)
     if r is not None:
         return r.name
+    if code.endswith("-OTHER") and code != "CN-OTHER" and is_known_code(code):
+        return f"Rest of {region_name(code[:-6])}"
     name = _iso_name(code)
     if name is None:
         raise UnknownRegionError(code, "code", _suggest_code(code))
@@ -326,6 +337,53 @@ def check_region_code(code: str) -> str:
 def parent_code(code: str) -> str:
     """The country of a code: ``CN`` for ``CN-XJ``, the code itself for a country or ``OTHER``."""
     return code.split("-", 1)[0] if "-" in code else code
+
+
+# --------------------------------------------------------------------------------------------
+# the region tree: world -> country -> subdivision
+# --------------------------------------------------------------------------------------------
+WORLD = "WORLD"
+
+
+def parent_node(code: str) -> str:
+    """The node above ``code`` in the tree world → country → subdivision: ``US`` for ``US-TX``
+    and ``US-OTHER``, ``WORLD`` for a country or ``OTHER``."""
+    if code == WORLD:
+        raise ValueError("WORLD is the root of the region tree; it has no parent")
+    return code.split("-", 1)[0] if "-" in code else WORLD
+
+
+def ancestors(code: str) -> list[str]:
+    """``code`` and every node above it, nearest first: ``[US-TX, US, WORLD]``."""
+    out = [code]
+    while out[-1] != WORLD:
+        out.append(parent_node(out[-1]))
+    return out
+
+
+def covers(node: str, code: str) -> bool:
+    """Whether the tree node ``node`` holds region ``code`` (itself included). ``WORLD`` holds
+    everything; a country holds its subdivisions and its rest (``US-OTHER``); ``OTHER`` (the
+    countries a map does not list) holds only itself."""
+    return node in ancestors(code)
+
+
+def holder(code: str, leaves: Iterable[str]) -> str | None:
+    """The leaf among ``leaves`` whose hashrate contains ``code`` when ``code`` is not a leaf
+    itself: the country for a subdivision (``US`` for ``US-TX``), its rest once the country is
+    split (``US-OTHER``), ``OTHER`` for a place in a country the leaves do not list. None when
+    ``code``
+    is a leaf, or an inner node of the leaves (``CN`` above ``CN-XJ`` …), or nothing holds it."""
+    have = set(leaves)
+    if code in have or any(covers(code, leaf) for leaf in have):
+        return None
+    for node in ancestors(code)[1:]:
+        if node in have:
+            return node
+        rest = f"{node}-OTHER"
+        if node != WORLD and rest in have:
+            return rest
+    return "OTHER" if "OTHER" in have else None
 
 
 # --------------------------------------------------------------------------------------------

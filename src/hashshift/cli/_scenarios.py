@@ -60,18 +60,13 @@ def region_problems(sc: Scenario) -> list[str]:
 def check_scenario(spec: str) -> tuple[Scenario | None, Inputs | None, list[str], str]:
     """Validate a scenario and resolve it against the data: ``(scenario, inputs, problems,
     source)``, with problems listed instead of raised for anything the file can fix."""
-    from ..sim.engine import EngineError, resolve
+    from ..sim.engine import check
     from ..sim.scenario import ScenarioError
 
     try:
         sc, source = load_scenario(spec)
     except ScenarioError as exc:
         return None, None, list(exc.problems), source_of(exc)
-    problems = region_problems(sc)
-    if problems:
-        return sc, None, problems, source
-    try:
-        inputs = resolve(sc)
-    except (EngineError, LookupError, ValueError) as exc:
-        return sc, None, [str(exc)], source
-    return sc, inputs, [], source
+    inputs, problems = check(sc)
+    return sc, inputs, [msg if where == "scenario" else f"{where}: {msg}"
+                        for where, msg in problems], source

@@ -117,8 +117,9 @@ def _print_history(df: pd.DataFrame, rows: int) -> None:
             style=style,
         )
     console.print(table)
-    cuts: list[dict[str, Any]] = df.dropna(subset=["change_pct"]).nsmallest(
-        3, "change_pct").to_dict("records")  # type: ignore[assignment]
+    from ..history import largest_cuts
+
+    cuts: list[dict[str, Any]] = largest_cuts(df, 3).to_dict("records")  # type: ignore[assignment]
     if cuts:
         console.print("Largest difficulty cuts in range: " + "; ".join(
             f"{r['change_pct']:+.2f} % at block {int(r['first_height']):,} "

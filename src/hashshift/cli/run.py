@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._base import UserError, console, emit_json, friendly, help_text, state
+from ._base import UserError, console, emit_json, err_console, friendly, help_text, state
 from ._scenarios import load_scenario, one_line, region_problems
 
 if TYPE_CHECKING:
@@ -24,27 +24,25 @@ def register(app: typer.Typer) -> None:
 
 def _override(sc: Scenario, paths: int | None, horizon_days: int | None, seed: int | None
               ) -> Scenario:
-    """``sc`` with the command line's run size and seed (each within the engine's limits)."""
+    """``sc`` with the command line's run size and seed (each within the engine's limits);
+    events a shorter horizon leaves out are named on stderr."""
     from pydantic import ValidationError
 
-    from ..sim.scenario import LIMITS, Scenario
+    from ..sim.scenario import LIMITS, with_overrides
 
     for opt, value, key in (("--paths", paths, "paths"),
                             ("--horizon-days", horizon_days, "horizon_days")):
         if value is not None and value > LIMITS[key]:
             raise UserError(f"{opt} {value:,} is more than the limit of {LIMITS[key]:,} "
                             f"(scenario.{key} must be 1 to {LIMITS[key]:,})")
-    update = {k: v for k, v in (("paths", paths), ("horizon_days", horizon_days),
-                                ("seed", seed)) if v is not None}
-    if not update:
-        return sc
-    data = sc.model_dump()
-    data["scenario"].update(update)
     try:
-        return Scenario.model_validate(data)
+        out, dropped = with_overrides(sc, paths=paths, horizon_days=horizon_days, seed=seed)
     except ValidationError as exc:
         raise UserError("; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
                                   for e in exc.errors(include_url=False))) from None
+    for d in dropped:
+        err_console.print(f"[yellow]note:[/] left out {d}", highlight=False, soft_wrap=True)
+    return out
 
 
 RUN_HELP = help_text("""

@@ -21,6 +21,7 @@ import pycountry
 from plotly.subplots import make_subplots
 
 from . import assets
+from .style import PROVINCE_SCALE, SHARE_SCALE
 
 if TYPE_CHECKING:
     from ..sim.engine import Result
@@ -30,6 +31,7 @@ __all__ = [
     "break_even_figure",
     "china_province_map",
     "network_history",
+    "shares_vs_published_figure",
     "power_emissions_figure",
     "region_color",
     "region_label",
@@ -155,12 +157,8 @@ def _iso3(code: str) -> str | None:
 
 #: Share colour scale [% of global hashrate]: stops packed towards small values so that a 5 %
 #: country is visibly coloured next to China's 70 %.
-_SHARE_SCALE = [[0.0, "#fff7ec"], [0.02, "#fee8c8"], [0.06, "#fdd49e"], [0.12, "#fdbb84"],
-                [0.22, "#fc8d59"], [0.4, "#ef6548"], [0.65, "#d7301f"], [1.0, "#7f0000"]]
-
-#: Province colour scale [% of China]: even 1 % stands out from the grey of unlisted provinces.
-_PROVINCE_SCALE = [[0.0, "#fde3b0"], [0.05, "#fdc97e"], [0.15, "#fc9d5a"], [0.35, "#ef6548"],
-                   [0.65, "#c81d13"], [1.0, "#67000d"]]
+_SHARE_SCALE = SHARE_SCALE
+_PROVINCE_SCALE = PROVINCE_SCALE
 
 _SLIDER_STYLE: dict[str, Any] = {
     "x": 0.07, "len": 0.9, "y": 0.0, "yanchor": "top", "pad": {"t": 6, "b": 4},
@@ -209,7 +207,7 @@ def world_share_map(shares: pd.DataFrame | None = None) -> go.Figure:
     named = df[df["region_code"] != "OTHER"].copy()
     named["iso3"] = [_iso3(str(c)) for c in named["region_code"]]
     named = named[named["iso3"].notna()]
-    zmax = float(np.ceil(named["share_pct"].max() / 10.0) * 10.0) if len(named) else 100.0
+    zmax = geography.share_scale_max_pct("country", rows=df)
 
     def trace(month: Any, full: bool) -> go.Choropleth:
         sel = named[named["date"] == month]
@@ -277,7 +275,7 @@ def china_province_map(shares: pd.DataFrame | None = None) -> go.Figure:
     ids = [str(f["id"]) for f in geo["features"]]
     names = [str(f["properties"]["name"]) for f in geo["features"]]
     named = df[df["region_code"].isin(ids)]
-    zmax = float(np.ceil(named["share_of_china_pct"].max() / 10.0) * 10.0) if len(named) else 100.
+    zmax = geography.share_scale_max_pct("province", rows=df)
 
     base = go.Choropleth(
         geojson=geo, locations=ids, z=[0] * len(ids), text=names, showscale=False,
@@ -610,6 +608,38 @@ def share_area_figure(result: Result) -> go.Figure:
            height=560)
     fig.update_layout(legend={"orientation": "v", "y": 1, "yanchor": "top", "x": 1.02,
                               "traceorder": "normal"}, margin={"r": 190})
+    return fig
+
+
+def shares_vs_published_figure(result: Result, top: int = 6) -> go.Figure:
+    """Simulated monthly country shares [%] (mean over paths; China's provinces summed) beside
+    the shares CCAF later published for the same months (:func:`hashshift.sim.backtest.
+    monthly_shares`), for the ``top`` countries by published share; a miss is shown, not
+    hidden."""
+    from ..sim.backtest import monthly_shares
+
+    m = monthly_shares(result)
+    pub = m.dropna(subset=["share_pct_published"])
+    order = (pub.groupby("region_code")["share_pct_published"].max()
+             .sort_values(ascending=False).index.tolist())
+    codes = [c for c in order if c != "OTHER"][:top]
+    fig = go.Figure()
+    for code in codes:
+        s = m[m["region_code"] == code]
+        color = region_color(code)
+        fig.add_trace(go.Scatter(
+            x=s["month"], y=_round(s["share_pct_sim"]), mode="lines", name=region_label(code),
+            legendgroup=code, line={"color": color, "width": 2},
+            hovertemplate=f"{region_label(code)} simulated %{{y:.1f}} %<extra></extra>"))
+        p = s.dropna(subset=["share_pct_published"])
+        fig.add_trace(go.Scatter(
+            x=p["month"], y=_round(p["share_pct_published"]), mode="markers",
+            name=f"{region_label(code)} (CCAF)", legendgroup=code, showlegend=False,
+            marker={"color": color, "size": 8, "symbol": "circle-open", "line": {"width": 2}},
+            hovertemplate=f"{region_label(code)} published %{{y:.2f}} %<extra></extra>"))
+    fig.update_yaxes(title_text="share of world hashrate [%]", ticksuffix=" %", rangemode="tozero")
+    _style(fig, "Shares by country: simulated (lines) vs published by CCAF (circles)",
+           height=460)
     return fig
 
 

@@ -105,6 +105,14 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "warm colours at the bottom). Medians of the paths need not add up to exactly "
             "100 %."))
         out.append(FigureSpec(
+            "shares-vs-published", "scenario", figures.shares_vs_published_figure(result),
+            "Lines: each country's simulated share of the world's hashrate per month (mean over "
+            "paths, China's provinces summed). Circles: the share CCAF published for that month, "
+            "months after the run's as-of date, and never an input to it. Where they part, the "
+            "model was wrong: in 2021 China fell to 0 % in July–August and reappeared at 21 % by "
+            "January 2022 (CCAF: miners behind foreign proxies, then covert mining), which the "
+            "model does not foresee."))
+        out.append(FigureSpec(
             "power-emissions", "scenario", figures.power_emissions_figure(result),
             "Median power drawn and annualised emissions per region, stacked; black: the "
             "world's median and (dotted) 90 % band. Regional medians need not add up to the "
@@ -501,13 +509,31 @@ def _inputs_html(result: Result, scenario_source: str | None) -> str:
     meta = sc.get("scenario", {}) or {}
     parts: list[str] = []
     rows = [("name", meta.get("name", "")), ("description", meta.get("description", "")),
-            ("file", scenario_source or "–"), ("as of (forecast start)", meta.get("as_of")),
+            ("file", scenario_source or "–"),
+            ("as of (forecast start)", f"{meta.get('as_of')}: as known on that day (every "
+                                       "dataset read is listed below with its newest "
+                                       "publication date)"),
             ("horizon", f"{meta.get('horizon_days')} days"),
             ("paths run", f"{cfg.get('paths')} (file: {meta.get('paths')})"),
             ("seed", cfg.get("seed")),
             ("engine", f"{cfg.get('package', 'hashshift')} {cfg.get('version', '')}"),
             ("run created", cfg.get("created", "–"))]
     parts.append('<div class="card"><h3>Scenario</h3>' + _kv(rows) + "</div>")
+
+    vint = cfg.get("vintages", []) or []
+    if vint:
+        late = [v for v in vint if v.get("newest_public") and str(v["newest_public"])
+                > str(meta.get("as_of"))]
+        rows_v = "".join(
+            f"<tr><td>{_e(v['dataset'])}</td><td>{_e(v['source'])}</td>"
+            f"<td>{_e(v.get('newest_public') or '–')}</td></tr>" for v in vint)
+        verdict = ("nothing published after the as-of date was read" if not late else
+                   "read data published after the as-of date: " + ", ".join(
+                       _e(v["dataset"]) for v in late) + " (a conditional forecast or "
+                   "hindsight; see the notes below)")
+        parts.append('<div class="card"><h3>Data as known on ' + _e(meta.get("as_of")) +
+                     f"</h3><p>{verdict}.</p><table><tr><th>dataset</th><th>source</th>"
+                     f"<th>newest publication date used</th></tr>{rows_v}</table></div>")
 
     prov = cfg.get("provenance", {}) or {}
     if prov:

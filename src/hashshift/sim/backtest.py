@@ -18,8 +18,10 @@ import pandas as pd
 
 from .engine import Result, run
 from .examples import load_example
+from .scenario import Scenario
 
-__all__ = ["BACKTESTS", "Backtest", "backtest", "compare"]
+__all__ = ["BACKTESTS", "VARIANTS", "Backtest", "backtest", "compare", "hindsight",
+           "monthly_shares", "variant"]
 
 #: name -> (example file, first and last epoch start compared, the headline retarget height)
 BACKTESTS: dict[str, tuple[str, date, date, int]] = {
@@ -98,26 +100,74 @@ def compare(result: Result, start: date, end: date, headline_height: int) -> Bac
 
 
 def monthly_shares(result: Result) -> pd.DataFrame:
-    """Median simulated share [%] of each region per calendar month, with Chinese provinces
-    summed into ``CN`` (the country level of CCAF's map)."""
+    """Per calendar month and country (Chinese provinces and split-off subdivisions summed into
+    their country, as CCAF's country map does): the simulated share of world hashrate [%]
+    (``share_pct_sim``: mean over paths, whose country sums stay exact) and CCAF's published
+    share (``share_pct_published``; NaN for months CCAF did not publish). The published months
+    are read for the comparison only, after the run."""
+    from .. import geography
+    from ..regions import parent_code
+
     d = result.daily
     s = d[(d["metric"] == "share_pct") & (d["region"] != "WORLD")].copy()
-    s["country"] = s["region"].str.split("-").str[0]
-    s.loc[s["region"] == "OTHER", "country"] = "OTHER"
+    s["country"] = [parent_code(str(c)) for c in s["region"]]
     s["month"] = pd.to_datetime(s["date"]).dt.to_period("M").dt.to_timestamp()
-    by_day = s.groupby(["date", "month", "country"], as_index=False)["q50"].sum()
-    out = by_day.groupby(["month", "country"], as_index=False)["q50"].mean()
-    return out.rename(columns={"q50": "share_pct_median", "country": "region_code"})
+    by_day = s.groupby(["date", "month", "country"], as_index=False)["mean"].sum()
+    out = by_day.groupby(["month", "country"], as_index=False)["mean"].mean()
+    out = out.rename(columns={"mean": "share_pct_sim", "country": "region_code"})
+    pub = geography.shares_over_time("country")[["date", "region_code", "share_pct"]]
+    pub = pub.rename(columns={"date": "month", "share_pct": "share_pct_published"})
+    pub["month"] = pd.to_datetime(pub["month"])
+    out = out.merge(pub, on=["month", "region_code"], how="left")
+    return out
+
+
+#: How a backtest's starting map is made: ``forecast`` (the default: only what was public on
+#: as_of, so the nowcast when the month before was not yet published), ``naive`` (the newest
+#: published month carried forward), ``hindsight`` (the month before as_of as later published,
+#: and the realised price and fees: not a forecast, a measure of what the forecaster lacked).
+VARIANTS = ("forecast", "naive", "hindsight")
+
+
+def hindsight(scenario: Scenario) -> Scenario:
+    """The same scenario given what was published *after* its as_of: the mining map of the
+    month before as_of (as later published) and the realised price and fees. Not a forecast: it
+    shows how much of a backtest's error comes from what the forecaster could not know."""
+    from datetime import timedelta
+
+    month = (scenario.scenario.as_of.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    data = scenario.model_dump(mode="json")
+    data["initial"]["shares_month"] = month
+    data["price"] = {"kind": "historical"}
+    data["fees"] = {"kind": "historical"}
+    return Scenario.model_validate(data)
+
+
+def variant(scenario: Scenario, kind: str) -> Scenario:
+    """The scenario as run by a backtest variant (:data:`VARIANTS`)."""
+    if kind == "hindsight":
+        return hindsight(scenario)
+    if kind not in VARIANTS:
+        raise ValueError(f"variant {kind!r} is not known; use one of {', '.join(VARIANTS)}")
+    data = scenario.model_dump(mode="json")
+    data["initial"]["start"] = "published" if kind == "naive" else "auto"
+    return Scenario.model_validate(data)
 
 
 def backtest(name: str = "china-2021", *, paths: int | None = None,
-             progress: Any = None) -> Backtest:
-    """Run a named backtest (see :data:`BACKTESTS`)."""
+             progress: Any = None, variant_kind: str = "forecast") -> Backtest:
+    """Run a named backtest (see :data:`BACKTESTS`) in one of the :data:`VARIANTS`."""
     if name not in BACKTESTS:
         raise LookupError(f"unknown backtest {name!r}; available: {', '.join(BACKTESTS)}")
     example, start, end, height = BACKTESTS[name]
-    scenario = load_example(example)
+    scenario = variant(load_example(example), variant_kind)
     result = run(scenario, paths=paths, progress=progress)
     bt = compare(result, start, end, height)
-    bt.name = name
+    bt.name = name if variant_kind == "forecast" else f"{name} ({variant_kind})"
+    bt.summary["variant"] = variant_kind
+    bt.summary["as_of"] = str(scenario.scenario.as_of)
+    late = [v for v in result.config.get("vintages", [])
+            if v.get("newest_public") and v["newest_public"] > bt.summary["as_of"]]
+    bt.summary["data_after_as_of"] = sorted({v["dataset"] for v in late})
+    bt.summary["start"] = result.config.get("provenance", {}).get("shares", "")
     return bt

@@ -18,6 +18,7 @@ with the resolved scenario, the package version and the seed.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -42,7 +43,7 @@ from .fleet import ClassSet, class_set
 from .migration import DelayPipeline, logit_shares
 from .network import advance_day, start_network
 from .policy import Timeline, build_timeline
-from .scenario import LIMITS, Scenario
+from .scenario import LIMITS, RegionSpec, Scenario
 
 __all__ = ["Inputs", "Result", "resolve", "resolved_summary", "run"]
 
@@ -95,28 +96,60 @@ class Inputs:
     btc_usd: np.ndarray  # (days) (historical or fixed; GBM starts from btc_usd[0])
     fee_btc_block: np.ndarray  # (days)
     notes: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, RegionSpec] = field(default_factory=dict)  # the override of each region
+    vintages: list[dict[str, Any]] = field(default_factory=list)  # data read, newest public
+    share_samples: np.ndarray | None = field(default=None, repr=False)  # nowcast draws × regions
 
 
 # ---------------------------------------------------------------------------------------------
 # Resolving inputs from the observed layer (only data before as_of)
 # ---------------------------------------------------------------------------------------------
 def resolve(scenario: Scenario) -> Inputs:
-    """Resolve the scenario against the bundled data, using only what was known before as_of."""
-    from .. import geography, history, regions
+    """Resolve the scenario against the bundled data, using only what was public on as_of
+    (except a ``historical`` price or fee path, which the notes name as conditioning). The
+    datasets read and their newest publication dates are in ``Inputs.vintages``."""
+    from ..sources.pit import record_access, vintages_used
+
+    with record_access() as log:
+        inp = _resolve(scenario)
+    inp.vintages = vintages_used(log)
+    return inp
+
+
+def check(scenario: Scenario) -> tuple[Inputs | None, list[tuple[str, str]]]:
+    """Validate a scenario fully, as a run would: region codes (every offending field), then
+    resolution against the data known on as_of. Returns the resolved inputs (None when there
+    are problems) and ``(field, message)`` problems, for interfaces that list them."""
+    from .scenario import region_problems
+
+    problems = region_problems(scenario)
+    if problems:
+        return None, problems
+    try:
+        return resolve(scenario), []
+    except (EngineError, LookupError, ValueError) as exc:
+        return None, [("scenario", str(exc))]
+
+
+def _resolve(scenario: Scenario) -> Inputs:
+    from .. import history, regions
+    from ..sources.bundled_geo import read_subdivision_shares
     from ..sources.bundled_observed import read_grid_intensity, read_market_monthly
     from ..sources.bundled_sim import read_sim_regions
+    from .regiontree import RegionError, leaf_specs, split_regions
 
     meta = scenario.scenario
     start = meta.as_of
     t0 = pd.Timestamp(start, tz="UTC")
     notes: dict[str, str] = {}
-    ep = history.epochs()
+    ep = history.epochs(as_of=start)
     known = ep[ep["first_time"] < t0]
     complete = known[known["last_time"].notna() & (known["last_time"] < t0)]
     if complete.empty:
+        every = history.epochs()
         raise EngineError(
             f"scenario.as_of {start} is outside the data: the bundled history covers "
-            f"{ep['first_time'].iloc[0]:%Y-%m-%d} to {ep['first_time'].iloc[-1]:%Y-%m-%d}")
+            f"{every['first_time'].iloc[0]:%Y-%m-%d} to {every['first_time'].iloc[-1]:%Y-%m-%d}")
     cur = known.iloc[-1]
     last = complete.iloc[-1]
     if t0 - cur["first_time"] > pd.Timedelta(days=28):
@@ -137,54 +170,38 @@ def resolve(scenario: Scenario) -> Inputs:
     height = int(cur["first_height"]) + min(max(elapsed_blocks, 0), MAINNET.interval - 2)
     bits = int(str(cur["bits"]), 16) if isinstance(cur["bits"], str) else int(cur["bits"])
 
-    # Initial regional shares: the mining map's last month ending before as_of.
-    if scenario.initial.shares_pct is not None:
-        share_map = {k: v / 100.0 for k, v in scenario.initial.shares_pct.items()}
-        notes["shares"] = "from the scenario"
-    else:
-        month = (pd.Timestamp(start) - pd.offsets.MonthBegin(1))
-        if month.month == start.month and month.year == start.year:
-            month = month - pd.offsets.MonthBegin(1)
-        month_end = month + pd.offsets.MonthBegin(1)
-        if month_end.date() > start:
-            month = month - pd.offsets.MonthBegin(1)
-        if scenario.initial.shares_month:
-            month = pd.Timestamp(scenario.initial.shares_month + "-01")
-        try:
-            countries = geography.shares(month, "country")
-        except ValueError as exc:
-            raise EngineError(f"initial shares for {month:%Y-%m}: {exc}; set "
-                              "initial.shares_pct or initial.shares_month") from None
-        share_map = {}
-        china = 0.0
-        codes = countries["region_code"].astype(str).tolist()
-        for code, pct in zip(codes, countries["share_pct"].to_numpy(float).tolist(), strict=True):
-            if code == "CN":
-                china = pct / 100.0
-            else:
-                share_map[code] = pct / 100.0
-        if china > 0:
-            prov = geography.shares(month, "province")
-            for code, pct in zip(prov["region_code"].astype(str).tolist(),
-                                 prov["share_pct"].to_numpy(float).tolist(), strict=True):
-                share_map[code] = pct / 100.0
-        notes["shares"] = f"CCAF Bitcoin Mining Map, {month:%Y-%m} ({countries.attrs['source']})"
-    specs = {r.code: r for r in scenario.region}
-    event_regions = [str(e.region) for e in scenario.event if getattr(e, "region", None)]
-    for code in list(specs) + event_regions:
-        if code not in share_map and not any(k.startswith(code + "-") for k in share_map):
-            regions.check_region_code(code)
-            share_map[code] = 0.0
+    share_map, nowcast_samples = _starting_map(scenario, start, notes)
+    share_map_before = dict(share_map)
     for code in share_map:
         if code not in ("OTHER", "CN-OTHER"):
             regions.check_region_code(code)
+    try:
+        share_map, splits, origin = split_regions(share_map, scenario, start,
+                                                  read_subdivision_shares(as_of=start))
+    except RegionError as exc:
+        raise EngineError(str(exc)) from None
+    for code, text in splits.items():
+        notes[f"split {code}"] = text
     names = sorted(share_map, key=lambda c: (-share_map[c], c))
     shares = np.array([share_map[c] for c in names])
     shares = shares / shares.sum()
+    specs = leaf_specs(scenario.region, names, dict(zip(names, shares.tolist(), strict=True)))
+    share_samples = None
+    if nowcast_samples is not None:  # each path's own starting map, split like the mean
+        cols, draws = nowcast_samples
+        total = {c: share_map_before[c] for c in cols}
+        share_samples = np.column_stack([
+            draws[:, cols.index(origin[c])] * (share_map[c] / total[origin[c]])
+            if total[origin[c]] > 0 else np.zeros(draws.shape[0]) for c in names])
+        share_samples /= share_samples.sum(axis=1, keepdims=True)
 
     classes = class_set(scenario.machine_class, start)
-    defaults = read_sim_regions().set_index("region_code")
-    grid = read_grid_intensity()
+    defaults = read_sim_regions(as_of=start).set_index("region_code")
+    if defaults.empty or "OTHER" not in defaults.index:
+        raise EngineError(f"no regional tariff and risk defaults were public on {start} (the "
+                          "bundled judgements start 2021-05-31); give price_usd_kwh and "
+                          "policy_risk for every region in [[region]]")
+    grid = read_grid_intensity(as_of=start)
     horizon = meta.horizon_days
     days = [start + timedelta(days=i) for i in range(horizon)]
 
@@ -211,7 +228,7 @@ def resolve(scenario: Scenario) -> Inputs:
     eff_mix = float(np.dot(classes.initial_share, classes.efficiency_j_th))
     pue = scenario.miners.pue
     installed_mw = shares * h0 * eff_mix * pue
-    growth_ehs = _trailing_growth_ehs_month(names, start)
+    growth_ehs = _trailing_growth_ehs_month(names, shares, start)
     newest = float(classes.efficiency_j_th[classes.released_by(start)].min())
     cap = np.empty(len(names))
     grow = np.empty(len(names))
@@ -243,7 +260,9 @@ def resolve(scenario: Scenario) -> Inputs:
         notes["supply"] = (f"{deliveries:.2f} EH/s per month: hashrate trend of the year "
                            "before as_of")
 
-    market = read_market_monthly()
+    market = read_market_monthly(as_of=start)
+    if market.empty:
+        raise EngineError(f"no market data were public on {start}")
     btc, fees = _market_paths(scenario, market, days, t0, notes)
     hp_before, hp_ref = _hashprice_before(market, start, scenario.supply.lag_days)
     notes["supply_response"] = (
@@ -253,7 +272,111 @@ def resolve(scenario: Scenario) -> Inputs:
     return Inputs(scenario, start, horizon, names, shares, h0, intervals, height, bits,
                   first_time_s,
                   classes, price, risk, intensity, cap, grow, dist, deliveries, hp_before,
-                  hp_ref, btc, fees, notes)
+                  hp_ref, btc, fees, notes, specs, share_samples=share_samples)
+
+
+def _month_before(start: date) -> pd.Timestamp:
+    """The last calendar month that ended before ``start``."""
+    month = pd.Timestamp(start).to_period("M").to_timestamp() - pd.offsets.MonthBegin(1)
+    return month
+
+
+def _published_map(month: pd.Timestamp, as_of: date | None, notes: dict[str, str]
+                   ) -> tuple[dict[str, float], dict[str, Any]]:
+    """Shares (fractions) of a published month: countries, China by province where published."""
+    from .. import geography
+
+    try:
+        countries = geography.shares(month, "country", as_of=as_of)
+    except ValueError as exc:
+        raise EngineError(f"initial shares for {month:%Y-%m}: {exc}; set "
+                          "initial.shares_pct or initial.shares_month") from None
+    share_map: dict[str, float] = {}
+    china = 0.0
+    codes = countries["region_code"].astype(str).tolist()
+    for code, pct in zip(codes, countries["share_pct"].to_numpy(float).tolist(), strict=True):
+        if code == "CN":
+            china = pct / 100.0
+        else:
+            share_map[code] = pct / 100.0
+    if china > 0:
+        try:
+            prov = geography.shares(month, "province", as_of=as_of)
+        except geography.MiningMapError:  # CCAF's provinces stop in 2021-07
+            share_map["CN"] = china
+            notes["provinces"] = (f"no province split of China for {month:%Y-%m} was "
+                                  "published: China runs as one region")
+        else:
+            for code, pct in zip(prov["region_code"].astype(str).tolist(),
+                                 prov["share_pct"].to_numpy(float).tolist(), strict=True):
+                share_map[code] = pct / 100.0
+    return share_map, {str(k): v for k, v in countries.attrs.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _nowcast_cached_run(start: date, month: pd.Timestamp) -> Any:
+    from ..nowcast import nowcast
+
+    return nowcast(start, through=month)
+
+
+def _nowcast_cached(start: date, month: pd.Timestamp) -> Any:
+    """The nowcast a run starts from (seeded, so the same for every run as of the same day);
+    kept in memory, and its reads noted again on every use."""
+    from ..sources.pit import note_access
+
+    nc = _nowcast_cached_run(start, month)
+    for v in nc.vintages:
+        note_access(v["dataset"], v["source"], start, v["newest_public"], 0)
+    return nc
+
+
+def _starting_map(scenario: Scenario, start: date, notes: dict[str, str]
+                  ) -> tuple[dict[str, float], tuple[list[str], np.ndarray] | None]:
+    """The regional shares at as_of (fractions) and, for a nowcast start, its particles."""
+    from .. import geography
+
+    init = scenario.initial
+    if init.shares_pct is not None:
+        notes["shares"] = "from the scenario"
+        return {k: v / 100.0 for k, v in init.shares_pct.items()}, None
+    month = _month_before(start)
+    if init.shares_month:  # read as published, even after as_of (the notes then say so)
+        month = pd.Timestamp(init.shares_month + "-01")
+        share_map, attrs = _published_map(month, None, notes)
+        published = attrs.get("published")
+        late = ("; published after as_of: the run uses hindsight"
+                if published and published > str(start) else "")
+        notes["shares"] = (f"CCAF Bitcoin Mining Map, {month:%Y-%m} as published by "
+                           f"{published} ({attrs['source']})" + late)
+        return share_map, None
+    have = [m for m in geography.months("country", as_of=start) if m <= month]
+    if not have:
+        raise EngineError(f"no mining-map month was public on {start} (CCAF's first release "
+                          "was on 2020-05-06); set initial.shares_pct")
+    if init.start == "published" or (init.start == "auto" and have[-1] == month):
+        share_map, attrs = _published_map(have[-1], start, notes)
+        carried = "" if have[-1] == month else (
+            f"; the newest month public on {start}, carried forward ({month:%Y-%m} was not "
+            "yet published)")
+        notes["shares"] = (f"CCAF Bitcoin Mining Map, {have[-1]:%Y-%m} as published by "
+                           f"{attrs.get('published')} ({attrs['source']})" + carried)
+        return share_map, None
+    nc = _nowcast_cached(start, month)
+    if month <= nc.last_published:  # asked for a nowcast of a published month: it is exact
+        share_map, attrs = _published_map(month, start, notes)
+        notes["shares"] = f"CCAF Bitcoin Mining Map, {month:%Y-%m} (published by {start})"
+        return share_map, None
+    draws = nc.samples[month].astype(float)
+    mean = draws.mean(axis=0)
+    ev = nc.evidence
+    used = ", ".join(ev["event"]) if len(ev) else "none"
+    notes["shares"] = (f"nowcast of {month:%Y-%m} as known on {start} (hashshift.nowcast): "
+                       f"from CCAF's {nc.last_published:%Y-%m} map, the newest then published, "
+                       f"moved by the map's own dynamics and the chain's natural experiments "
+                       f"({used}); each path draws its map from the nowcast's "
+                       f"{draws.shape[0]:,} particles")
+    return dict(zip(nc.regions, mean.tolist(), strict=True)), (list(nc.regions), draws)
 
 
 def _hashprice_before(market: pd.DataFrame, start: date, lag: int) -> tuple[np.ndarray, float]:
@@ -275,30 +398,30 @@ def _hashprice_before(market: pd.DataFrame, start: date, lag: int) -> tuple[np.n
 
 
 def _intensity_profile(grid: pd.DataFrame, code: str, days: list[date]) -> np.ndarray:
-    """Grid intensity [gCO2/kWh] per day for a region (its own rows, else its country's, else
-    OTHER's); month rows override the whole-year row."""
-    for c in (code, code.split("-")[0], "OTHER"):
-        rows = grid[grid["region_code"] == c]
-        if len(rows):
-            break
-    else:
-        return np.full(len(days), 450.0)
-    year = rows[rows["month"].isna()]
-    base = float(year["intensity_g_kwh"].iloc[0]) if len(year) else float(
-        rows["intensity_g_kwh"].mean())
-    seasonal = rows[rows["month"].notna()]
-    by_month = {int(m): float(v) for m, v in zip(seasonal["month"], seasonal["intensity_g_kwh"],
-                                                 strict=True)}
-    return np.array([by_month.get(d.month, base) for d in days])
+    """Grid intensity [gCO2/kWh] per day for a region (:func:`hashshift.energy.intensity_lookup`:
+    its own rows, else its country's, else OTHER's; month rows override the whole-year row)."""
+    from ..energy import intensity_lookup
+
+    try:
+        by_month = {m: intensity_lookup(grid, code, m)[0] for m in range(1, 13)}
+    except LookupError as exc:
+        raise EngineError(f"no grid intensity for region {code} in the data known at as_of "
+                          f"({exc})") from None
+    return np.array([by_month[d.month] for d in days])
 
 
-def _trailing_growth_ehs_month(names: list[str], start: date) -> dict[str, float]:
-    """Per region, EH/s gained per month over the 12 months ending before ``start``."""
+def _trailing_growth_ehs_month(names: list[str], shares: np.ndarray, start: date
+                               ) -> dict[str, float]:
+    """Per region, EH/s gained per month over the 12 months of the mining map ending before
+    ``start`` (as known on ``start``): each country's growth, shared out over the regions of the
+    run inside it (its provinces, its split-off subdivisions and rest) by their starting shares.
+    """
     from .. import geography
+    from ..regions import parent_code
 
     out: dict[str, float] = {}
     try:
-        countries = geography.shares_over_time("country")
+        countries = geography.shares_over_time("country", as_of=start)
     except ValueError:
         return out
     countries = countries[countries["date"] < pd.Timestamp(start)]
@@ -306,11 +429,16 @@ def _trailing_growth_ehs_month(names: list[str], start: date) -> dict[str, float
         return out
     last = countries["date"].max()
     first = last - pd.DateOffset(months=12)
-    for code in names:
-        key = code.split("-")[0] if code.startswith("CN") else code
-        rows = countries[countries["region_code"] == key].set_index("date")["hashrate_ehs"]
-        if last in rows.index and first in rows.index:
-            out[code] = float(rows[last] - rows[first]) / 12.0
+    share = dict(zip(names, shares.tolist(), strict=True))
+    for country in {parent_code(c) for c in names}:
+        rows = countries[countries["region_code"] == country].set_index("date")["hashrate_ehs"]
+        if last not in rows.index or first not in rows.index:
+            continue
+        growth = float(rows[last] - rows[first]) / 12.0
+        inside = [c for c in names if parent_code(c) == country]
+        total = sum(share[c] for c in inside)
+        for c in inside:
+            out[c] = growth * (share[c] / total if total > 0 else 1.0 / len(inside))
     return out
 
 
@@ -343,9 +471,16 @@ def resolved_summary(inputs: Inputs) -> dict[str, Any]:
     }
 
 
-def _market_paths(scenario: Scenario, market: pd.DataFrame, days: list[date],
+def _market_paths(scenario: Scenario, known: pd.DataFrame, days: list[date],
                   t0: pd.Timestamp, notes: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    m = market.copy()
+    """Daily bitcoin price [USD/BTC] and fees [BTC/block] over the horizon. ``known``: the
+    monthly market table as public on as_of. ``historical`` asks for the realised path after
+    as_of, data published later: the run is then a forecast *conditional* on that path, and
+    its notes say so."""
+    from ..sources.bundled_observed import read_market_monthly
+
+    wants_realised = scenario.price.kind == "historical" or scenario.fees.kind == "historical"
+    m = (read_market_monthly() if wants_realised else known).copy()
     m["date"] = pd.to_datetime(m["date"])
     m = m.set_index("date").sort_index()
     idx = pd.DatetimeIndex([pd.Timestamp(d) for d in days])
@@ -360,7 +495,8 @@ def _market_paths(scenario: Scenario, market: pd.DataFrame, days: list[date],
                 f"price.kind = 'historical' needs prices to {idx[-1]:%Y-%m-%d}; the bundled "
                 f"monthly prices end {m.index[-1]:%Y-%m}; use price.kind = 'fixed' or 'gbm'")
         btc = _daily_from_monthly(m["price_usd"], idx)
-        notes["price"] = "historical monthly means (Coin Metrics), interpolated daily"
+        notes["price"] = ("historical monthly means (Coin Metrics), interpolated daily: the "
+                          "realised path, published after as_of (a conditional forecast)")
     else:
         level = price_cfg.usd or float(before["price_usd"].iloc[-1])
         btc = np.full(len(days), level)
@@ -369,7 +505,8 @@ def _market_paths(scenario: Scenario, market: pd.DataFrame, days: list[date],
     fee_block = (m["fees_btc_day"] / m["blocks_day"]).rename("fee")
     if scenario.fees.kind == "historical" and idx[-1] <= m.index[-1] + pd.offsets.MonthEnd(1):
         fees = _daily_from_monthly(fee_block, idx)
-        notes["fees"] = "historical monthly means per block (Coin Metrics)"
+        notes["fees"] = ("historical monthly means per block (Coin Metrics): the realised "
+                         "path, published after as_of (a conditional forecast)")
     else:
         level = (scenario.fees.btc_per_block if scenario.fees.btc_per_block is not None
                  else float(fee_block[before.index].iloc[-3:].mean()))
@@ -502,7 +639,9 @@ class _Simulation:
         if n and sc.initial.hashrate_uncertainty:
             h0 = inp.hashrate_ehs * rng.gamma(n, 1.0, size=paths) / (n - 1)
         conc = sc.initial.share_concentration
-        if conc > 0:
+        if inp.share_samples is not None:  # the nowcast's own uncertainty: one draw per path
+            shares = inp.share_samples[rng.integers(0, inp.share_samples.shape[0], paths)]
+        elif conc > 0:
             shares = rng.dirichlet(np.maximum(inp.shares * conc, 1e-3), size=paths)
         else:
             shares = np.broadcast_to(inp.shares, (paths, r))
@@ -521,7 +660,7 @@ class _Simulation:
         self.pipe = DelayPipeline(paths, r, c, median, sc.migration.delay_sigma)
         sd = sc.supply.uncertainty
         self.supply_scale = np.exp(sd * rng.standard_normal(paths) - 0.5 * sd * sd)
-        self.tl: Timeline = build_timeline(sc, inp.regions, {x.code: x for x in sc.region},
+        self.tl: Timeline = build_timeline(sc, inp.regions, inp.specs,
                                            inp.start, inp.horizon, paths, rng)
         self.btc = self._price_paths(rng_price)  # (days × paths) or (days × 1)
         T = inp.horizon
@@ -798,6 +937,8 @@ class _Simulation:
                               for j, c in enumerate(inp.regions)},
             "deliveries_ehs_month": inp.deliveries_ehs_month,
             "provenance": inp.notes,
+            "as_of": str(inp.start),
+            "vintages": inp.vintages,
             "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         paths = {k: v for k, v in self.rec.items()} if keep_paths else {}

@@ -11,14 +11,16 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from ..regions import covers as regions_covers
 from .scenario import Ban, Curtailment, PriceShock, RegionSpec, Scenario, Seasonal, Tax
 
 __all__ = ["BanSchedule", "Timeline", "build_timeline", "covers"]
 
 
 def covers(event_region: str, code: str) -> bool:
-    """Does an event on ``event_region`` apply to region ``code``?"""
-    return code == event_region or code.startswith(event_region + "-")
+    """Does an event on ``event_region`` apply to region ``code``? (the region tree,
+    :func:`hashshift.regions.covers`; an event without a region applies everywhere)"""
+    return not event_region or regions_covers(event_region, code)
 
 
 @dataclass(frozen=True)

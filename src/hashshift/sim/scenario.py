@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,6 +38,7 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "region_problems",
+    "with_overrides",
     "scenario_schema",
 ]
 
@@ -81,12 +82,23 @@ class Initial(_Model):
 
     hashrate_ehs: Positive | None = Field(default=None, le=1e6,
                                           description="[EH/s] network hashrate")
+    start: Literal["auto", "nowcast", "published"] = Field(
+        default="auto", description="where the starting map comes from when neither shares_pct "
+        "nor shares_month is given: `published`: the newest month CCAF had released by as_of, "
+        "carried forward; `nowcast`: the nowcast of the month before as_of from what was public "
+        "then (hashshift.nowcast; each path draws its own map from the nowcast's particles); "
+        "`auto`: the nowcast when that month was not yet published, else the published month")
     shares_month: str | None = Field(
         default=None, pattern=r"^\d{4}-\d{2}$",
         description="mining-map month (YYYY-MM) to start from; default: the last month "
                     "ending before as_of")
     shares_pct: dict[str, NonNeg] | None = Field(
         default=None, description="[%] share of global hashrate by region code (sums to 100)")
+    split_pct: dict[str, Annotated[float, Field(gt=0.0, lt=100.0)]] | None = Field(
+        default=None, description="[%] for a region the mining map does not list on its own "
+        "(e.g. US-TX), its share of the map region that holds it (its country, or OTHER for a "
+        "country the map lumps together); default: the bundled published figure, if any was "
+        "public by as_of")
     share_concentration: NonNeg = Field(
         default=200.0, description="[1] Dirichlet concentration of the starting shares across "
         "paths (CCAF's map is a sample of pools; smaller = more uncertain); 0 = exact shares")
@@ -143,9 +155,10 @@ class PriceModel(_Model):
 class FeeModel(_Model):
     """``[fees]``: transaction fees per block [BTC]."""
 
-    kind: Literal["historical", "fixed"] = Field(
-        default="historical",
-        description="`historical`: the bundled monthly means; `fixed`: `btc_per_block`")
+    kind: Literal["historical", "fixed", "recent"] = Field(
+        default="historical", description="`historical`: the realised monthly means (data "
+        "published after as_of: a conditional forecast); `fixed`: `btc_per_block`; `recent`: "
+        "the mean per block of the last three months public on as_of")
     btc_per_block: NonNeg | None = Field(default=None, description="[BTC/block] for kind=fixed")
 
 
@@ -315,6 +328,13 @@ class Scenario(_Model):
             total = sum(self.initial.shares_pct.values())
             if abs(total - 100.0) > 0.1:
                 raise ValueError(f"initial.shares_pct sums to {total:.2f}, not 100 ± 0.1")
+        end = self.scenario.as_of + timedelta(days=self.scenario.horizon_days - 1)
+        for i, ev in enumerate(self.event):
+            first = getattr(ev, "announced", None) or getattr(ev, "start", None)
+            if first is not None and first > end:
+                what = "announced" if hasattr(ev, "announced") else "start"
+                raise ValueError(f"event[{i}].{what} {first} is after the horizon ends ({end}: "
+                                 f"as_of + horizon_days − 1); move it or lengthen the horizon")
         if self.machine_class is not None:
             total = sum(c.share_pct for c in self.machine_class)
             if abs(total - 100.0) > 0.1:
@@ -335,6 +355,30 @@ class ScenarioError(ValueError):
     def __init__(self, problems: list[str], source: str = "scenario"):
         self.problems = problems
         super().__init__(f"{source}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+
+
+def with_overrides(sc: Scenario, *, paths: int | None = None, horizon_days: int | None = None,
+                   seed: int | None = None) -> tuple[Scenario, list[str]]:
+    """The scenario with its run size changed (a quick preview: fewer paths, a shorter horizon).
+    Events that start after a shortened horizon are left out and named in the second value
+    (the file's own horizon holds them; a file whose events fall after its horizon is invalid).
+    Raises :class:`pydantic.ValidationError` for values out of bounds."""
+    data = sc.model_dump()
+    data["scenario"].update({k: v for k, v in (("paths", paths), ("horizon_days", horizon_days),
+                                               ("seed", seed)) if v is not None})
+    dropped: list[str] = []
+    if horizon_days is not None:
+        end = sc.scenario.as_of + timedelta(days=horizon_days - 1)
+        keep = []
+        for i, ev in enumerate(sc.event):
+            first = getattr(ev, "announced", None) or getattr(ev, "start", None)
+            if first is not None and first > end:
+                dropped.append(f"event[{i}] ({ev.kind} {getattr(ev, 'region', '') or ''} from "
+                               f"{first}) starts after the shortened horizon ({end})")
+            else:
+                keep.append(data["event"][i])
+        data["event"] = keep
+    return Scenario.model_validate(data), dropped
 
 
 def region_problems(sc: Scenario) -> list[tuple[str, str]]:

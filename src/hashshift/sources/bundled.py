@@ -231,4 +231,6 @@ def read_epochs(path: str | Path | None = None) -> pd.DataFrame:
         p = Path(path)
         return parse_epochs(p.read_text(encoding="utf-8"), name=str(p))
     f = newest_bundled("epochs_mainnet")
-    return parse_epochs(f.read_text(), name=f.label)
+    df = parse_epochs(f.read_text(), name=f.label)
+    df.attrs["source"] = f.label
+    return df

@@ -11,7 +11,10 @@ The file is written by ``scripts/build_mining_map.py`` from CCAF's Bitcoin Minin
 - ``share_pct`` [%] — the share as CCAF publishes it, of the whole named by ``basis``;
 - ``basis`` — what the share is a share of: ``global`` (the network's hashrate; country rows) or
   a country code (``CN``: China's hashrate; province rows);
-- ``source`` — the CCAF export the row comes from.
+- ``source`` — the CCAF export the row comes from;
+- ``published`` — the day the row first became public (the CCAF release that first carried
+  the month; ``hashshift/data/SOURCES.md`` cites each release). Optional when reading a map of
+  your own: rows without it count as of unknown date (kept without ``as_of``, left out with it).
 """
 
 from __future__ import annotations
@@ -61,10 +64,11 @@ def format_mining_map(df: pd.DataFrame) -> str:
     missing = [c for c in MINING_MAP_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"mining map lacks column(s) {', '.join(missing)}")
-    frame = df[MINING_MAP_COLUMNS].copy()
+    cols = MINING_MAP_COLUMNS + (["published"] if "published" in df.columns else [])
+    frame = df[cols].copy()
     frame["_lvl"] = frame["level"].map({lvl: i for i, lvl in enumerate(MINING_MAP_LEVELS)})
     frame = frame.sort_values(["date", "_lvl", "region_code"], kind="stable")
-    lines = [",".join(MINING_MAP_COLUMNS)]
+    lines = [",".join(cols)]
     records: list[dict[str, Any]] = frame.to_dict("records")  # type: ignore[assignment]
     for r in records:
         share = float(r["share_pct"])
@@ -76,6 +80,9 @@ def format_mining_map(df: pd.DataFrame) -> str:
         lines.append(",".join([
             pd.Timestamp(r["date"]).strftime("%Y-%m-%d"), str(r["level"]), str(r["region_code"]),
             format(share, ".10g"), str(r["basis"]), source,
+            *([] if "published" not in r else
+              ["" if pd.isna(r["published"]) else pd.Timestamp(r["published"]).strftime(
+                  "%Y-%m-%d")]),
         ]))
     return "\n".join(lines) + "\n"
 
@@ -142,6 +149,15 @@ def parse_mining_map(text: str, name: str = "mining_map") -> pd.DataFrame:
         if key in seen:
             raise _fail(name, i, f"{code} appears twice for {day} at level {level}")
         seen.add(key)
+    if "published" in raw.columns:
+        published = pd.to_datetime(raw["published"].replace("", None), format="%Y-%m-%d",
+                                   errors="coerce")
+        bad = published.isna() & (raw["published"] != "")
+        if bad.any():
+            raise _fail(name, int(bad.to_numpy().argmax()),
+                        f"published {raw['published'][bad].iloc[0]!r} is not a date YYYY-MM-DD")
+    else:
+        published = pd.Series(pd.NaT, index=raw.index)
     return pd.DataFrame({
         "date": pd.to_datetime(raw["date"], format="%Y-%m-%d").astype("datetime64[ns]"),
         "level": raw["level"].astype(object),
@@ -149,6 +165,7 @@ def parse_mining_map(text: str, name: str = "mining_map") -> pd.DataFrame:
         "share_pct": shares,
         "basis": raw["basis"].astype(object),
         "source": raw["source"].astype(object),
+        "published": published.astype("datetime64[ns]").to_numpy(),
     })
 
 
@@ -168,3 +185,45 @@ def read_mining_map(path: str | Path | None = None) -> pd.DataFrame:
     df = parse_mining_map(f.read_text(), name=f.label)
     df.attrs.update(vintage=f.date, file=f.label)
     return df
+
+
+#: Columns of the bundled subdivision shares.
+SUBDIVISION_COLUMNS = ["region_code", "parent", "share_of_parent_pct", "period", "source",
+                       "published"]
+
+
+def parse_subdivision_shares(text: str, *, name: str = "<subdivision shares>") -> pd.DataFrame:
+    """Published shares of a subdivision (or of a country the map lumps into ``OTHER``) in the
+    map region that holds it: ``region_code``, ``parent`` (its country, or ``OTHER``),
+    ``share_of_parent_pct`` [%], ``period`` (what the figure describes, e.g. ``2021-12``),
+    ``source``, ``published`` (day public). Lines starting with ``#`` are comments."""
+    df = pd.read_csv(io.StringIO(text), comment="#", dtype=str, keep_default_na=False)
+    missing = [c for c in SUBDIVISION_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name}: missing column(s) {missing}")
+    for code in df["region_code"]:
+        check_region_code(code)
+    share = pd.to_numeric(df["share_of_parent_pct"], errors="coerce")
+    bad = ~((share > 0) & (share < 100))
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise ValueError(f"{name}: row {i + 1}: share_of_parent_pct "
+                         f"{df['share_of_parent_pct'].iloc[i]!r} must be a number in (0, 100)")
+    out = df[SUBDIVISION_COLUMNS].copy()
+    out["share_of_parent_pct"] = share
+    out["published"] = pd.to_datetime(df["published"], format="%Y-%m-%d")
+    out.attrs["source"] = name
+    return out
+
+
+def read_subdivision_shares(*, as_of: Any = None) -> pd.DataFrame:
+    """The bundled published subdivision shares public on ``as_of`` (all without it; an empty
+    table when none is bundled)."""
+    from .pit import filter_public
+
+    try:
+        f = newest_bundled("subdivision_shares")
+    except FileNotFoundError:
+        return pd.DataFrame(columns=SUBDIVISION_COLUMNS)
+    df = parse_subdivision_shares(f.read_text(), name=f.label)
+    return filter_public(df, "published", as_of, dataset="subdivision_shares", source=f.label)

@@ -34,6 +34,7 @@ from ._tabular import TableFormatError
 from .bundled_files import newest_bundled
 from .errors import OutOfRangeError
 from .gridtable import parse_grid_table
+from .pit import filter_public
 
 __all__ = [
     "CATALOGUE_COLUMNS",
@@ -147,11 +148,13 @@ def parse_asic_catalogue(text: str | bytes, *, name: str = "<asic catalogue>") -
     return out
 
 
-def read_asic_catalogue(path: str | Path | None = None) -> pd.DataFrame:
-    """The bundled ASIC catalogue (newest file), or the catalogue file at ``path``."""
-    if path is not None:
-        return parse_asic_catalogue(tab.read_text(path), name=str(path))
-    return _bundled_catalogue().copy()
+def read_asic_catalogue(path: str | Path | None = None, *, as_of: Any = None) -> pd.DataFrame:
+    """The bundled ASIC catalogue (newest file), or the catalogue file at ``path``; with
+    ``as_of``, only machines shipping by then (a machine is public from its ``release_date``)."""
+    df = parse_asic_catalogue(tab.read_text(path), name=str(path)) if path is not None \
+        else _bundled_catalogue()
+    return filter_public(df, "release_date", as_of, dataset="asic_catalogue",
+                         source=df.attrs.get("source", "")).copy()
 
 
 @functools.cache
@@ -201,11 +204,15 @@ def parse_market_monthly(text: str | bytes, *, name: str = "<market monthly>") -
     return out
 
 
-def read_market_monthly(path: str | Path | None = None) -> pd.DataFrame:
-    """The bundled monthly market table (newest file), or the file at ``path``."""
-    if path is not None:
-        return parse_market_monthly(tab.read_text(path), name=str(path))
-    return _bundled_market().copy()
+def read_market_monthly(path: str | Path | None = None, *, as_of: Any = None) -> pd.DataFrame:
+    """The bundled monthly market table (newest file), or the file at ``path``; with ``as_of``,
+    only the months whose mean was public by then (market data are public the day after, so a
+    month's mean on the first day of the next month)."""
+    df = parse_market_monthly(tab.read_text(path), name=str(path)) if path is not None \
+        else _bundled_market()
+    public = pd.DatetimeIndex(df["date"]) + pd.offsets.MonthBegin(1)
+    return filter_public(df, pd.Series(public, index=df.index), as_of,
+                         dataset="market_monthly", source=df.attrs.get("source", "")).copy()
 
 
 def read_market_month(month: pd.Timestamp | None = None) -> pd.Series:
@@ -236,12 +243,14 @@ def _bundled_market() -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 
 
-def read_grid_intensity(path: str | Path | None = None) -> pd.DataFrame:
+def read_grid_intensity(path: str | Path | None = None, *, as_of: Any = None) -> pd.DataFrame:
     """The bundled price / grid-intensity table (newest file), or the table at ``path``;
-    parsed by :func:`hashshift.sources.gridtable.parse_grid_table`."""
-    if path is not None:
-        return parse_grid_table(tab.read_text(path), name=str(path))
-    return _bundled_grid().copy()
+    parsed by :func:`hashshift.sources.gridtable.parse_grid_table`. With ``as_of``, only rows
+    published by then (column ``published``)."""
+    df = parse_grid_table(tab.read_text(path), name=str(path)) if path is not None \
+        else _bundled_grid()
+    return filter_public(df, "published", as_of, dataset="grid_intensity",
+                         source=df.attrs.get("source", "")).copy()
 
 
 @functools.cache

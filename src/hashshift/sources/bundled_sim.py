@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import functools
 import io
+from typing import Any
 
 import pandas as pd
 
 from .bundled_files import newest_bundled
 from .errors import SourceFormatError
+from .pit import filter_public
 
 __all__ = ["parse_sim_regions", "read_sim_regions"]
 
-_COLUMNS = ("region_code", "price_usd_kwh", "risk", "source")
+_COLUMNS = ("region_code", "price_usd_kwh", "risk", "source", "published")
 
 
 def parse_sim_regions(text: str, name: str = "sim_regions") -> pd.DataFrame:
     """Region defaults: ``region_code``, ``price_usd_kwh`` [USD/kWh], ``risk`` [0..1],
-    ``source``; lines starting with ``#`` are comments."""
+    ``source``, ``published`` (the day the judgement could first have been made: the newest of
+    the facts it rests on); lines starting with ``#`` are comments. A region may have rows of
+    several vintages."""
     df = pd.read_csv(io.StringIO(text), comment="#", dtype={"region_code": str})
     missing = [c for c in _COLUMNS if c not in df.columns]
     if missing:
@@ -30,9 +34,16 @@ def parse_sim_regions(text: str, name: str = "sim_regions") -> pd.DataFrame:
                                     f"row {int(bad.index[0]) + 1}: must be a number >= 0")
     if (df["risk"] > 1).any():
         raise SourceFormatError(name, "risk", float(df["risk"].max()), "must be in [0, 1]")
-    if df["region_code"].duplicated().any():
-        code = df.loc[df["region_code"].duplicated(), "region_code"].iloc[0]
-        raise SourceFormatError(name, "region_code", code, "duplicate region")
+    published = pd.to_datetime(df["published"], format="%Y-%m-%d", errors="coerce")
+    if published.isna().any():
+        i = int(published.isna().to_numpy().argmax())
+        raise SourceFormatError(name, "published", df["published"].iloc[i],
+                                f"row {i + 1}: must be a date YYYY-MM-DD")
+    df["published"] = published
+    if df[["region_code", "published"]].duplicated().any():
+        code = df.loc[df[["region_code", "published"]].duplicated(), "region_code"].iloc[0]
+        raise SourceFormatError(name, "region_code", code, "duplicate region and vintage")
+    df.attrs["source"] = name
     return df
 
 
@@ -42,6 +53,11 @@ def _bundled() -> pd.DataFrame:
     return parse_sim_regions(f.read_text(), f.label)
 
 
-def read_sim_regions() -> pd.DataFrame:
-    """The newest bundled engine defaults per region."""
-    return _bundled().copy()
+def read_sim_regions(as_of: Any = None) -> pd.DataFrame:
+    """The bundled engine defaults per region, one row per region: the newest vintage published
+    on or before ``as_of`` (without ``as_of``: the newest)."""
+    df = _bundled()
+    known = filter_public(df, "published", as_of, dataset="sim_regions",
+                          source=df.attrs.get("source", ""))
+    newest = known.sort_values("published", kind="stable").groupby("region_code").tail(1)
+    return newest.sort_values("region_code").reset_index(drop=True)

@@ -11,10 +11,15 @@ Columns (header names exact; other columns are ignored, lines starting with ``#`
 - ``price_usd_kwh`` [USD/kWh] and ``intensity_g_kwh`` [gCO2/kWh]: required, non-negative;
 - ``month`` (optional column): 1-12 for a seasonal row, empty for the whole year; a seasonal row
   overrides the region's whole-year row in its month;
-- ``source``: required, non-empty: where the figures come from.
+- ``source``: required, non-empty: where the figures come from;
+- ``published`` (optional column): the day the figure became public (``YYYY-MM-DD``; a year's
+  last day where only the year is known). A region may have rows of several vintages: a reader
+  as of a day uses the newest published by then. Undated rows (your own judgement) count as
+  public at any date (``1970-01-01``).
 
 :func:`parse_grid_table` returns ``region_code, region_name, price_usd_kwh, intensity_g_kwh,
-month (Int64, <NA> = all year), source`` sorted by region then month (whole-year row first).
+month (Int64, <NA> = all year), source, published`` sorted by region, month (whole-year row
+first) and publication day.
 Errors name the file, line and field.
 """
 
@@ -92,12 +97,17 @@ def parse_grid_table(text: str | bytes, *, name: str = "<grid table>") -> pd.Dat
         raise TableFormatError(name, "source", "", "missing source (say where the figures "
                                "come from)", line=int(lines[i]))
     frame["source"] = src.to_numpy()
+    if "published" in df.columns and (df["published"].astype(str) != "").any():
+        frame["published"] = tab.dates(df, "published", name)
+    else:
+        frame["published"] = pd.Timestamp("1970-01-01")
 
     month_label = frame["month"].astype("string").fillna("all year")
-    key = pd.DataFrame({"region_code": frame["region_code"], "month": month_label})
-    tab.check_unique(key, ("region_code", "month"), lines, name, "region_code")
+    key = pd.DataFrame({"region_code": frame["region_code"], "month": month_label,
+                        "published": frame["published"]})
+    tab.check_unique(key, ("region_code", "month", "published"), lines, name, "region_code")
     frame = frame.sort_values(
-        ["region_code", "month"], na_position="first", kind="stable"
+        ["region_code", "month", "published"], na_position="first", kind="stable"
     ).reset_index(drop=True)
     frame.attrs.update(layout="grid_table", source=name)
     return frame

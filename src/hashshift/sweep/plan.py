@@ -290,6 +290,8 @@ def _expand(spec: SweepSpec, base: Scenario, source: str, max_tasks: int) -> Swe
                 assign(data, leaves[a.label].steps, params[a.label])
         if ban_code is not None:
             apply_ban(data, ban_code, spec.ban)
+        if data["scenario"]["horizon_days"] < base.scenario.horizon_days:
+            _leave_out_later_events(data)
         try:
             sc = Scenario.model_validate(data)
         except ValidationError as exc:
@@ -340,3 +342,20 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
+
+
+def _leave_out_later_events(data: dict[str, Any]) -> None:
+    """A sweep that shortens the base scenario's horizon leaves out the events that start after
+    it (as ``hashshift run --horizon-days`` does): a scenario's events must fall inside it."""
+    from datetime import date, timedelta
+
+    meta = data["scenario"]
+    as_of = meta["as_of"] if isinstance(meta["as_of"], date) else \
+        date.fromisoformat(str(meta["as_of"]))
+    end = as_of + timedelta(days=int(meta["horizon_days"]) - 1)
+
+    def first(ev: dict[str, Any]) -> date | None:
+        d = ev.get("announced") or ev.get("start")
+        return None if d is None else d if isinstance(d, date) else date.fromisoformat(str(d))
+
+    data["event"] = [ev for ev in data.get("event", []) if (first(ev) or end) <= end]

@@ -266,6 +266,14 @@ async def parse_scenario(request: Request) -> dict[str, Any]:
             [{"type": "value_error", "loc": ("body", *_split_field(p.split(":", 1)[0])),
               "msg": p.split(":", 1)[1].strip() if ":" in p else p}
              for p in exc.problems]) from None
+    from ..sim.engine import check
+
+    # validate fully, as a run would: region codes, then the data known on as_of
+    _, problems = await asyncio.to_thread(check, sc)
+    if problems:
+        raise RequestValidationError([{"type": "value_error",
+                                       "loc": ("body", *_split_field(where)), "msg": msg}
+                                      for where, msg in problems])
     return {"hash": scenario_hash(sc), "scenario": sc.model_dump(mode="json"),
             "region_names": _region_names(sc)}
 

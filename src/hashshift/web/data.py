@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..report.style import PROVINCE_SCALE, SHARE_SCALE
 from ..units import HASHES_PER_DIFFICULTY
 
 __all__ = [
@@ -292,6 +293,9 @@ def map_view(month: str | None, level: str) -> dict[str, Any]:
         "months": months,
         "rows": rows,
         "network_hashrate_ehs": num(df.attrs.get("network_hashrate_ehs"), 6),
+        # one colour scale for every month (the report uses the same top and colours)
+        "zmax_pct": geography.share_scale_max_pct(level),
+        "colorscale": PROVINCE_SCALE if level == "province" else SHARE_SCALE,
         "caveat": df.attrs.get("caveat", geography.CAVEAT),
         "source": df.attrs.get("source", geography.SOURCE),
     }

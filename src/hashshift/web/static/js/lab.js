@@ -90,7 +90,15 @@
       delete e.enabled;
       return e;
     });
-    sc.event = [...state.others, ...bans];
+    // events that start after the chosen horizon are left out (and named), not sent: a
+    // scenario whose events fall after its horizon is invalid
+    const end = new Date(sc.scenario.as_of);
+    end.setUTCDate(end.getUTCDate() + sc.scenario.horizon_days - 1);
+    const starts = (e) => e.announced || e.start;
+    const all = [...state.others, ...bans];
+    sc.event = all.filter((e) => !starts(e) || new Date(starts(e)) <= end);
+    state.leftOut = all.filter((e) => starts(e) && new Date(starts(e)) > end)
+      .map((e) => `${e.kind} ${e.region || ""} from ${starts(e)}`);
     return sc;
   }
 
@@ -129,7 +137,9 @@
         method: "POST", headers: authorized({ "content-type": "application/json" }), body: JSON.stringify(sc),
       });
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
-      status(res.cached ? `Done (from the cache, ${secs} s).` : `Done in ${secs} s.`);
+      const left = state.leftOut.length
+        ? ` Left out (after the horizon): ${state.leftOut.join("; ")}.` : "";
+      status((res.cached ? `Done (from the cache, ${secs} s).` : `Done in ${secs} s.`) + left);
       show(res);
     } catch (err) {
       if (needsToken(err)) { $("problems").replaceChildren(); return; }

@@ -42,10 +42,10 @@
       traces = [{
         type: "choropleth", locationmode: "ISO-3", locations: mapped.map((r) => r.iso3),
         z: mapped.map((r) => r.share_pct), text: mapped.map((r) => r.name),
-        customdata: mapped.map((r) => r.hashrate_ehs), zmin: 0,
-        colorscale: [[0, "#fff4e5"], [0.15, "#fdc97f"], [0.5, "#f7931a"], [1, "#8a4500"]],
+        customdata: mapped.map((r) => r.hashrate_ehs), zmin: 0, zmax: view.zmax_pct,
+        colorscale: view.colorscale,
         marker: { line: { color: "#ffffff", width: 0.5 } },
-        colorbar: { title: { text: "% of world", side: "top" }, orientation: "h", thickness: 10, len: 0.45, x: 0.5, y: 0.02, yanchor: "top" },
+        colorbar: { title: { text: "% of world", side: "top" }, ticksuffix: " %", orientation: "h", thickness: 10, len: 0.45, x: 0.5, y: 0.02, yanchor: "top" },
         hovertemplate: "<b>%{text}</b><br>%{z:.2f} % of world<br>%{customdata:.2f} EH/s<extra></extra>",
       }];
       Object.assign(geo, { projection: { type: "natural earth" }, lataxis: { range: [-58, 85] } });
@@ -60,10 +60,10 @@
         type: "choropleth", geojson: gj, locationmode: "geojson-id", featureidkey: "id",
         locations: mapped.map((r) => r.code), z: mapped.map((r) => r.share_of_china_pct),
         text: mapped.map((r) => r.name),
-        customdata: mapped.map((r) => [r.share_pct, r.hashrate_ehs]), zmin: 0,
-        colorscale: [[0, "#fff4e5"], [0.15, "#fdc97f"], [0.5, "#f7931a"], [1, "#8a4500"]],
+        customdata: mapped.map((r) => [r.share_pct, r.hashrate_ehs]), zmin: 0, zmax: view.zmax_pct,
+        colorscale: view.colorscale,
         marker: { line: { color: "#ffffff", width: 0.6 } },
-        colorbar: { title: { text: "% of China", side: "top" }, orientation: "h", thickness: 10, len: 0.45, x: 0.5, y: 0.02, yanchor: "top" },
+        colorbar: { title: { text: "% of China", side: "top" }, ticksuffix: " %", orientation: "h", thickness: 10, len: 0.45, x: 0.5, y: 0.02, yanchor: "top" },
         hovertemplate: "<b>%{text}</b><br>%{z:.2f} % of China<br>%{customdata[0]:.2f} % of world<br>%{customdata[1]:.2f} EH/s<extra></extra>",
       }];
       Object.assign(geo, { projection: { type: "mercator" }, fitbounds: "locations" });
