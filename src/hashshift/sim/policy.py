@@ -54,11 +54,12 @@ class Timeline:
         return any(b.ramp[t] != (b.ramp[t - 1] if t else 0.0) for b in self.bans)
 
     def displaced_share(self, t: int, paths: int) -> np.ndarray:
-        """Share (paths × regions) of each region's machines a ban has stopped by day ``t``."""
-        keep = np.ones((paths, self.price_mult.shape[1]))
+        """Share (regions × paths) of each region's machines a ban has stopped by day ``t``."""
+        keep = np.ones((self.price_mult.shape[1], paths))
         for b in self.bans:
             if b.ramp[t] > 0:
-                keep *= 1.0 - b.displaced[:, None] * b.ramp[t] * b.mask[None, :]
+                rows = b.mask > 0
+                keep[rows] *= 1.0 - b.displaced * b.ramp[t]
         return 1.0 - keep
 
 
