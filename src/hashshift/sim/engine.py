@@ -634,7 +634,7 @@ WORLD_METRICS = ("hashrate_ehs", "difficulty", "btc_usd", "hashprice_usd_ph_day"
                  "in_transit_ehs")
 #: Regional metrics (per path, day and region; from the first REGIONAL_PATHS paths).
 REGIONAL_METRICS = ("hashrate_ehs", "share_pct", "power_gw", "emissions_mt_yr")
-CHUNK_DAYS = 32  # days of per-path values kept before they are reduced to quantiles
+CHUNK_DAYS = 16  # days of per-path values kept before they are reduced to quantiles
 
 
 class _Recorder:
@@ -846,9 +846,11 @@ class _Simulation:
         reached = den > 1e-30  # a path with no destination within float32's range keeps none
         share = np.divide(1.0, den, out=np.zeros_like(den), where=reached).astype(f32)
         weighted = relocating * share[:, None, :]  # sources × classes × paths
-        flows = (np.einsum("sr,scp->rcp", D, weighted) * E[:, None, :]).astype(f32)
+        dest = np.flatnonzero(open_mask)  # closed regions receive nothing
+        flows = np.einsum("sr,scp->rcp", D[:, dest], weighted)
+        flows *= E[dest][:, None, :]
         self.pipe.depart(t, flows, np.einsum("scp,sp->p", relocating, reached.astype(f32),
-                                             dtype=float))
+                                             dtype=float), regions=dest)
 
     def _utility(self, tariff: np.ndarray, free_mw: np.ndarray) -> np.ndarray:
         """Logit utility (regions × paths, float32) of each destination without the distance
@@ -919,7 +921,8 @@ class _Simulation:
             if stuck.any():
                 # machines waiting for a region that has since announced a ban go elsewhere
                 self.queue[closed] = 0.0
-                self.queue += shares()[:, None, :] * stuck[None, :, :]
+                self.queue += np.multiply(shares()[:, None, :], stuck[None, :, :],
+                                          out=self._lo)
         # Admit queued machines as far as capacity allows (MW = EH/s × J/TH × PUE).
         f32 = np.float32
         need = _by_region(self.queue, self.eff_f32)  # MW (regions × paths)
@@ -927,7 +930,7 @@ class _Simulation:
         frac = np.divide(free, need, out=np.ones_like(need), where=need > 0)
         np.minimum(frac, f32(1.0), out=frac)  # free and need are never negative
         frac *= open_mask[:, None]
-        if ((frac >= 1.0) | (need <= 0)).all():  # room for everything: all of it is installed
+        if frac.min() >= 1.0:  # room for everything everywhere: all of it is installed
             self.M += self.queue
             self.queue.fill(0.0)
         else:

@@ -67,8 +67,6 @@ class DelayPipeline:
     the next week's.
     """
 
-    GROW = 4  # cohorts added to the stack at a time
-
     def __init__(self, paths: int, regions: int, classes: int, median_days: np.ndarray,
                  sigma: float, max_weeks: int = 52):
         self.weeks = max_weeks
@@ -82,28 +80,37 @@ class DelayPipeline:
         self.week_pdf = np.zeros((max_weeks + 1, paths), dtype=np.float32)
         self.week_pdf[:max_weeks] = pdf
         self._shape = (regions, classes, paths)
-        self._stack = np.zeros((0, *self._shape), dtype=np.float32)  # cohorts in transit
+        # cohorts in transit (at most one per week of the window): allocated when the first
+        # machines leave, zero pages until used, so memory grows with the cohorts alive
+        self._stack: np.ndarray | None = None
         self._left_week: list[int] = []  # the departure week of each cohort in the stack
         self._collected = -1  # the last week whose arrivals were collected
         self._carry: np.ndarray | None = None  # due in a week already collected: comes next
         self.total = np.zeros(paths)  # (paths) EH/s in transit
 
-    def depart(self, day: int, flows: np.ndarray, total: np.ndarray | None = None) -> None:
+    def depart(self, day: int, flows: np.ndarray, total: np.ndarray | None = None,
+               regions: np.ndarray | None = None) -> None:
         """Machines (regions × classes × paths) leave on ``day``; they arrive in the weeks that
-        follow. ``total``: their sum per path, when the caller has it."""
+        follow. ``total``: their sum per path, when the caller has it; ``regions``: the
+        destinations of the rows of ``flows`` when it has fewer rows than there are regions."""
         week = day // 7
+        rows = slice(None) if regions is None else regions
         if week <= self._collected:  # this week's arrivals are collected: its share comes next
-            late = flows * self.week_pdf[0]
-            self._carry = late if self._carry is None else self._carry + late
+            if self._carry is None:
+                self._carry = np.zeros(self._shape, dtype=np.float32)
+            self._carry[rows] += flows * self.week_pdf[0]
+        if self._stack is None:
+            self._stack = np.zeros((self.weeks + 1, *self._shape), dtype=np.float32)
         if week in self._left_week:
-            self._stack[self._left_week.index(week)] += flows
+            self._stack[self._left_week.index(week)][rows] += flows
         else:
             n = len(self._left_week)
             if n == len(self._stack):
-                grown = np.zeros((n + self.GROW, *self._shape), dtype=np.float32)
-                grown[:n] = self._stack
-                self._stack = grown
-            self._stack[n] = flows
+                raise RuntimeError("machines left in more weeks than the delay window holds: "
+                                   "call arrive() once a week")
+            if regions is not None:
+                self._stack[n] = 0.0
+            self._stack[n][rows] = flows
             self._left_week.append(week)
         self.total += flows.sum(axis=(0, 1), dtype=float) if total is None else total
 
@@ -114,7 +121,7 @@ class DelayPipeline:
         self._collected = week
         n = len(self._left_week)
         arrived, self._carry = self._carry, None
-        if n == 0:
+        if n == 0 or self._stack is None:
             if arrived is not None:
                 self.total = np.maximum(self.total - arrived.sum(axis=(0, 1), dtype=float), 0.0)
             return arrived
