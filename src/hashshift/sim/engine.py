@@ -42,7 +42,7 @@ from ..units import (
 )
 from .fleet import ClassSet, class_set
 from .migration import DelayPipeline, logit_shares
-from .network import advance_day, start_network
+from .network import EpochLog, advance_day, bits_to_difficulty, start_network
 from .policy import Timeline, build_timeline
 from .scenario import LIMITS, RegionSpec, Scenario
 
@@ -611,7 +611,8 @@ def _run(scenario: Scenario, inputs: Inputs | None, paths: int | None, keep_path
     ss = np.random.SeedSequence(meta.seed)
     rng_net, rng_par, rng_price = (np.random.default_rng(s) for s in ss.spawn(3))
     sim = _Simulation(inp, p, rng_par, rng_price)
-    net = start_network(p, inp.height, inp.bits, inp.epoch_first_time_s, rng_net)
+    epochs = _EpochStats(p, keep=keep_paths)
+    net = start_network(p, inp.height, inp.bits, inp.epoch_first_time_s, rng_net, log=epochs)
     sim.calibrate(net.difficulty, net.height)
     rec = _Recorder(inp, p, keep_paths)
     T = inp.horizon
@@ -625,7 +626,7 @@ def _run(scenario: Scenario, inputs: Inputs | None, paths: int | None, keep_path
             progress(t + 1, T)
         if partial is not None and rec.done == t + 1:
             partial(t + 1, rec.world_so_far())
-    return sim.result(net.log.frame(release=not keep_paths), rec)
+    return sim.result(epochs, rec)
 
 
 #: World metrics (one value per path and day), in the order of ``Result.daily``.
@@ -653,8 +654,7 @@ class _Recorder:
                                 ).astype(f32)
         nw, nr = len(WORLD_METRICS), len(REGIONAL_METRICS)
         self.world = np.empty((nw, self.chunk, paths), dtype=f32)  # paths last: sorted fast
-        self.hashrate = np.empty((self.chunk, R, self.ps), dtype=f32)
-        self.power = np.empty((self.chunk, R, self.ps), dtype=f32)
+        self.regional = np.empty((nr, self.chunk, R, self.ps), dtype=f32)
         self.q_world = np.empty((nw, len(QUANTILES), T))
         self.mean_world = np.empty((nw, T), dtype=f32)
         self.q_regional = np.empty((nr, len(QUANTILES), T, R))
@@ -672,24 +672,25 @@ class _Recorder:
             self.world[i, k] = v
         for m, v in self.kept.items():
             v[t] = world[WORLD_METRICS.index(m)]
-        self.hashrate[k] = running_ehs[:, : self.ps]
-        self.power[k] = power_gw[:, : self.ps]
+        self.regional[0, k] = running_ehs[:, : self.ps]  # REGIONAL_METRICS' order
+        self.regional[2, k] = power_gw[:, : self.ps]
         if k + 1 == self.chunk or t + 1 == self.horizon:
             self._reduce(t + 1)
 
     def _reduce(self, end: int) -> None:
         a, n = self.done, end - self.done
-        for i in range(len(WORLD_METRICS)):
-            w = self.world[i, :n]
-            self.q_world[i, :, a:end] = _sorted_quantiles(np.sort(w, axis=-1))
-            self.mean_world[i, a:end] = w.mean(axis=-1)
-        hr, pw = self.hashrate[:n], self.power[:n]
+        w = self.world[:, :n]
+        self.q_world[:, :, a:end] = _sorted_quantiles(np.sort(w, axis=-1)).transpose(1, 0, 2)
+        self.mean_world[:, a:end] = w.mean(axis=-1)
+        reg = self.regional[:, :n]
+        hr = reg[0]
         total = hr.sum(axis=1, keepdims=True)
-        share = hr * np.divide(100.0, total, out=np.zeros_like(total), where=total > 0)
-        em = pw * self.emission_factor[a:end, :, None]
-        for j, v in enumerate((hr, share, pw, em)):
-            self.q_regional[j, :, a:end] = _sorted_quantiles(np.sort(v, axis=-1))
-            self.mean_regional[j, a:end] = v.mean(axis=-1)
+        np.multiply(hr, np.divide(100.0, total, out=np.zeros_like(total), where=total > 0),
+                    out=reg[1])  # share of the world [%]
+        np.multiply(reg[2], self.emission_factor[a:end, :, None], out=reg[3])
+        self.q_regional[:, :, a:end] = _sorted_quantiles(np.sort(reg, axis=-1)).transpose(
+            1, 0, 2, 3)
+        self.mean_regional[:, a:end] = reg.mean(axis=-1)
         self.done = end
 
     def world_so_far(self) -> dict[str, np.ndarray]:
@@ -739,7 +740,6 @@ class _Simulation:
         self._queue_total = np.zeros(paths)
         self.built_mw = np.zeros((r, paths), dtype=f32)  # capacity built for queued machines
         self._queued = False
-        self.prev_displaced = np.zeros((r, paths))
         median = sc.migration.delay_median_days * np.exp(
             sc.migration.delay_uncertainty * rng.standard_normal(paths))
         self.pipe = DelayPipeline(paths, r, c, median, sc.migration.delay_sigma)
@@ -747,6 +747,10 @@ class _Simulation:
         self.supply_scale = np.exp(sd * rng.standard_normal(paths) - 0.5 * sd * sd)
         self.tl: Timeline = build_timeline(sc, inp.regions, inp.specs,
                                            inp.start, inp.horizon, paths, rng)
+        # the regions a ban covers, and the share of their machines stopped so far
+        self._banned = np.flatnonzero(np.any([b.mask > 0 for b in self.tl.bans], axis=0)) \
+            if self.tl.bans else np.empty(0, dtype=np.intp)
+        self.prev_displaced = np.zeros((self._banned.size, paths))
         self._rng_price = rng_price
         self._log_price = np.zeros(paths)  # GBM: log of price / its base, per path
         self._price_day = -1
@@ -801,16 +805,17 @@ class _Simulation:
 
     def _displace(self, t: int, rev: np.ndarray, tariff: np.ndarray, open_mask: np.ndarray
                   ) -> None:
-        d = self.tl.displaced_share(t, self.p)  # (regions × paths)
+        d = self.tl.displaced_share(t, self.p, self._banned)  # (banned regions × paths)
         newly = np.clip((d - self.prev_displaced) / np.maximum(1.0 - self.prev_displaced, 1e-12),
                         0.0, 1.0)
         self.prev_displaced = np.maximum(d, self.prev_displaced)
-        hit = np.flatnonzero((newly > 0).any(axis=1))  # regions a ban stops more of today
+        rows = np.flatnonzero((newly > 0).any(axis=1))
+        hit = self._banned[rows]  # regions a ban stops more of today
         if hit.size == 0:
             return
         f32 = np.float32
         installed = self.M[hit]
-        moved = installed * newly[hit][:, None, :].astype(f32)  # (hit regions × classes × paths)
+        moved = installed * newly[rows][:, None, :].astype(f32)  # (hit regions × classes × paths)
         self.M[hit] = installed - moved
         self._used[hit] -= _by_region(moved, self.eff_f32) * f32(self.sc.miners.pue)
         mig = self.sc.migration
@@ -846,11 +851,11 @@ class _Simulation:
         reached = den > 1e-30  # a path with no destination within float32's range keeps none
         share = np.divide(1.0, den, out=np.zeros_like(den), where=reached).astype(f32)
         weighted = relocating * share[:, None, :]  # sources × classes × paths
-        dest = np.flatnonzero(open_mask)  # closed regions receive nothing
-        flows = np.einsum("sr,scp->rcp", D[:, dest], weighted)
-        flows *= E[dest][:, None, :]
+        # regions × classes × paths (closed regions get nothing: E and D are 0 there)
+        flows = np.einsum("sr,scp->rcp", D, weighted, out=self._lo)
+        flows *= E[:, None, :]
         self.pipe.depart(t, flows, np.einsum("scp,sp->p", relocating, reached.astype(f32),
-                                             dtype=float), regions=dest)
+                                             dtype=float))
 
     def _utility(self, tariff: np.ndarray, free_mw: np.ndarray) -> np.ndarray:
         """Logit utility (regions × paths, float32) of each destination without the distance
@@ -882,7 +887,7 @@ class _Simulation:
 
     def _arrivals_and_supply(self, t: int, rev: np.ndarray, tariff: np.ndarray,
                              open_mask: np.ndarray) -> None:
-        arrived = self.pipe.arrive(t)
+        arrived = self.pipe.arrive(t, out=self._hi)
         if arrived is not None:
             self.queue += arrived
             self._queued = True
@@ -909,9 +914,9 @@ class _Simulation:
 
         if self.inp.deliveries_ehs_month > 0 and open_mask.any():
             mix = _supply_mix(self.sc, self.inp.classes, released)
-            placed = per_week[None, :] * shares()  # EH/s
+            placed = per_week.astype(np.float32)[None, :] * shares()  # EH/s
             for k in np.flatnonzero(mix).tolist():
-                self.queue[:, k] += placed * mix[k]
+                self.queue[:, k] += placed * np.float32(mix[k])
             self._queued = True
         if not self._queued:
             return
@@ -1035,11 +1040,11 @@ class _Simulation:
                     self.pipe.in_transit_total + self._queue_total), self._run_now, power)
 
     # -- results ----------------------------------------------------------------------------
-    def result(self, log: dict[str, np.ndarray], rec: _Recorder) -> Result:
+    def result(self, epoch_stats: _EpochStats, rec: _Recorder) -> Result:
         inp = self.inp
         dates = pd.to_datetime([inp.start + timedelta(days=i) for i in range(inp.horizon)])
         daily = _daily_frame(dates, inp.regions, rec)
-        epochs = _epoch_table(log, inp.start, self.p)
+        epochs = epoch_stats.table(inp.start)
         config = {
             "scenario": self.sc.model_dump(mode="json"),
             "package": "hashshift", "version": __version__, "seed": self.sc.scenario.seed,
@@ -1066,7 +1071,7 @@ class _Simulation:
         }
         paths = dict(rec.kept)
         if rec.kept:
-            paths.update({f"epoch_{k}": v for k, v in log.items()})
+            paths.update({f"epoch_{k}": v for k, v in epoch_stats.frame().items()})
         return Result(daily, epochs, config, paths)
 
 
@@ -1149,33 +1154,60 @@ def _daily_frame(dates: pd.DatetimeIndex, regions: list[str], rec: _Recorder) ->
     return df
 
 
-def _epoch_table(log: dict[str, np.ndarray], start: date, paths: int) -> pd.DataFrame:
-    from .network import bits_to_difficulty
+EPOCH_METRICS = ("change_pct", "duration_days", "hashrate_ehs", "start_days")
 
-    if log["epoch"].size == 0:
-        return pd.DataFrame(columns=["epoch", "first_height", "paths", "metric", "mean",
-                                     *Q_NAMES])
-    metrics = ("change_pct", "duration_days", "hashrate_ehs", "start_days")
-    order = np.argsort(log["epoch"], kind="stable")  # paths keep their order within an epoch
-    epochs, first = np.unique(log["epoch"][order], return_index=True)
-    bounds = np.r_[first, order.size]
-    rows = []
-    for k, ep in enumerate(epochs.tolist()):
-        i = order[bounds[k]:bounds[k + 1]]
-        d_old = bits_to_difficulty(log["bits"][i])
-        dur = log["duration_s"][i].astype(float)
-        v = np.stack([
-            (bits_to_difficulty(log["next_bits"][i]) / d_old - 1.0) * 100.0,  # retarget at
-            dur / 86400.0,                                                   # the END of it
+
+class _EpochStats(EpochLog):
+    """The per-epoch table, built as the paths complete each epoch: an epoch's quantiles are
+    taken once every path has completed it (or at the end of the run, over the paths that
+    did), so only the few epochs under way are held, not every path's epochs (``keep``: also
+    keep them, as an :class:`~hashshift.sim.network.EpochLog`)."""
+
+    def __init__(self, paths: int, keep: bool = False):
+        super().__init__()
+        self.paths, self.keep = paths, keep
+        self.completed = np.zeros(paths, dtype=np.int64)  # epochs completed by each path
+        self.first_epoch: int | None = None
+        self.pending: dict[int, list[np.ndarray]] = {}  # epoch -> values (metrics × paths)
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, path: np.ndarray, epoch: np.ndarray, first_time_s: np.ndarray,
+            duration_s: np.ndarray, bits: np.ndarray, next_bits: np.ndarray) -> None:
+        if self.keep:
+            super().add(path, epoch, first_time_s, duration_s, bits, next_bits)
+        d_old = bits_to_difficulty(bits)
+        dur = np.asarray(duration_s, dtype=float)
+        values = np.stack([
+            (bits_to_difficulty(next_bits) / d_old - 1.0) * 100.0,  # retarget at the END
+            dur / 86400.0,
             (MAINNET.interval - 2) * d_old * HASHES_PER_DIFFICULTY / dur / 1e18,
-            log["first_time_s"][i] / 86400.0,
+            np.asarray(first_time_s, dtype=float) / 86400.0,
         ])
+        for e in np.unique(epoch).tolist():
+            self.pending.setdefault(e, []).append(values[:, epoch == e])
+        if self.first_epoch is None:  # every path starts in the same epoch
+            self.first_epoch = int(epoch.min())
+        self.completed[path] += 1
+        done = self.first_epoch + int(self.completed.min())  # every path is past these
+        for e in sorted(k for k in self.pending if k < done):
+            self._close(e)
+
+    def _close(self, epoch: int) -> None:
+        v = np.concatenate(self.pending.pop(epoch), axis=1)  # metrics × paths
         q = np.quantile(v, QUANTILES, axis=1)  # quantiles × metrics
-        for j, metric in enumerate(metrics):
-            rows.append({"epoch": int(ep), "first_height": int(ep) * MAINNET.interval,
-                         "paths": v.shape[1], "metric": metric, "mean": float(v[j].mean()),
-                         **dict(zip(Q_NAMES, q[:, j].tolist(), strict=True))})
-    out = pd.DataFrame(rows)
-    out.attrs["start"] = str(start)
-    out.attrs["total_paths"] = paths
-    return out
+        for j, metric in enumerate(EPOCH_METRICS):
+            self.rows.append({"epoch": epoch, "first_height": epoch * MAINNET.interval,
+                              "paths": v.shape[1], "metric": metric, "mean": float(v[j].mean()),
+                              **dict(zip(Q_NAMES, q[:, j].tolist(), strict=True))})
+
+    def table(self, start: date) -> pd.DataFrame:
+        """One row per epoch × metric (epochs in order), with the paths that completed it."""
+        for e in sorted(self.pending):
+            self._close(e)
+        if not self.rows:
+            return pd.DataFrame(columns=["epoch", "first_height", "paths", "metric", "mean",
+                                         *Q_NAMES])
+        out = pd.DataFrame(self.rows)
+        out.attrs["start"] = str(start)
+        out.attrs["total_paths"] = self.paths
+        return out

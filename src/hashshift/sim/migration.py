@@ -84,51 +84,48 @@ class DelayPipeline:
         # machines leave, zero pages until used, so memory grows with the cohorts alive
         self._stack: np.ndarray | None = None
         self._left_week: list[int] = []  # the departure week of each cohort in the stack
-        self._collected = -1  # the last week whose arrivals were collected
-        self._carry: np.ndarray | None = None  # due in a week already collected: comes next
+        # what the cohort of the week last collected held then (machines that had left on
+        # its first day): the rest left after its own week's arrivals were collected
+        self._early: tuple[int, np.ndarray | None] = (-1, None)
         self.total = np.zeros(paths)  # (paths) EH/s in transit
 
-    def depart(self, day: int, flows: np.ndarray, total: np.ndarray | None = None,
-               regions: np.ndarray | None = None) -> None:
+    def depart(self, day: int, flows: np.ndarray, total: np.ndarray | None = None) -> None:
         """Machines (regions × classes × paths) leave on ``day``; they arrive in the weeks that
-        follow. ``total``: their sum per path, when the caller has it; ``regions``: the
-        destinations of the rows of ``flows`` when it has fewer rows than there are regions."""
+        follow. ``total``: their sum per path, when the caller has it."""
         week = day // 7
-        rows = slice(None) if regions is None else regions
-        if week <= self._collected:  # this week's arrivals are collected: its share comes next
-            if self._carry is None:
-                self._carry = np.zeros(self._shape, dtype=np.float32)
-            self._carry[rows] += flows * self.week_pdf[0]
         if self._stack is None:
             self._stack = np.zeros((self.weeks + 1, *self._shape), dtype=np.float32)
         if week in self._left_week:
-            self._stack[self._left_week.index(week)][rows] += flows
+            self._stack[self._left_week.index(week)] += flows
         else:
             n = len(self._left_week)
             if n == len(self._stack):
                 raise RuntimeError("machines left in more weeks than the delay window holds: "
                                    "call arrive() once a week")
-            if regions is not None:
-                self._stack[n] = 0.0
-            self._stack[n][rows] = flows
+            self._stack[n] = flows
             self._left_week.append(week)
         self.total += flows.sum(axis=(0, 1), dtype=float) if total is None else total
 
-    def arrive(self, day: int) -> np.ndarray | None:
+    def arrive(self, day: int, out: np.ndarray | None = None) -> np.ndarray | None:
         """Machines (regions × classes × paths) due in the week that starts on ``day`` (a
-        multiple of 7), or ``None`` when nothing is due. Call it once a week."""
+        multiple of 7), or ``None`` when nothing is due; ``out``: an array to put them in.
+        Call it once a week, after that day's departures."""
         week = day // 7
-        self._collected = week
         n = len(self._left_week)
-        arrived, self._carry = self._carry, None
         if n == 0 or self._stack is None:
-            if arrived is not None:
-                self.total = np.maximum(self.total - arrived.sum(axis=(0, 1), dtype=float), 0.0)
-            return arrived
+            return None
         k = week - np.array(self._left_week)  # weeks since each cohort left
         k = np.where((k >= 0) & (k < self.weeks), k, self.weeks)  # outside: the zero row
-        due = np.einsum("drcp,dp->rcp", self._stack[:n], self.week_pdf[k])
-        arrived = due if arrived is None else arrived + due
+        weights = self.week_pdf[k]  # cohorts × paths (a copy)
+        early_week, early = self._early
+        late = np.flatnonzero(k == 1)  # last week's cohort: what left after its collection
+        if late.size:  # ... was due in that week: it comes now
+            weights[late[0]] += self.week_pdf[0]
+        arrived = np.einsum("drcp,dp->rcp", self._stack[:n], weights, out=out)
+        if late.size and early is not None and early_week == week - 1:
+            arrived -= early * self.week_pdf[0]  # (what had left by then came then)
+        now = np.flatnonzero(k == 0)  # this week's cohort so far: left before this collection
+        self._early = (week, self._stack[now[0]].copy() if now.size else None)
         for j in sorted(np.flatnonzero(k >= self.weeks - 1).tolist(), reverse=True):
             if week - self._left_week[j] >= self.weeks - 1:  # all of it has arrived
                 last = len(self._left_week) - 1

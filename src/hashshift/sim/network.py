@@ -51,6 +51,16 @@ class EpochLog:
     bits: list[np.ndarray] = field(default_factory=list)
     next_bits: list[np.ndarray] = field(default_factory=list)
 
+    def add(self, path: np.ndarray, epoch: np.ndarray, first_time_s: np.ndarray,
+            duration_s: np.ndarray, bits: np.ndarray, next_bits: np.ndarray) -> None:
+        """Epochs completed by the paths ``path`` (one each), with their columns."""
+        self.path.append(path.astype(np.int32))
+        self.epoch.append(epoch.astype(np.int32))
+        self.first_time_s.append(first_time_s)
+        self.duration_s.append(duration_s)
+        self.bits.append(bits.astype(np.uint32))
+        self.next_bits.append(next_bits.astype(np.uint32))
+
     def frame(self, release: bool = False) -> dict[str, np.ndarray]:
         """The log as one array per column (path and epoch int32, bits uint32, times float).
         ``release``: empty the log column by column as it goes (half the peak memory)."""
@@ -173,6 +183,7 @@ def start_network(
     epoch_first_time_s: float | None,
     rng: np.random.Generator,
     params: Params = MAINNET,
+    log: EpochLog | None = None,
 ) -> NetworkState:
     """Paths starting right after block ``height`` was found (time 0).
 
@@ -184,6 +195,7 @@ def start_network(
     epoch_first_time_s : float — [s, relative to time 0, ≤ 0] time of the current epoch's first
         block (``height`` must lie inside an epoch, not be its last block)
     rng : numpy Generator — the only source of randomness
+    log : EpochLog — where completed epochs go (default: a new :class:`EpochLog`)
     """
     interval = params.interval
     pos = height % interval  # position of the last found block in its epoch
@@ -199,7 +211,7 @@ def start_network(
         rem=np.zeros(p),
         span_left=np.zeros(p),
         interior_left=np.zeros(p, dtype=np.int64),
-        log=EpochLog(),
+        log=EpochLog() if log is None else log,
     )
     if pos == interval - 1:
         # Next block is the first of a new epoch: the retarget must already have happened.
@@ -242,7 +254,7 @@ def advance_day(
     rate = h / (state.difficulty * HASHES_PER_DIFFICULTY)  # work units per second
     work_today = rate * day_s
     hit = state.rem <= work_today
-    _consume_idle(state, np.flatnonzero(~hit), work_today, blocks, rng)
+    _consume_whole_day(state, ~hit, work_today, blocks, rng)
     idx = np.flatnonzero(hit)
     t_left = np.full(idx.size, day_s)  # seconds of the day left, for the paths in idx
     for _ in range(10_000):  # each pass handles at most one event per path
@@ -293,13 +305,8 @@ def _event(state: NetworkState, idx: np.ndarray, t_now: np.ndarray, blocks: np.n
         span = np.floor(t_now[last]) - np.floor(first_t)
         old_bits = state.bits[i]
         new_bits = retarget_bits(old_bits, span.astype(np.int64), state.params)
-        log = state.log
-        log.path.append(i.astype(np.int32))
-        log.epoch.append((state.epoch_start_height[i] // interval).astype(np.int32))
-        log.first_time_s.append(first_t)
-        log.duration_s.append(span)
-        log.bits.append(old_bits.astype(np.uint32))
-        log.next_bits.append(new_bits.astype(np.uint32))
+        state.log.add(i, state.epoch_start_height[i] // interval, first_t, span, old_bits,
+                      new_bits)
         state.bits[i] = new_bits
         state.difficulty[i] = bits_to_difficulty(new_bits)
         state.phase[i] = 0
@@ -307,6 +314,22 @@ def _event(state: NetworkState, idx: np.ndarray, t_now: np.ndarray, blocks: np.n
         state.rem[i] = rng.exponential(1.0, size=i.size)
         state.span_left[i] = 0.0
         state.interior_left[i] = 0
+
+
+def _consume_whole_day(state: NetworkState, idle: np.ndarray, work: np.ndarray,
+                       blocks: np.ndarray, rng: np.random.Generator) -> None:
+    """:func:`_consume_idle` of every path where ``idle``, with whole arrays: a binomial draw
+    with ``n = 0`` takes no random number, so the draws are those of the idle paths alone."""
+    w = np.where(idle, work, 0.0)
+    state.rem -= w
+    in_span = idle & (state.phase == 1)
+    ws = np.where(in_span, work, 0.0)
+    n = np.where(in_span, state.interior_left, 0)
+    found = rng.binomial(n, np.minimum(ws / np.maximum(state.span_left, 1e-300), 1.0))
+    blocks += found
+    state.height += found
+    state.interior_left -= found
+    state.span_left -= ws
 
 
 def _consume_idle(state: NetworkState, i: np.ndarray, work: np.ndarray, blocks: np.ndarray,
