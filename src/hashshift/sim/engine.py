@@ -206,12 +206,20 @@ def _resolve(scenario: Scenario) -> Inputs:
     days = [start + timedelta(days=i) for i in range(horizon)]
 
     table = {col: defaults[col].astype(float).to_dict() for col in ("price_usd_kwh", "risk")}
+    vintage = defaults["published"].to_dict()
 
     def default(code: str, col: str) -> float:
-        for c in (code, regions.parent_code(code) if "-" in code else code, "OTHER"):
-            if c in table[col]:
-                return float(table[col][c])
-        return float(table[col]["OTHER"])
+        """The region's own judgement, else its country's, else OTHER's; a country's newer
+        judgement replaces an older one of its subdivision (CN in 2025 over CN-XJ in 2021)."""
+        chain = [c for c in dict.fromkeys((code, regions.parent_code(code), "OTHER"))
+                 if c in table[col]]
+        if not chain:
+            return float(table[col]["OTHER"])
+        best = chain[0]
+        for c in chain[1:]:
+            if c != "OTHER" and vintage[c] > vintage[best]:
+                best = c
+        return float(table[col][best])
 
     price = np.array([specs[c].price_usd_kwh if c in specs and specs[c].price_usd_kwh is not None
                       else default(c, "price_usd_kwh") for c in names])
