@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import plotly.offline
 import pytest
 
@@ -218,6 +219,15 @@ def _figures(doc: _Doc) -> list[tuple[dict[str, Any], dict[str, Any]]]:
             out.append((json.loads(fig_text.replace("<\\/", "</")),
                         json.loads("{" + config_text)))
     return out
+
+
+def _array(v: Any) -> np.ndarray:
+    """A trace's data array as plotly writes it: a list, or base64 bytes with a dtype."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v)
 
 
 def test_figures_use_no_feature_that_fetches(scenario_report: Path) -> None:
@@ -535,20 +545,38 @@ def test_report_has_a_sensitivity_section(sweep_report: tuple[Path, Any]) -> Non
     text = path.read_text(encoding="utf-8")
     doc = _parse(path)
     assert "<title>hashshift report: sweep t_report</title>" in text
-    assert '<section id="sweep"><h2>Sensitivity: sweep t_report</h2>' in text
+    assert '<section id="sweep"><h2>Sweep t_report: effects and sensitivity</h2>' in text
     assert '<a href="#sweep">Sweep</a>' in text
     assert "4 of 4" in text and "migration.delay_median_days" in text
     for name in ("delay", "ban_region", "uniform 30 to 180", "grid: none, US"):
         assert f">{name}<" in text, name
-    # one tornado per headline metric with a sensitivity row (at most 4), in that order
+    # the ranked effect charts of the categorical axis (ban vs none, paired path by path),
+    # then one tornado per headline metric with a sensitivity row (at most 4): numeric axes only
+    from hashshift.report.sensitivity import CHART_EFFECTS
+    from hashshift.sim.outcomes import metric_label
+
     metrics = _tornado_metrics(res)
     assert len(metrics) == 4
     ids = [dict(a).get("id") for t, a in doc.tags if t == "div" and "plot" in
            (dict(a).get("class") or "").split()]
-    assert ids == ["fig-tornado-" + m.replace("_", "-") for m in metrics]
-    for (fig, _), m in zip(_figures(doc), metrics, strict=True):
-        assert {str(y) for t in fig["data"] for y in t["y"]} == {"delay", "ban_region"}
-        assert m in fig["layout"]["title"]["text"]
+    assert ids == (["fig-effect-" + e.replace("_", "-") for e in CHART_EFFECTS]
+                   + ["fig-tornado-" + m.replace("_", "-") for m in metrics])
+    figs = _figures(doc)
+    us = res.effects[res.effects["ban_region"] == "US"]
+    assert len(us) and set(us["counterfactual"]) <= set(
+        res.tasks.loc[res.tasks["ban_region"] == "none", "task"])
+    for (fig, _), e in zip(figs[:len(CHART_EFFECTS)], CHART_EFFECTS, strict=True):
+        want = us[us["effect"] == e].sort_values(["q50", "mean"], kind="stable")
+        assert list(fig["data"][0]["y"]) == want["label"].tolist()
+        np.testing.assert_allclose(_array(fig["data"][0]["x"]), want["q50"], rtol=1e-9)
+        assert "United States (US)" in want["label"].iloc[0]
+    for (fig, _), m in zip(figs[len(CHART_EFFECTS):], metrics, strict=True):
+        assert {str(y) for t in fig["data"] for y in t["y"]} == {"delay"}
+        assert metric_label(m) in fig["layout"]["title"]["text"]
+    # the effects table: the US tasks, each cell the median of its paired differences
+    for r in us.itertuples():
+        assert f'data-task="{r.task}"' in text
+        assert f'data-effect="{r.effect}" data-value="{float(r.q50)!r}"' in text
     # the distribution table: quantiles of each metric over the finished tasks
     dist = _rows(doc, "sweep-distribution")
     assert list(dist) == [m for m in HEADLINE_METRICS if m in res.tasks.columns]
@@ -584,6 +612,7 @@ def test_report_with_a_sweep_via_cli(swept: tuple[Path, Path], tmp_path: Path) -
     text = out.read_text(encoding="utf-8")
     assert "<title>hashshift report: sweep t_report</title>" in text
     assert 'id="fig-tornado-trough-drop-pct"' in text and 'id="fig-world-shares"' in text
+    assert 'id="fig-effect-low-point-pct"' in text and 'class="sweep-effects"' in text
     assert text.index('<section id="sweep">') < text.index('<section id="observed">')
 
 
@@ -611,5 +640,8 @@ def test_sweep_report_renders_offline_in_chromium(sweep_report: tuple[Path, Any]
     path, res = sweep_report
     r = _render(path, "report-sweep")
     _assert_rendered_offline(r)
-    assert [f["id"] for f in r["figures"]] == [
-        "fig-tornado-" + m.replace("_", "-") for m in _tornado_metrics(res)]
+    from hashshift.report.sensitivity import CHART_EFFECTS
+
+    assert [f["id"] for f in r["figures"]] == (
+        ["fig-effect-" + e.replace("_", "-") for e in CHART_EFFECTS]
+        + ["fig-tornado-" + m.replace("_", "-") for m in _tornado_metrics(res)])

@@ -127,8 +127,8 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "electricity tariffs the scenario assumes in its largest regions; a machine whose "
             "break-even price falls below its site's tariff loses money."))
     if sweep is not None:
-        say("sweep sensitivity")
-        out += _tornado_specs(sweep)
+        say("sweep effects and sensitivity")
+        out += _effects_specs(sweep) + _tornado_specs(sweep)
     return out
 
 
@@ -138,23 +138,16 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
 #: Tornado charts in the report: the first headline metrics that have a sensitivity row.
 SWEEP_TORNADOES = 4
 
-#: Unit and meaning of the sweep's headline metrics (hashshift.sweep.outcome_metrics).
-_METRICS: dict[str, tuple[str, str]] = {
-    "trough_drop_pct": ("%", "lowest daily world hashrate vs the first day"),
-    "trough_hashrate_ehs": ("EH/s", "lowest daily world hashrate"),
-    "largest_cut_pct": ("%", "most negative retarget (among epochs every path completed)"),
-    "days_to_recover": ("days", "from the trough back to the first day's hashrate (undefined "
-                                "when not within the horizon)"),
-    "final_hashrate_ehs": ("EH/s", "world hashrate on the last day"),
-    "emissions_change_pct": ("%", "world emissions, last vs first day"),
-    "exited_ehs": ("EH/s", "machines that left the network by the last day"),
-    "max_share_gain_pp": ("pp", "largest gain of one region's share of world hashrate"),
-}
-
-
 def _metric_name(metric: str) -> str:
-    unit = _METRICS.get(metric, ("", ""))[0]
-    return f"{metric} [{unit}]" if unit else metric
+    from ..sim.outcomes import metric_label
+
+    return metric_label(metric)
+
+
+def _meaning(metric: str) -> str:
+    from ..sim.outcomes import METRIC_INFO
+
+    return METRIC_INFO[metric][2] if metric in METRIC_INFO else "an outcome metric"
 
 
 def _tornado_metrics(sweep: SweepResult) -> list[str]:
@@ -173,13 +166,13 @@ def _tornado_specs(sweep: SweepResult) -> list[FigureSpec]:
         d = sens[sens["metric"] == metric]
         n = int(d["n"].iloc[0])
         caption = (
-            f"{metric}: {_METRICS.get(metric, ('', 'an outcome metric'))[1]}, one value per "
+            f"{_metric_name(metric)}: {_meaning(metric)}, one value per "
             f"task (the mean over its Monte Carlo paths). The line is its mean over the {n} "
             "tasks where it is defined; for each axis, the blue bar goes to the metric's mean "
             "over the tasks at the axis's low end and the red bar to its mean at the high end "
             "(the lowest and highest value; more than 12 distinct values: the lowest and "
-            "highest fifth of the samples; categorical axes: the levels with the lowest and "
-            "highest mean), labelled with the axis values. Widest swing on top. Hover: SRC, "
+            "highest fifth of the samples), labelled with the axis values. Widest swing on "
+            "top. Hover: SRC, "
             "the standardized regression coefficient of a linear fit on the numeric axes")
         r2 = d["r2"].dropna()
         caption += f" (R² = {float(r2.iloc[0]):.2f})" if len(r2) else ""
@@ -189,9 +182,91 @@ def _tornado_specs(sweep: SweepResult) -> list[FigureSpec]:
                         "and including its interactions")
         out.append(FigureSpec(
             "tornado-" + metric.replace("_", "-"), "sensitivity",
-            tornado_figure(sens, metric, title=f"What moves {_metric_name(metric)}"),
+            tornado_figure(sens, metric, title=f"What moves the {_metric_name(metric)}"),
             caption + "."))
     return out
+
+
+def _pairing(sweep: SweepResult) -> str:
+    from ..sweep.results import counterfactual_label
+
+    plan = _plan(sweep)
+    if plan is None:
+        return "against the counterfactual task"
+    n = plan.spec.sweep.paths
+    if plan.spec.sweep.common_random_numbers:
+        return (f"against {counterfactual_label(plan)}, path by path: every task runs from the "
+                f"same seed ({plan.tasks[0].seed}), so path i of a task and path i of its "
+                "counterfactual share their random draws (common random numbers) and their "
+                f"difference is the policy's; median and 90 % interval of the {n} paired "
+                "differences")
+    return (f"against {counterfactual_label(plan)}, path by path; the tasks have their own "
+            "seeds (common_random_numbers = false), so the differences include Monte Carlo "
+            f"noise; median and 90 % interval of {n} differences")
+
+
+def _effects_specs(sweep: SweepResult) -> list[FigureSpec]:
+    from ..sim.outcomes import EFFECTS
+    from ..sweep.results import counterfactual_label
+    from .sensitivity import CHART_EFFECTS, effects_figure
+
+    eff = sweep.effects
+    if not len(eff):
+        return []
+    plan = _plan(sweep)
+    against = counterfactual_label(plan) if plan is not None else "the counterfactual"
+    meaning = {
+        "low_point_pct": "the largest shortfall of the world hashrate (weekly) against the "
+                         "same path without the policy; 0 when it never falls short",
+        "mean_hashrate_pct": "the path's mean world hashrate over the horizon vs without the "
+                             "policy",
+        "retarget_cut_pp": "the path's most negative retarget minus the counterfactual's "
+                           "(a cut the counterfactual does not have counts as 0 % there); "
+                           "negative: a deeper cut",
+        "emissions_change_mt_yr": "the path's mean world emissions over the horizon minus the "
+                                  "counterfactual's",
+    }
+    out = []
+    for e in CHART_EFFECTS:
+        if e not in set(eff["effect"]):
+            continue
+        title, unit = EFFECTS[e]
+        out.append(FigureSpec(
+            "effect-" + e.replace("_", "-"), "sensitivity",
+            effects_figure(eff, e, against=against,
+                           title=f"Effect on the {title} [{unit}], largest loss on top"),
+            f"{title[0].upper()}{title[1:]} [{unit}]: {meaning[e]}. One row per task, "
+            f"{_pairing(sweep)}. The line at 0 is no effect."))
+    return out
+
+
+def _sweep_effects_html(sweep: SweepResult) -> str:
+    from ..sim.outcomes import EFFECTS
+
+    eff = sweep.effects
+    if not len(eff):
+        return ""
+    shown = [e for e in EFFECTS if e in set(eff["effect"])]
+    head = ("<tr><th>task</th>" + "".join(
+        f"<th class=num>{_e(EFFECTS[e][0])} [{_e(EFFECTS[e][1])}]</th>" for e in shown)
+        + "</tr>")
+    order = eff[eff["effect"] == shown[0]].sort_values(["q50", "mean"], kind="stable")["task"]
+    by = eff.set_index(["task", "effect"])
+    body = ""
+    for t in order:
+        cells = ""
+        for e in shown:
+            r = by.loc[(t, e)]
+            cells += (f'<td class=num data-effect="{_e(e)}" data-value="{float(r["q50"])!r}">'
+                      f"{_num(r['q50'])} <span class=note>[{_num(r['q05'])}, "
+                      f"{_num(r['q95'])}]</span></td>")
+        body += (f'<tr data-task="{int(t)}"><td>{_e(by.loc[(t, shown[0]), "label"])}</td>'
+                 f"{cells}</tr>")
+    return ('<div class="card"><h3>Effects against the counterfactual</h3>'
+            f"<p class=note>Each cell: median [90 % interval] of the paired differences, "
+            f"{_e(_pairing(sweep))}. Largest loss at the low point first.</p>"
+            f'<div style="overflow-x:auto"><table class="sweep-effects">{head}{body}</table>'
+            "</div></div>")
 
 
 def _num(v: Any) -> str:
@@ -306,7 +381,7 @@ def _sweep_distribution_html(sweep: SweepResult) -> str:
             v = float(np.quantile(y, q)) if y.size else float("nan")
             cells += f'<td class=num data-value="{v!r}">{_num(v)}</td>'
         body += (f'<tr data-metric="{_e(m)}"><td><code>{_e(_metric_name(m))}</code></td>'
-                 f"<td>{_e(_METRICS.get(m, ('', ''))[1])}</td>"
+                 f"<td>{_e(_meaning(m))}</td>"
                  f"<td class=num>{y.size}</td>{cells}</tr>")
     return ('<div class="card"><h3>The outcomes across tasks</h3>'
             "<p class=note>Each task's value is the mean over its Monte Carlo paths; the "
@@ -319,6 +394,10 @@ def _sweep_sensitivity_html(sweep: SweepResult, top: int = 8) -> str:
     sens = sweep.sensitivity
     metrics = _tornado_metrics(sweep)
     if not metrics:
+        if not any(k == "numeric" for k in sweep.axis_kinds.values()):
+            return ('<div class="card"><p class="note">No sensitivity ranges: every axis is '
+                    "categorical, and its levels are compared by their effects above."
+                    "</p></div>")
         return ('<div class="card"><p class="note">No sensitivity: fewer than two finished '
                 "tasks with a defined value.</p></div>")
     sobol = bool(sens["s1"].notna().any())
@@ -336,9 +415,9 @@ def _sweep_sensitivity_html(sweep: SweepResult, top: int = 8) -> str:
                      f"<td class=num>{_num(r.src)}</td>"
                      + (f"<td class=num>{_num(r.s1)}</td><td class=num>{_num(r.st)}</td>"
                         if sobol else "") + "</tr>")
-    note = ("low/high end: the metric's mean over the tasks at the axis's lowest and highest "
-            "value (categorical axes: the levels with the lowest and highest mean); swing: "
-            "their difference; SRC: standardized regression coefficient (numeric axes)"
+    note = ("numeric axes only (categorical ones are compared by their effects); low/high "
+            "end: the metric's mean over the tasks at the axis's lowest and highest value; "
+            "swing: their difference; SRC: standardized regression coefficient"
             + ("; S1/ST: Sobol' first-order and total indices" if sobol else "")
             + f". Up to {top} axes per metric, widest swing first.")
     return ('<div class="card"><h3>Sensitivity table</h3>'
@@ -655,8 +734,10 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
                     + inputs_html + "</section>")
     if sweep is not None:
         nav.append(("sweep", "Sweep"))
-        body.append(f'<section id="sweep"><h2>Sensitivity: sweep {_e(sweep.name)}</h2>'
-                    + _sweep_intro_html(sweep) + _sweep_distribution_html(sweep)
+        body.append(f'<section id="sweep"><h2>Sweep {_e(sweep.name)}: effects and '
+                    'sensitivity</h2>'
+                    + _sweep_intro_html(sweep) + _sweep_effects_html(sweep)
+                    + _sweep_distribution_html(sweep)
                     + "".join(by_section.get("sensitivity", []))
                     + _sweep_sensitivity_html(sweep) + "</section>")
     if by_section.get("observed"):

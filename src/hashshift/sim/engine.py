@@ -669,7 +669,7 @@ class _Simulation:
         sd = sc.supply.uncertainty
         self.supply_scale = np.exp(sd * rng.standard_normal(paths) - 0.5 * sd * sd)
         self.tl: Timeline = build_timeline(sc, inp.regions, inp.specs,
-                                           inp.start, inp.horizon, paths, rng)
+                                           inp.start, inp.horizon, paths, sc.scenario.seed)
         self.btc = self._price_paths(rng_price)  # (days × paths) or (days × 1)
         T = inp.horizon
         ps = min(paths, REGIONAL_PATHS)
