@@ -101,6 +101,17 @@ def _parse(path: Path) -> _Doc:
     return doc
 
 
+def _observed_figures() -> list[str]:
+    from hashshift.events import catalogue
+
+    return (["fig-world-shares", "fig-shares-over-time", "fig-china-provinces",
+             "fig-network-history"]
+            + ["fig-event-" + str(e).replace("_", "-") for e in catalogue()["event"]])
+
+
+#: The observed report's figures, in order: maps and history, then the natural experiments.
+OBSERVED_FIGURES = _observed_figures()
+
 _NET = re.compile(r"^\s*(https?:)?//", re.I)
 _CSS_URL = re.compile(r"url\(\s*['\"]?\s*(https?:)?//|@import", re.I)
 _URL_ATTRS = {"src", "href", "srcset", "action", "formaction", "poster", "data", "background",
@@ -222,7 +233,7 @@ def _figures(doc: _Doc) -> list[tuple[dict[str, Any], dict[str, Any]]]:
 
 def test_figures_use_no_feature_that_fetches(scenario_report: Path) -> None:
     figs = _figures(_parse(scenario_report))
-    assert len(figs) == 9
+    assert len(figs) == 6 + len(OBSERVED_FIGURES)
     fetching_types = {"scattermap", "choroplethmap", "densitymap", "scattermapbox",
                       "choroplethmapbox", "densitymapbox"}
     for fig, config in figs:
@@ -254,8 +265,10 @@ def test_observed_only_report_via_cli(tmp_path: Path) -> None:
     doc = _parse(out)
     ids = [dict(a).get("id") for t, a in doc.tags if t == "div" and "plot" in
            (dict(a).get("class") or "").split()]
-    assert ids == ["fig-world-shares", "fig-china-provinces", "fig-network-history"]
-    assert "Scenario inputs" not in out.read_text(encoding="utf-8")
+    assert ids == OBSERVED_FIGURES
+    text = out.read_text(encoding="utf-8")
+    assert "Scenario inputs" not in text
+    assert '<section id="evidence"><h2>Evidence from the chain' in text
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,6 +372,23 @@ def _render(html_path: Path, shot_prefix: str) -> dict[str, Any]:
                     out[id] = {frames: names.length, first: names[0],
                                z: Array.from(t.z).slice(0, 3)};
                 }
+                // the world map: CCAF's last month, then the newest (nowcast) month
+                const gd = document.getElementById('fig-world-shares');
+                if (gd) {
+                    const names = gd._transitionData._frames.map(f => f.name);
+                    out.kinds = {};
+                    for (const name of ['2022-01', names[names.length - 1]]) {
+                        await Plotly.animate(gd, [name], {frame: {duration: 0, redraw: true},
+                                                          transition: {duration: 0},
+                                                          mode: 'immediate'});
+                        const t = gd.data[0];
+                        out.kinds[name] = {line: t.marker.line.color, zmax: t.zmax,
+                                           note: gd.layout.annotations[0].text,
+                                           hover: t.hovertemplate,
+                                           custom: Array.from(t.customdata[0] || [])};
+                    }
+                    out.kinds.last = names[names.length - 1];
+                }
                 return out;
             }""")
             page.screenshot(path=str(ARTIFACTS / f"{shot_prefix}-full.png"), full_page=True)
@@ -394,12 +424,26 @@ def test_scenario_report_renders_offline_in_chromium(scenario_report: Path) -> N
     figs = {f["id"]: f for f in r["figures"]}
     assert list(figs) == ["fig-sim-vs-real", "fig-retargets", "fig-region-shares",
                           "fig-shares-vs-published", "fig-power-emissions", "fig-break-even",
-                          "fig-world-shares", "fig-china-provinces", "fig-network-history"]
+                          *OBSERVED_FIGURES]
     assert figs["fig-world-shares"]["regions"] >= 8  # the countries CCAF names
     assert figs["fig-china-provinces"]["regions"] >= 31 + 8  # all provinces + the named ones
-    for id_, m in r["moved"].items():
+    moved = dict(r["moved"])
+    kinds = moved.pop("kinds")
+    for id_, m in moved.items():
         assert m["frames"] >= 12 and m["first"] == "2019-09", (id_, m)
         assert m["z"], (id_, m)
+    # observed and nowcast months on one slider and one colour scale, visibly distinct
+    from hashshift.freshness import nowcast_reach
+
+    last = kinds.pop("last")
+    assert last == f"{nowcast_reach():%Y-%m}" and moved["fig-world-shares"]["frames"] > 60
+    obs, now = kinds["2022-01"], kinds[last]
+    assert obs["zmax"] == now["zmax"] == 80
+    assert obs["line"] != now["line"]
+    assert "Observed" in obs["note"] and "NOWCAST, not observed" in now["note"]
+    assert "90 % interval" in now["hover"] and "90 %" not in obs["hover"]
+    hashrate, code, lo, hi = now["custom"]
+    assert lo < hi and code
 
 
 # ---------------------------------------------------------------------------------------------

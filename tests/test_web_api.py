@@ -26,7 +26,7 @@ from hashshift.sim.scenario import Scenario, parse_scenario  # noqa: E402
 from hashshift.web import Settings, create_app  # noqa: E402
 from hashshift.web.server import BackgroundServer  # noqa: E402
 
-PAGES = ["/", "/map", "/network", "/energy", "/economics", "/lab"]
+PAGES = ["/", "/map", "/events", "/network", "/energy", "/economics", "/lab"]
 
 
 def shorten(sc: dict[str, Any], **run: int) -> dict[str, Any]:

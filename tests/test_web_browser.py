@@ -127,36 +127,110 @@ def test_home(visit: Visit) -> None:
     visit.check_clean()
 
 
-def test_map_slider_and_provinces(visit: Visit) -> None:
+def _month_to(page: Any, months: list[str], month: str) -> None:
+    """Move the month slider to ``month`` as a drag would: set the value, fire ``input``."""
+    page.evaluate("""(i) => {
+        const s = document.getElementById('month');
+        s.value = String(i);
+        s.dispatchEvent(new Event('input', {bubbles: true}));
+    }""", months.index(month))
+    until(page, f"document.body.dataset.mapMonth === '{month}'")
+
+
+_TRACE = "document.getElementById('map').data.filter(t => t.showscale !== false)[0]"
+_NOTE = "document.getElementById('map').layout.annotations[0].text"
+
+
+def test_map_observed_and_nowcast_months(visit: Visit, server: BackgroundServer) -> None:
+    import httpx
+
+    listing = httpx.get(server.url + "/api/nowcast/months", timeout=120).json()
+    months = listing["levels"]["country"]
+    newest = months[-1]["month"]
+    assert months[-1]["kind"] == "nowcast"
     p = visit.page
     p.goto(visit.base + "/map")
-    until(p, "document.body.dataset.mapMonth === '2022-01'")  # CCAF's last month
-    # the base map comes from /static/topojson/world_110m.json: land and countries are drawn
+    # opens on the newest month: the nowcast, labelled and outlined as such
+    until(p, f"document.body.dataset.mapMonth === '{newest}'", 120)
+    assert p.evaluate("document.body.dataset.mapKind") == "nowcast"
     until(p, "document.querySelectorAll('#map .layer.land path').length > 0")
     until(p, "document.querySelectorAll('#map path.choroplethlocation').length > 5")
-    assert p.locator("#month-label").inner_text() == "January 2022"
-    first = p.locator("#shares tbody tr").first.inner_text()
-    assert first.startswith("United States") and "37.84" in first
-    zmax = "document.getElementById('map').data.filter(t => t.showscale !== false)[0].zmax"
-    top_jan = p.evaluate(zmax)
-    # move the slider with the keyboard, as a person would: Home = the first month
+    assert p.locator("#month-label").inner_text().endswith("· nowcast")
+    assert p.locator("#kind-note .badge.nowcast").inner_text().lower() == "nowcast"
+    assert "nowcast, not observed" in p.locator("#kind-note").inner_text()
+    assert p.evaluate(_NOTE).startswith("NOWCAST")
+    assert p.evaluate("document.getElementById('map-busy').hidden") is True
+    now_line = p.evaluate(f"{_TRACE}.marker.line.color")
+    now_zmax = p.evaluate(f"{_TRACE}.zmax")
+    # intervals in the hover and the table
+    hover = p.evaluate(f"{_TRACE}.hovertemplate")
+    assert "nowcast" in hover and "90 %" in hover
+    lo, hi = p.evaluate(f"{_TRACE}.customdata[0].slice(0, 2)")
+    z = p.evaluate(f"{_TRACE}.z[0]")
+    assert lo <= z <= hi and lo < hi
+    first_row = p.locator("#shares tbody tr").first.inner_text()
+    assert first_row.startswith("United States") and "–" in first_row  # 90 % interval
+    assert "of which Texas (US-TX)" in p.locator("#shares tbody").inner_text()
+    # the shares over time: observed, then the nowcast with its band, the boundary marked
+    until(p, "document.body.dataset.seriesDrawn === 'true'", 60)
+    shapes = p.evaluate("document.getElementById('over-time').layout.shapes.map(s => s.x0)")
+    assert "2022-01" in shapes
+    assert _plot_traces(p, "over-time") >= 10
+    visit.shot("map-nowcast")
+    # CCAF's last month, observed: exact, white outlines, the same colour scale
+    _month_to(p, [m["month"] for m in months], "2022-01")
+    assert p.evaluate("document.body.dataset.mapKind") == "observed"
+    assert p.locator("#month-label").inner_text() == "January 2022 · observed"
+    first_row = p.locator("#shares tbody tr").first.inner_text()
+    assert first_row.startswith("United States") and "37.84" in first_row and "exact" in first_row
+    assert p.evaluate(_NOTE).startswith("OBSERVED")
+    obs_line = p.evaluate(f"{_TRACE}.marker.line.color")
+    assert obs_line != now_line  # observed and nowcast months look different
+    assert p.evaluate(f"{_TRACE}.zmax") == now_zmax == 80  # one colour scale
+    visit.shot("map-countries")
+    # the keyboard, as a person would: Home = the first month
     p.locator("#month").focus()
     p.keyboard.press("Home")
     until(p, "document.body.dataset.mapMonth === '2019-09'")
-    assert p.locator("#month-label").inner_text() == "September 2019"
+    assert p.locator("#month-label").inner_text() == "September 2019 · observed"
     assert "75.53" in p.locator("#shares tbody tr").first.inner_text()  # China, Sept 2019
-    until(p, "document.getElementById('map').data[0].z.length > 0")
-    assert p.evaluate(zmax) == top_jan == 80  # one colour scale for every month
+    assert p.evaluate(f"{_TRACE}.zmax") == 80
     p.keyboard.press("ArrowRight")
     until(p, "document.body.dataset.mapMonth === '2019-10'")
-    visit.shot("map-countries")
     p.click("text=China's provinces")
     until(p, "document.body.dataset.mapLevel === 'province'")
     until(p, "document.querySelectorAll('#map path.choroplethlocation').length >= 31")
     names = p.locator("#shares tbody").inner_text()
     assert "Xinjiang" in names and "Sichuan" in names
     assert p.locator("#caveat").inner_text().startswith("Source: CCAF")
+    # the provinces end in July 2021: the end of the slider is CCAF's last province month
+    p.locator("#month").focus()
+    p.keyboard.press("End")
+    until(p, "document.body.dataset.mapMonth === '2021-07'")
     visit.shot("map-provinces")
+    visit.check_clean()
+
+
+def test_evidence_page(visit: Visit, server: BackgroundServer) -> None:
+    import httpx
+
+    events = httpx.get(server.url + "/api/events").json()["events"]
+    p = visit.page
+    p.goto(visit.base + "/events")
+    until(p, f"document.body.dataset.studies === '{len(events)}'", 120)
+    assert p.locator("#event-list tbody tr").count() == len(events)
+    for ev in events:
+        box = p.locator(f"#study-{ev['event']}")
+        assert box.get_attribute("data-drawn") == "true"
+        # hashrate points and the two windows' means, the windows shaded
+        assert _plot_traces(p, f"plot-{ev['event']}") == 3
+        shapes = p.evaluate(f"document.getElementById('plot-{ev['event']}').layout.shapes.length")
+        assert shapes == 2
+        assert "Implied share of" in box.inner_text() and "Sources:" in box.inner_text()
+    study = httpx.get(server.url + "/api/events/china_2021").json()
+    row = p.locator('#event-list tr[data-event="china_2021"]').inner_text()
+    assert f"{study['drop_pct']['drop_pct']:.1f} %" in row
+    visit.shot("evidence")
     visit.check_clean()
 
 

@@ -16,6 +16,7 @@ from . import (
     data,
     economics,
     energy,
+    events,
     history,
     map,
     report,
@@ -58,7 +59,7 @@ def _main(
 
 
 # In the order `hashshift --help` lists them (commands first, then groups, each as added).
-for _module in (history, backtest, data, map, energy, economics, validate, report, serve,
+for _module in (history, backtest, data, map, events, energy, economics, validate, report, serve,
                 scenario, run, sweep):
     _module.register(app)
 

@@ -30,6 +30,7 @@ __all__ = [
     "FONT",
     "break_even_figure",
     "china_province_map",
+    "event_study_figure",
     "network_history",
     "shares_vs_published_figure",
     "power_emissions_figure",
@@ -37,6 +38,7 @@ __all__ = [
     "region_label",
     "retarget_figure",
     "share_area_figure",
+    "shares_over_time_figure",
     "sim_vs_real_figure",
     "world_share_map",
 ]
@@ -193,70 +195,188 @@ def _slider(names: list[str], labels: list[str], active: int) -> dict[str, Any]:
     }
 
 
-def world_share_map(shares: pd.DataFrame | None = None) -> go.Figure:
-    """World choropleth of each country's share of the hashrate [%] (CCAF Bitcoin Mining Map),
-    one animation frame per month with a slider; opens on the newest month.
+#: Outline of nowcast months on the maps (observed months: white).
+NOWCAST_EDGE = "#c2410c"
 
-    ``shares``: :func:`hashshift.geography.shares_over_time` ``("country")`` (default)."""
-    from .. import geography
+
+def world_share_map(shares: pd.DataFrame | None = None,
+                    nowcast: pd.DataFrame | None = None) -> go.Figure:
+    """World choropleth of each country's share of the hashrate [%], one animation frame per
+    month with a slider: CCAF's published months (exact), then the nowcast's months (median
+    share, 90 % interval in the hover, outlined in orange and labelled "nowcast"), all on one
+    colour scale; opens on the newest month.
+
+    ``shares``: :func:`hashshift.geography.shares_over_time` ``("country")`` (default);
+    ``nowcast``: :func:`hashshift.atlas.shares_over_time` ``("country")`` (default; its
+    observed months are not used), or an empty frame for CCAF's months only."""
+    from .. import atlas, geography
 
     df = geography.shares_over_time("country") if shares is None else shares
     df = df.copy()
     df["date"] = pd.to_datetime(df["date"])
-    months = sorted(df["date"].unique())
+    nc = atlas.shares_over_time("country") if nowcast is None else nowcast
+    as_of = nc.attrs.get("as_of", "")
+    nc = nc[~nc["observed"].astype(bool)].copy() if len(nc) else nc
+    if len(nc):
+        nc["month"] = pd.to_datetime(nc["month"])
+    observed = sorted(df["date"].unique())
+    later = sorted(m for m in (nc["month"].unique() if len(nc) else []) if m > observed[-1])
     named = df[df["region_code"] != "OTHER"].copy()
     named["iso3"] = [_iso3(str(c)) for c in named["region_code"]]
     named = named[named["iso3"].notna()]
     zmax = geography.share_scale_max_pct("country", rows=df)
+    observed_hover = ("<b>%{text}</b> (%{customdata[1]}) — observed<br>%{z:.2f} % of the "
+                      "hashrate<br>%{customdata[0]:.1f} EH/s<extra></extra>")
+    nowcast_hover = ("<b>%{text}</b> (%{customdata[1]}) — nowcast<br>%{z:.1f} % of the hashrate "
+                     "(median)<br>90 % interval: %{customdata[2]:.1f}–%{customdata[3]:.1f} %<br>"
+                     "%{customdata[0]:.0f} EH/s (median)<extra></extra>")
 
     def trace(month: Any, full: bool) -> go.Choropleth:
-        sel = named[named["date"] == month]
-        custom = np.column_stack([sel["hashrate_ehs"].to_numpy(dtype=float),
-                                  sel["region_code"].to_numpy(dtype=str)]).tolist()
+        if month in set(later):
+            sel = nc[(nc["month"] == month) & (nc["region_code"] != "OTHER")].copy()
+            sel["iso3"] = [_iso3(str(c)) for c in sel["region_code"]]
+            sel = sel[sel["iso3"].notna()]
+            custom = [[h, c, lo, hi] for h, c, lo, hi in zip(
+                _round(sel["hashrate_ehs_q50"]), sel["region_code"].astype(str),
+                _round(sel["share_pct_q05"]), _round(sel["share_pct_q95"]), strict=True)]
+            z, edge, hover = sel["share_pct_q50"], {"color": NOWCAST_EDGE, "width": 1.3}, \
+                nowcast_hover
+        else:
+            sel = named[named["date"] == month]
+            custom = np.column_stack([sel["hashrate_ehs"].to_numpy(dtype=float),
+                                      sel["region_code"].to_numpy(dtype=str)]).tolist()
+            z, edge, hover = sel["share_pct"], {"color": "#ffffff", "width": 0.6}, \
+                observed_hover
         kw: dict[str, Any] = {
-            "locations": sel["iso3"].tolist(), "z": _round(sel["share_pct"], 4),
-            "text": sel["region_name"].tolist(), "customdata": custom,
+            "locations": sel["iso3"].tolist(), "z": _round(z, 4),
+            "text": [str(x) for x in sel["region_name"]], "customdata": custom,
+            "marker": {"line": edge}, "hovertemplate": hover,
         }
         if full:
             kw.update(
                 locationmode="ISO-3", zmin=0, zmax=zmax, colorscale=_SHARE_SCALE,
-                marker={"line": {"color": "#ffffff", "width": 0.6}},
                 colorbar={"title": {"text": "% of global<br>hashrate"}, "ticksuffix": " %",
                           "thickness": 14, "len": 0.75, "x": 1.0},
-                hovertemplate=("<b>%{text}</b> (%{customdata[1]})<br>%{z:.2f} % of the "
-                               "hashrate<br>%{customdata[0]:.1f} EH/s<extra></extra>"),
                 name="share",
             )
         return go.Choropleth(**kw)
 
     def note(month: Any) -> dict[str, Any]:
-        other = df[(df["date"] == month) & (df["region_code"] == "OTHER")]["share_pct"].sum()
-        net = df[df["date"] == month]["network_hashrate_ehs"].iloc[0]
-        return {"text": (f"{pd.Timestamp(month):%B %Y} · network {net:.0f} EH/s · countries "
-                         f"CCAF does not list (grey): {other:.1f} %"),
-                "x": 0.01, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "left",
-                "yanchor": "bottom", "showarrow": False, "font": {"size": 12, "color": MUTED}}
+        if month in set(later):
+            m = nc[nc["month"] == month]
+            net = float(m["network_hashrate_ehs"].iloc[0])
+            text = (f"<b>NOWCAST, not observed</b> — {pd.Timestamp(month):%B %Y} · as known on "
+                    f"{as_of} · median shares (hover: 90 % interval) · network {net:.0f} EH/s")
+            color, bg = NOWCAST_EDGE, "#fff7ed"
+        else:
+            other = df[(df["date"] == month) & (df["region_code"] == "OTHER")]["share_pct"].sum()
+            net = df[df["date"] == month]["network_hashrate_ehs"].iloc[0]
+            text = (f"<b>Observed</b> (CCAF) — {pd.Timestamp(month):%B %Y} · network {net:.0f} "
+                    f"EH/s · countries CCAF does not list (grey): {other:.1f} %")
+            color, bg = MUTED, "rgba(255,255,255,0)"
+        return {"text": text, "x": 0.01, "y": 1.0, "xref": "paper", "yref": "paper",
+                "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                "font": {"size": 12, "color": color}, "bgcolor": bg}
 
+    months = observed + later
     last = months[-1]
     fig = go.Figure(data=[trace(last, True)])
     names = [f"{pd.Timestamp(m):%Y-%m}" for m in months]
+    labels = [f"{pd.Timestamp(m):%b %Y}" + (" · nowcast" if m in set(later) else "")
+              for m in months]
     fig.frames = [go.Frame(name=n, data=[trace(m, False)], layout={"annotations": [note(m)]})
                   for n, m in zip(names, months, strict=True)]
-    fig.update_layout(
-        annotations=[note(last)],
-        sliders=[_slider(names, [f"{pd.Timestamp(m):%b %Y}" for m in months],
-                         len(months) - 1)],
-        updatemenus=_play_buttons(),
-    )
+    slider = _slider(names, labels, len(months) - 1)
+    if len(months) > 36:  # too many ticks to label: the current month is shown above
+        slider["font"] = {"size": 1, "color": "rgba(0,0,0,0)"}
+    fig.update_layout(annotations=[note(last)], sliders=[slider], updatemenus=_play_buttons())
     fig.update_geos(
         projection_type="natural earth", showframe=False, showcoastlines=False,
         showcountries=True, countrycolor="#d1d5db", countrywidth=0.5, showland=True,
         landcolor="#eceff3", showocean=True, oceancolor="#f5f9fc", showlakes=False,
         lataxis_range=[-57, 84], bgcolor="white",
     )
-    _style(fig, "Where the hashrate was: share by country (CCAF Bitcoin Mining Map)",
-           height=560, legend_below=False, hovermode="closest")
+    title = "Where the hashrate was: share by country (CCAF Bitcoin Mining Map)"
+    if later:
+        title = ("Where the hashrate was, and is: share by country (CCAF to "
+                 f"{pd.Timestamp(observed[-1]):%b %Y}, then nowcast)")
+    _style(fig, title, height=560, legend_below=False, hovermode="closest")
     fig.update_layout(margin={"l": 10, "r": 10, "t": 64, "b": 90})
+    return fig
+
+
+def shares_over_time_figure(frame: pd.DataFrame | None = None, top: int = 8,
+                            bands: int = 4) -> go.Figure:
+    """Each country's share of the world's hashrate [%] month by month: CCAF's months exact,
+    then the nowcast's median with its 90 % band (for the ``bands`` largest), the boundary
+    marked. ``frame``: :func:`hashshift.atlas.shares_over_time` ``("country")`` (default)."""
+    from .. import atlas
+
+    d = atlas.shares_over_time("country") if frame is None else frame
+    d = d.copy()
+    d["month"] = pd.to_datetime(d["month"])
+    months = sorted(d["month"].unique())
+    newest = d[d["month"] == months[-1]].set_index("region_code")["share_pct_q50"]
+    peak = d.groupby("region_code")["share_pct_q50"].max()
+    codes = sorted(peak.index, key=lambda c: (str(c) == "OTHER", -float(newest.get(c, 0.0)),
+                                              -float(peak[c])))[:top]
+    obs = d.groupby("month")["observed"].all()
+    edge = max((m for m in months if obs[m]), default=None)
+    fig = go.Figure()
+    for i, code in enumerate(codes):
+        g = d[d["region_code"] == code].sort_values("month")
+        color = region_color(str(code))
+        if i < bands and edge is not None:
+            b = g[g["month"] >= edge]
+            _band(fig, b["month"], _round(b["share_pct_q05"]), _round(b["share_pct_q95"]),
+                  color=color, alpha=0.13, name=f"{region_label(str(code))}: 90 % band",
+                  legendgroup=str(code), showlegend=False)
+        fig.add_trace(go.Scatter(
+            x=g["month"], y=_round(g["share_pct_q50"]), mode="lines", name=region_label(str(code)),
+            legendgroup=str(code), line={"color": color, "width": 2},
+            hovertemplate=f"{region_label(str(code))} %{{y:.1f}} %<extra></extra>"))
+    if edge is not None and edge < months[-1]:
+        fig.add_vrect(x0=edge, x1=months[-1], fillcolor="rgba(251,146,60,0.08)", line_width=0)
+        fig.add_vline(x=edge, line={"color": NOWCAST_EDGE, "width": 1.5, "dash": "dash"})
+        fig.add_annotation(x=edge, y=1.0, yref="paper", xanchor="left", yanchor="bottom",
+                           text=f"nowcast → (as known on {d.attrs.get('as_of', '')})",
+                           showarrow=False, font={"size": 11, "color": NOWCAST_EDGE})
+        fig.add_annotation(x=edge, y=1.0, yref="paper", xanchor="right", yanchor="bottom",
+                           text="← observed (CCAF)", showarrow=False,
+                           font={"size": 11, "color": "#14532d"})
+    fig.update_yaxes(title_text="share of world hashrate [%]", ticksuffix=" %",
+                     rangemode="tozero")
+    _style(fig, "Share of the world's hashrate over time: observed, then nowcast (median, "
+                "90 % band)", height=480)
+    return fig
+
+
+def event_study_figure(study: Any) -> go.Figure:
+    """One natural experiment (:func:`hashshift.events.event_study`): the network's hashrate
+    [EH/s] per hour or day, the ``before`` and ``during`` windows shaded with their means."""
+    s = study.series
+    t = _naive(s["start"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=t, y=_round(s["hashrate_ehs"]), mode="markers", customdata=s["blocks"].astype(int),
+        name=f"hashrate per {study.resolution} (blocks × difficulty)",
+        marker={"color": MUTED, "size": 4},
+        hovertemplate="%{y:,.0f} EH/s (%{customdata} blocks)<extra></extra>"))
+    colors = {"before": SIM, "during": CUT}
+    for r in study.table.to_dict("records"):
+        a, b = _naive([r["start"]]).iloc[0], _naive([r["end"]]).iloc[0]
+        c = colors.get(str(r["window"]), MUTED)
+        fig.add_vrect(x0=a, x1=b, fillcolor=_rgba(c, 0.12), line_width=0)
+        fig.add_trace(go.Scatter(
+            x=[a, b], y=_round([r["hashrate_ehs"]] * 2), mode="lines",
+            name=f"{r['window']}: mean {r['hashrate_ehs']:,.1f} EH/s",
+            line={"color": c, "width": 3}, hoverinfo="skip"))
+    d = study.drop_pct
+    ev = study.event
+    fig.update_yaxes(title_text="hashrate [EH/s]", rangemode="tozero")
+    _style(fig, f"{ev['name']} ({ev['region']}): drop {d['drop_pct']:.1f} % "
+                f"(90 %: {d['lo_pct']:.1f} to {d['hi_pct']:.1f} %)", height=400,
+           hovermode="closest")
     return fig
 
 

@@ -48,13 +48,16 @@ PLOT_CONFIG: dict[str, Any] = {
 
 
 class FigureSpec:
-    """A figure of the report with its id (file and div name), section and caption."""
+    """A figure of the report with its id (file and div name), section and caption, and HTML
+    shown under it (``extra_html``, e.g. a table of the figure's numbers)."""
 
-    def __init__(self, key: str, section: str, figure: go.Figure, caption: str):
+    def __init__(self, key: str, section: str, figure: go.Figure, caption: str,
+                 extra_html: str = ""):
         self.key = key
         self.section = section
         self.figure = figure
         self.caption = caption
+        self.extra_html = extra_html
 
 
 def report_figures(result: Result | None = None, *, observed: bool = True,
@@ -66,13 +69,28 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
     say = progress or (lambda _msg: None)
     out: list[FigureSpec] = []
     if observed:
+        from .. import atlas
+
+        say("the map's nowcast (a few seconds)")
+        nowcast = atlas.shares_over_time("country")
         say("mining map by country")
         out.append(FigureSpec(
-            "world-shares", "observed", figures.world_share_map(),
+            "world-shares", "observed", figures.world_share_map(nowcast=nowcast),
             "Each country's share of the network's hashrate, month by month (drag the slider "
-            "or press ▶). Countries CCAF does not list separately are grey; their total is "
-            "given above the map. Source: CCAF Bitcoin Mining Map (a sample of pools located "
-            "by IP address, see the caveat below)."))
+            "or press ▶): CCAF's published months first (white outlines; source: CCAF Bitcoin "
+            "Mining Map, a sample of pools located by IP address, see the caveat below), then "
+            f"the nowcast to the newest chain data as known on {nowcast.attrs['as_of']} "
+            "(orange outlines, labelled “NOWCAST, not observed”: median shares, the 90 % "
+            "interval in the hover). One colour scale for every month. Countries CCAF does not "
+            "list separately are grey."))
+        out.append(FigureSpec(
+            "shares-over-time", "observed", figures.shares_over_time_figure(nowcast),
+            "Each country's share of the world's hashrate from CCAF's first month to the "
+            "newest chain data: exact where CCAF published it, then the nowcast's median and "
+            "its 90 % band (shaded for the largest). The nowcast starts from CCAF's last map, "
+            "moves it by the map's own month-to-month dynamics, and weighs it by what the "
+            "chain showed on days when a region's miners stopped (see “Evidence from the "
+            "chain”)."))
         say("mining map by Chinese province")
         out.append(FigureSpec(
             "china-provinces", "observed", figures.china_province_map(),
@@ -86,6 +104,8 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "Top: hashrate implied by each epoch's difficulty and duration, with its 95 % "
             "interval. Middle: difficulty; red triangles mark retargets of −10 % or deeper. "
             "Bottom: every retarget [%] (axis clipped; hover for values). Dotted: halvings."))
+    if observed:
+        out += _event_specs(say)
     if result is not None:
         say("simulated vs real")
         out.append(FigureSpec(
@@ -130,6 +150,49 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
         say("sweep sensitivity")
         out += _tornado_specs(sweep)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence from the chain: natural experiments
+# ---------------------------------------------------------------------------------------------
+def _event_specs(say: Callable[[str], None]) -> list[FigureSpec]:
+    from ..events import catalogue, event_study
+
+    say("natural experiments")
+    out = []
+    for name in catalogue()["event"]:
+        es = event_study(str(name))
+        ev = es.event
+        out.append(FigureSpec(
+            "event-" + str(name).replace("_", "-"), "evidence", figures.event_study_figure(es),
+            f"{ev['name']}: blocks per {es.resolution} × the difficulty in force give the "
+            "network's hashrate (grey points); blue: the quiet window before, red: the event. "
+            f"Stopped fraction of the region: {ev['stopped_lo'] * 100:.0f}–"
+            f"{ev['stopped_hi'] * 100:.0f} % ({ev['stopped_basis']}). Sources: {ev['sources']}.",
+            extra_html=_event_table(es)))
+    return out
+
+
+def _event_table(es: Any) -> str:
+    ev, d, s = es.event, es.drop_pct, es.share_pct
+    def hour(t: Any) -> str:
+        return f"{t:%Y-%m-%d %H:%M}"
+
+    rows = "".join(
+        f"<tr><td>{_e(r['window'])}</td><td>{hour(r['start'])}</td><td>{hour(r['end'])}</td>"
+        f"<td class=num>{r['seconds'] / 3600:,.0f}</td><td class=num>{r['blocks']:,.0f}</td>"
+        f"<td class=num>{r['hashrate_ehs']:,.1f}</td></tr>" for r in es.table.to_dict("records"))
+    return (
+        '<table class="event-table"><tr><th>window</th><th>from (UTC)</th><th>to (UTC)</th>'
+        "<th class=num>hours</th><th class=num>blocks</th><th class=num>EH/s</th></tr>"
+        f"{rows}</table>"
+        f'<p class="note">Drop of the network\'s hashrate: <b>{d["drop_pct"]:.1f} %</b> — 90 %: '
+        f'{d["poisson_lo_pct"]:.1f} to {d["poisson_hi_pct"]:.1f} % from the block process '
+        f'alone (exact Poisson interval), {d["lo_pct"]:.1f} to {d["hi_pct"]:.1f} % with the '
+        "background spread of ordinary windows. Implied share of "
+        f'{_e(ev["region"])}: <b>{s["point_low_pct"]:.1f}–{s["point_high_pct"]:.1f} %</b> '
+        f'(drop ÷ stopped fraction; with the drop\'s interval {s["low_pct"]:.1f}–'
+        f'{s["high_pct"]:.1f} %).</p>')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,7 +534,7 @@ def _figure_html(spec: FigureSpec, store: _GeoStore) -> str:
         f'<div class="card figure" id="card-{_e(spec.key)}">'
         f'<div id="{_e(div_id)}" class="plot" data-figure="{_e(spec.key)}" '
         f'style="height:{height}px"></div>'
-        f'<p class="caption">{_e(spec.caption)}</p></div>\n'
+        f'<p class="caption">{_e(spec.caption)}</p>{spec.extra_html}</div>\n'
         f'<script>hsPlot("{div_id}",{payload},{json.dumps(config)});</script>\n'
     )
 
@@ -663,6 +726,14 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
         nav.append(("observed", "Observed"))
         body.append('<section id="observed"><h2>Observed: where the hashrate was, and the '
                     'network\'s history</h2>' + "".join(by_section["observed"]) + "</section>")
+    if by_section.get("evidence"):
+        nav.append(("evidence", "Evidence from the chain"))
+        body.append('<section id="evidence"><h2>Evidence from the chain: natural '
+                    "experiments</h2><p class=note>When a region's miners stop on known dates, "
+                    "the network's block rate drops by about that region's share of the "
+                    "hashrate times the fraction that stopped. Each event is measured from the "
+                    "chain itself; the nowcast of the map weighs these measurements.</p>"
+                    + "".join(by_section["evidence"]) + "</section>")
     nav.append(("about", "Data & offline"))
     body.append(f'<section id="about"><h2>Data and how this file works offline</h2>'
                 f"{_about_html()}</section>")

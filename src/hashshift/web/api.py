@@ -7,7 +7,7 @@ import json
 import tomllib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
@@ -119,6 +119,44 @@ def mining_map(
     level: Annotated[str, Query(pattern="^(country|province)$")] = "country",
 ) -> dict[str, Any]:
     return data.map_view(month, level)
+
+
+@router.get("/nowcast/months", summary="Months of the map: observed (CCAF) and nowcast")
+def nowcast_months() -> dict[str, Any]:
+    return data.nowcast_months()
+
+
+@router.get("/nowcast", summary="One month's map, observed or nowcast (median, 90 % interval)")
+def nowcast(
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description=(
+        "YYYY-MM, observed or nowcast (default: the newest nowcast month)"))] = None,
+    level: Annotated[str, Query(pattern="^(country|province)$")] = "country",
+) -> dict[str, Any]:
+    return data.nowcast_view(month, level)
+
+
+@router.get("/nowcast/series", summary="Shares over time, CCAF's first month to the nowcast's last")
+def nowcast_series(
+    level: Annotated[str, Query(pattern="^(country|province)$")] = "country",
+) -> dict[str, Any]:
+    return data.nowcast_series(level)
+
+
+@router.get("/events", summary="Natural experiments: regions whose miners stopped on known dates")
+def events() -> dict[str, Any]:
+    return data.events_view()
+
+
+@router.get("/events/{name}", summary="One natural experiment measured from the chain")
+def event(name: Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$",
+                                    description="the event's name, as in /api/events")]
+          ) -> dict[str, Any]:
+    return data.event_view(name)
+
+
+@router.get("/freshness", summary="How far each bundled dataset reaches and how old it is")
+def freshness() -> dict[str, Any]:
+    return data.freshness_view(data.today())
 
 
 @router.get("/energy", summary="CBECI power and energy bounds at an electricity price")

@@ -24,13 +24,20 @@ __all__ = [
     "NotFound",
     "economics_view",
     "energy_view",
+    "event_view",
+    "events_view",
     "examples",
+    "freshness_view",
     "history_view",
     "machines_view",
     "map_view",
+    "nowcast_months",
+    "nowcast_series",
+    "nowcast_view",
     "overview",
     "retarget_projection",
     "retarget_view",
+    "today",
 ]
 
 
@@ -299,6 +306,179 @@ def map_view(month: str | None, level: str) -> dict[str, Any]:
         "caveat": df.attrs.get("caveat", geography.CAVEAT),
         "source": df.attrs.get("source", geography.SOURCE),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# the map observed and nowcast (hashshift.atlas), natural experiments (hashshift.events)
+# ---------------------------------------------------------------------------------------------
+@functools.cache
+def nowcast_months() -> dict[str, Any]:
+    """Every month of the map per level, observed or nowcast (as known on the newest bundled
+    day; the first call computes the nowcast, a few seconds)."""
+    from .. import atlas
+
+    nc = atlas.known_nowcast()
+    return {"as_of": str(nc.as_of), "last_published": f"{nc.last_published:%Y-%m}",
+            "label": atlas.NOWCAST_LABEL,
+            "levels": {lv: atlas.map_months(lv) for lv in ("country", "province")}}
+
+
+@functools.lru_cache(maxsize=256)
+def nowcast_view(month: str | None, level: str) -> dict[str, Any]:
+    """One month's map by country or Chinese province: observed (CCAF, exact) or nowcast
+    (median and 90 % interval), on the one colour scale of every month."""
+    from .. import atlas, geography
+
+    if level not in geography.LEVELS:
+        raise BadInput("level", f"level {level!r}: use one of {', '.join(geography.LEVELS)}")
+    listing = nowcast_months()
+    months = listing["levels"][level]
+    names = [m["month"] for m in months]
+    if month is None:
+        month = names[-1]
+    _month_key(month)
+    if month not in names:
+        raise NotFound(f"no {level}-level map for month {month}; observed and nowcast months "
+                       f"cover {names[0]} … {names[-1]}")
+    df = atlas.map_month(month, level)
+    a = df.attrs
+    nowcast = a["kind"] == "nowcast"
+    rows = []
+    for r in df.to_dict("records"):
+        code = str(r["region_code"])
+        mid = r["share_pct_q50"] if nowcast else r["share_pct"]
+        row: dict[str, Any] = {
+            "code": code, "name": str(r["region_name"]), "share_pct": num(mid, 5),
+            "share_lo_pct": num(r["share_pct_q05"] if nowcast else mid, 5),
+            "share_hi_pct": num(r["share_pct_q95"] if nowcast else mid, 5),
+            "hashrate_ehs": num(r["hashrate_ehs_q50"] if nowcast else r["hashrate_ehs"], 5),
+            "hashrate_lo_ehs": num(r["hashrate_ehs_q05"] if nowcast else r["hashrate_ehs"], 5),
+            "hashrate_hi_ehs": num(r["hashrate_ehs_q95"] if nowcast else r["hashrate_ehs"], 5),
+            "mapped": not code.endswith("OTHER")}
+        if level == "country":
+            row["iso3"] = _iso3(code)
+            row["mapped"] = row["iso3"] is not None
+        elif not nowcast:
+            row["share_of_china_pct"] = num(r["share_of_china_pct"], 5)
+        rows.append(row)
+    subs = [{"code": x["region_code"], "name": x["region_name"], "parent": x["parent_code"],
+             "share_pct": num(x["share_pct_q50"], 5), "share_lo_pct": num(x["share_pct_q05"], 5),
+             "share_hi_pct": num(x["share_pct_q95"], 5)} for x in a.get("subdivisions", [])]
+    return {
+        "month": month, "level": level, "kind": a["kind"], "label": a["label"],
+        "as_of": a.get("as_of") or listing["as_of"], "last_published": listing["last_published"],
+        "rows": rows, "subdivisions": subs,
+        "evidence": a.get("evidence", []),
+        "network_hashrate_ehs": num(a.get("network_hashrate_ehs"), 6),
+        # one colour scale for every month, observed or nowcast (the report uses the same)
+        "zmax_pct": geography.share_scale_max_pct(level),
+        "colorscale": PROVINCE_SCALE if level == "province" else SHARE_SCALE,
+        "share_basis": ("% of China's hashrate" if level == "province" and not nowcast
+                        else "% of the world's hashrate"),
+        "caveat": a.get("caveat", geography.CAVEAT),
+        "source": a.get("source", geography.SOURCE),
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def nowcast_series(level: str) -> dict[str, Any]:
+    """Each region's share of the world's hashrate month by month, CCAF's first month to the
+    nowcast's last: exact where observed, median and 90 % interval where nowcast."""
+    from .. import atlas, geography
+
+    if level not in geography.LEVELS:
+        raise BadInput("level", f"level {level!r}: use one of {', '.join(geography.LEVELS)}")
+    d = atlas.shares_over_time(level)
+    months = sorted(d["month"].unique())
+    kinds = d.groupby("month")["observed"].all().reindex(months)
+    latest = d[d["month"] == months[-1]].set_index("region_code")["share_pct_q50"]
+    peak = d.groupby("region_code")["share_pct_q50"].max()
+    order = sorted(peak.index, key=lambda c: (str(c).endswith("OTHER"),
+                                              -float(latest.get(c, 0.0)), -float(peak[c])))
+    regions = []
+    for code in order:
+        g = d[d["region_code"] == code].set_index("month").reindex(months)
+        regions.append({"code": str(code), "name": str(g["region_name"].dropna().iloc[0]),
+                        "q05": nums(g["share_pct_q05"], 4), "q50": nums(g["share_pct_q50"], 4),
+                        "q95": nums(g["share_pct_q95"], 4)})
+    return {"level": level, "as_of": d.attrs["as_of"],
+            "last_published": d.attrs["last_published"],
+            "months": [f"{pd.Timestamp(m):%Y-%m}" for m in months],
+            "observed": [bool(x) for x in kinds], "regions": regions,
+            "label": atlas.NOWCAST_LABEL}
+
+
+def _iso(t: Any) -> str:
+    ts = pd.Timestamp(t)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%dT%H:%MZ")
+
+
+@functools.cache
+def events_view() -> dict[str, Any]:
+    """The natural experiments: regions whose miners stopped on known dates."""
+    from ..events import catalogue
+    from ..regions import region_name
+
+    cat = catalogue()
+    out = []
+    for r in cat.to_dict("records"):
+        out.append({"event": str(r["event"]), "name": str(r["name"]),
+                    "region": str(r["region"]), "region_name": region_name(str(r["region"])),
+                    "kind": str(r["kind"]), "public": f"{pd.Timestamp(r['public']):%Y-%m-%d}",
+                    **{k: _iso(r[k]) for k in ("before_start", "before_end", "during_start",
+                                               "during_end")},
+                    "stopped_lo": num(r["stopped_lo"], 4), "stopped_hi": num(r["stopped_hi"], 4),
+                    "stopped_basis": str(r["stopped_basis"]), "sources": str(r["sources"]),
+                    "in_nowcast": bool(r["nowcast"])})
+    return {"events": out, "source": str(cat.attrs.get("source", ""))}
+
+
+@functools.lru_cache(maxsize=64)
+def event_view(name: str) -> dict[str, Any]:
+    """One natural experiment measured from the chain: before/during, the drop with its
+    intervals, the implied share, and the hashrate per hour or day."""
+    from ..events import event_study
+
+    known = [e["event"] for e in events_view()["events"]]
+    if name not in known:  # a whitelist: nothing else reaches the model
+        raise NotFound(f"no natural experiment {name!r}; events: {', '.join(known)}")
+    es = event_study(name)
+    ev = next(e for e in events_view()["events"] if e["event"] == name)
+    windows = [{"window": str(r["window"]), "start": _iso(r["start"]), "end": _iso(r["end"]),
+                "hours": num(r["seconds"] / 3600.0, 6), "blocks": num(r["blocks"], 9),
+                "hashrate_ehs": num(r["hashrate_ehs"], 6)} for r in es.table.to_dict("records")]
+    s = es.series
+    return {"event": ev, "resolution": es.resolution, "windows": windows,
+            "drop_pct": {k: num(v, 6) for k, v in es.drop_pct.items()},
+            "share_pct": {k: num(v, 6) for k, v in es.share_pct.items()},
+            "series": {"start": [_iso(t) for t in s["start"]],
+                       "blocks": nums(s["blocks"], 6),
+                       "hashrate_ehs": nums(s["hashrate_ehs"], 5)},
+            "method": "hashrate of a window = Σ blocks × difficulty × 2^32 / its seconds; drop "
+                      "interval: exact (Clopper-Pearson) for the ratio of two Poisson rates, "
+                      "widened by the spread of the same ratio between ordinary windows of the "
+                      "year before; implied share = drop ÷ the fraction that stopped"}
+
+
+@functools.lru_cache(maxsize=4)
+def freshness_view(today: str) -> dict[str, Any]:
+    """How far each bundled dataset reaches and how old it is on ``today`` (YYYY-MM-DD)."""
+    from ..freshness import freshness
+
+    df = freshness(today)
+    return {"today": df.attrs["today"], "newest_day": df.attrs["newest_day"],
+            "datasets": [{"dataset": str(r["dataset"]), "what": str(r["what"]),
+                          "resolution": str(r["resolution"]), "first": str(r["first"]),
+                          "last": str(r["last"]), "public": str(r["public"]),
+                          "age_days": int(r["age_days"]), "source": str(r["source"])}
+                         for r in df.to_dict("records")]}
+
+
+def today() -> str:
+    """Today's date (UTC) as YYYY-MM-DD."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 # ---------------------------------------------------------------------------------------------
