@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["FRESHNESS_COLUMNS", "freshness", "newest_day", "nowcast_reach"]
+__all__ = ["FRESHNESS_COLUMNS", "extrapolated", "freshness", "newest_day", "nowcast_reach"]
 
 FRESHNESS_COLUMNS = ["dataset", "what", "resolution", "first", "last", "public", "age_days",
                      "source"]
@@ -121,3 +121,39 @@ def freshness(today: Any = None) -> pd.DataFrame:
     df.attrs["today"] = str(now)
     df.attrs["newest_day"] = str(day)
     return df[FRESHNESS_COLUMNS]
+
+
+def extrapolated(as_of: Any) -> list[dict[str, str]]:
+    """What a run starting on ``as_of`` extrapolates because a bundled dataset ends before that
+    day: one ``{"dataset", "note"}`` per dataset that does (empty when all reach it)."""
+    from .sources.pit import as_of_day
+
+    day = as_of_day(as_of)
+    if day is None:
+        raise ValueError("as_of is required")
+    rows = {r["dataset"]: r for r in _rows()}
+    out: list[dict[str, str]] = []
+
+    def gap(key: str) -> int:
+        return (day - rows[key]["last"]).days
+
+    ep = rows["chain_epochs"]
+    if gap("chain_epochs") > 1:
+        out.append({"dataset": "chain_epochs", "note": (
+            f"the newest bundled epoch began {ep['last']} ({gap('chain_epochs')} days before "
+            f"{day}): the run's starting height and difficulty are those of that epoch, "
+            "advanced at the last completed epoch's mean hashrate")})
+    if gap("chain_daily") > 1:
+        first = (pd.Timestamp(rows["chain_daily"]["last"]) + pd.offsets.MonthBegin(1))
+        last = pd.Timestamp(day).to_period("M").to_timestamp() - pd.DateOffset(months=1)
+        months = (f": the nowcast's months {first:%Y-%m} … {last:%Y-%m} rest on the map's own "
+                  "dynamics, without chain evidence") if first <= last else ""
+        out.append({"dataset": "chain_daily", "note": (
+            f"the daily block counts end {rows['chain_daily']['last']} "
+            f"({gap('chain_daily')} days before {day}){months}")})
+    if gap("market") > 31:
+        out.append({"dataset": "market", "note": (
+            f"the market table ends {rows['market']['last']:%Y-%m} ({gap('market')} days before "
+            f"{day}): the price, fees and hashprice the run starts from are those of its last "
+            "months")})
+    return out

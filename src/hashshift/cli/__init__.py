@@ -30,6 +30,26 @@ from ._base import console, state
 
 __all__ = ["app", "main"]
 
+def _bare_flags() -> None:
+    """Show a flag as ``--json`` in ``--help``, not ``--json <bool>`` (typer's rich help prints a
+    type for every option; a flag takes no value)."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_hashshift", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        if self.is_flag and not self.count:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._hashshift = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_bare_flags()
+
 app = typer.Typer(
     name="hashshift",
     help="Where Bitcoin's hashrate lives, what it draws and earns, and what bans do to it.",

@@ -31,6 +31,8 @@ __all__ = [
     "break_even_figure",
     "china_province_map",
     "event_study_figure",
+    "hashprice_daily_figure",
+    "network_daily_figure",
     "network_history",
     "shares_vs_published_figure",
     "power_emissions_figure",
@@ -89,12 +91,15 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def _style(fig: go.Figure, title: str, *, height: int = 480, legend_below: bool = True,
            hovermode: str | bool = "x unified") -> go.Figure:
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    ban_rows = int(meta.get("ban_label_rows", 0))  # labels above the plot (_mark_events)
     fig.update_layout(
         template="plotly_white",
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17},
+               "yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 16}},
         font={"family": FONT, "size": 12.5, "color": INK},
-        height=height,
-        margin={"l": 70, "r": 30, "t": 64, "b": 40},
+        height=height + 14 * ban_rows,
+        margin={"l": 70, "r": 30, "t": 64 + 14 * ban_rows + (22 if ban_rows else 0), "b": 40},
         hovermode=hovermode,
         hoverlabel={"font": {"family": FONT, "size": 12}},
         paper_bgcolor="white",
@@ -537,6 +542,101 @@ def network_history(epochs: pd.DataFrame | None = None, *, cut_pct: float = -10.
     return fig
 
 
+#: Range buttons of the daily charts (as on the dashboard): 1 m, 6 m, 1 y, 3 y, all.
+RANGE_BUTTONS: dict[str, Any] = {
+    "buttons": [{"count": 1, "label": "1 m", "step": "month", "stepmode": "backward"},
+                {"count": 6, "label": "6 m", "step": "month", "stepmode": "backward"},
+                {"count": 1, "label": "1 y", "step": "year", "stepmode": "backward"},
+                {"count": 3, "label": "3 y", "step": "year", "stepmode": "backward"},
+                {"step": "all", "label": "all"}],
+    "x": 0.0, "xanchor": "left", "y": 1.02, "yanchor": "bottom", "font": {"size": 11},
+}
+
+
+def _last_year(days: pd.Series) -> list[str]:
+    end = pd.Timestamp(days.iloc[-1])
+    return [f"{end - pd.DateOffset(years=1):%Y-%m-%d}", f"{end:%Y-%m-%d}"]
+
+
+def _days(s: Any) -> list[str]:
+    """Dates as ``YYYY-MM-DD`` text (a third of the size of timestamps in the page)."""
+    return [f"{t:%Y-%m-%d}" for t in _naive(s)]
+
+
+def network_daily_figure(one: pd.DataFrame | None = None, week: pd.DataFrame | None = None,
+                         epochs: pd.DataFrame | None = None) -> go.Figure:
+    """The network's hashrate [EH/s] per UTC day: from the blocks mined that day (points) and
+    over the trailing 7 days (line, 90 % interval of the block process), beside the per-epoch
+    estimate; range buttons (1 m … all), opening on the last year, linear axis.
+
+    ``one``, ``week``: :func:`hashshift.history.hashrate_daily` with ``window_days`` 1 and 7;
+    ``epochs``: :func:`hashshift.history.hashrate` (per epoch; defaults: the bundled data)."""
+    from .. import history
+
+    one = history.hashrate_daily(window_days=1) if one is None else one
+    week = history.hashrate_daily(window_days=7) if week is None else week
+    ep = history.hashrate("epoch") if epochs is None else epochs
+    x1, x7 = _days(one["date"]), _days(week["date"])
+    fig = go.Figure()
+    _band(fig, x7, _round(week["hashrate_lo_ehs"], 3), _round(week["hashrate_hi_ehs"], 3),
+          color="#f59e0b", alpha=0.3, name="7 days: 90 % interval")
+    fig.add_trace(go.Scatter(
+        x=x1, y=_round(one["hashrate_ehs"], 3), mode="markers",
+        name="1 day (blocks that day)", marker={"color": "#9ca3af", "size": 3},
+        customdata=np.column_stack([np.asarray(_round(one["hashrate_lo_ehs"], 3), dtype=float),
+                                    np.asarray(_round(one["hashrate_hi_ehs"], 3), dtype=float),
+                                    one["blocks"].to_numpy(dtype=float)]).tolist(),
+        hovertemplate=("1 day: %{y:,.0f} EH/s (90 %: %{customdata[0]:,.0f}–"
+                       "%{customdata[1]:,.0f}; %{customdata[2]} blocks)<extra></extra>")))
+    fig.add_trace(go.Scatter(
+        x=x7, y=_round(week["hashrate_ehs"], 3), mode="lines", name="7 days",
+        line={"color": "#d97706", "width": 1.8},
+        hovertemplate="7 days: %{y:,.0f} EH/s<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=_naive(ep["first_time"]), y=_round(ep["hashrate_ehs"]), mode="lines",
+        name="per epoch (difficulty and epoch time)",
+        line={"color": SIM, "width": 1.2, "dash": "dot", "shape": "hv"},
+        hovertemplate="epoch mean: %{y:,.0f} EH/s<extra></extra>"))
+    fig.update_yaxes(title_text="hashrate [EH/s]", rangemode="tozero")
+    fig.update_xaxes(rangeselector=RANGE_BUTTONS, range=_last_year(pd.Series(one["date"])))
+    fig.update_layout(meta={"fit_y": True})  # the page fits y to the range shown
+    _style(fig, f"Hashrate per day, to {pd.Timestamp(one['date'].iloc[-1]):%d %B %Y} (1 and 7 "
+                "days, 90 % intervals)", height=460)
+    return fig
+
+
+def hashprice_daily_figure(daily: pd.DataFrame | None = None,
+                           market: pd.DataFrame | None = None) -> go.Figure:
+    """Hashprice [USD/(PH/s)/day] per UTC day at the difficulty in force
+    (:func:`hashshift.history.hashprice_daily`) beside the monthly means from miners' revenue;
+    range buttons (1 m … all), opening on the last year, linear axis."""
+    from .. import economics, history
+    from ..sources.bundled_observed import read_market_monthly
+
+    d = history.hashprice_daily() if daily is None else daily
+    m = read_market_monthly() if market is None else market
+    x = _naive(d["date"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=_days(d["date"]), y=_round(d["hashprice_usd_ph_day"]), mode="lines",
+        name="per day (the difficulty that day; price and fees: the month's means)",
+        line={"color": "#16a34a", "width": 1.6},
+        hovertemplate="%{y:,.2f} USD/(PH/s)/day<extra></extra>"))
+    hp = economics.hashprice_from_revenue_usd_ph_day(m["revenue_usd_day"].to_numpy(float),
+                                                     m["hashrate_ehs"].to_numpy(float))
+    mid = pd.to_datetime(m["date"]) + pd.to_timedelta(m["days"] / 2.0, unit="D")
+    fig.add_trace(go.Scatter(
+        x=mid, y=_round(hp), mode="markers", name="monthly mean (miners' revenue / hashrate)",
+        marker={"color": REAL, "size": 5}, hovertemplate="month: %{y:,.2f}<extra></extra>"))
+    recent = d[x >= pd.Timestamp(_last_year(x)[0])]["hashprice_usd_ph_day"]
+    top = float(recent.max()) * 1.08 if len(recent) else None
+    fig.update_yaxes(title_text="USD/(PH/s)/day", range=[0, top] if top else None)
+    fig.update_xaxes(rangeselector=RANGE_BUTTONS, range=_last_year(x))
+    _style(fig, f"Hashprice per day, to {pd.Timestamp(x.iloc[-1]):%d %B %Y}", height=420)
+    fig.update_layout(meta={"fit_y": True})  # the page fits y to the range shown
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # A scenario result
 # ---------------------------------------------------------------------------------------------
@@ -578,14 +678,16 @@ def _events(result: Result) -> list[dict[str, Any]]:
 
 
 def _mark_events(fig: go.Figure, result: Result) -> None:
-    """Dotted vertical lines at each ban's effective date; labels of bans close in time are
-    stacked downwards so that they do not overlap."""
+    """Dotted vertical lines at each ban's effective date, labelled above the plotting area (a
+    label never covers a line, nor a subplot's title); labels of bans close in time are
+    stacked upwards."""
     start, end = _start(result), _end(result)
     bans = sorted((pd.Timestamp(str(ev.get("effective"))), str(ev.get("region")))
                   for ev in _events(result) if ev.get("kind") == "ban")
     span_days = max((end - start).days, 1)
     last_t: pd.Timestamp | None = None
     k = 0
+    top = 0
     for t, region in bans:
         if not start <= t <= end:
             continue
@@ -593,10 +695,14 @@ def _mark_events(fig: go.Figure, result: Result) -> None:
         k = k + 1 if close else 0
         if not close:
             last_t = t
+        top = max(top, k)
         fig.add_vline(x=t, line={"color": "#9ca3af", "width": 1, "dash": "dot"})
-        fig.add_annotation(x=t, y=1.0 - 0.05 * k, yref="paper", xanchor="left",
-                           yanchor="top", text=f"{region} ban", showarrow=False,
-                           font={"size": 10, "color": MUTED}, bgcolor="rgba(255,255,255,0.8)")
+        fig.add_annotation(x=t, y=1.0, yref="paper", xanchor="center", yanchor="bottom",
+                           yshift=19 + 13 * k, text=f"{region} ban", showarrow=False,
+                           font={"size": 10, "color": MUTED}, bgcolor="rgba(255,255,255,0.9)")
+    if bans:
+        # room above the plotting area for the stacked labels, under the title
+        fig.update_layout(meta={"ban_label_rows": top + 1})
 
 
 def sim_vs_real_figure(result: Result) -> go.Figure:

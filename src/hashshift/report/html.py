@@ -104,6 +104,21 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "Top: hashrate implied by each epoch's difficulty and duration, with its 95 % "
             "interval. Middle: difficulty; red triangles mark retargets of −10 % or deeper. "
             "Bottom: every retarget [%] (axis clipped; hover for values). Dotted: halvings."))
+        say("daily hashrate and hashprice")
+        out.append(FigureSpec(
+            "network-daily", "observed", figures.network_daily_figure(),
+            "The network's hashrate per UTC day, from the blocks mined that day (grey points) "
+            "and over the trailing 7 days (line; band: 90 % interval of the block process) × "
+            "the difficulty in force; dotted: the per-epoch estimate above. A day has about 144 "
+            "blocks, so a single day's figure is only good to about ±15 %; the 7-day figure to "
+            "about ±6 %. Buttons: 1 m, 6 m, 1 y, 3 y, all (opens on the last year)."))
+        out.append(FigureSpec(
+            "hashprice-daily", "observed", figures.hashprice_daily_figure(),
+            "Hashprice: what one PH/s earns per day in expectation, at the difficulty in force "
+            "that day (exact, and the subsidy exact) — but the BTC price and the fees per block "
+            "are the month's means (the bundled market table is monthly), so day-to-day price "
+            "moves are not in it. Points: the monthly mean of miners' revenue / hashrate. "
+            "Buttons: 1 m … all."))
     if observed:
         out += _event_specs(say)
     if result is not None:
@@ -235,26 +250,30 @@ def _tornado_specs(sweep: SweepResult) -> list[FigureSpec]:
     for metric in _tornado_metrics(sweep):
         d = sens[sens["metric"] == metric]
         n = int(d["n"].iloc[0])
-        caption = (
-            f"{metric}: {_METRICS.get(metric, ('', 'an outcome metric'))[1]}, one value per "
-            f"task (the mean over its Monte Carlo paths). The line is its mean over the {n} "
-            "tasks where it is defined; for each axis, the blue bar goes to the metric's mean "
-            "over the tasks at the axis's low end and the red bar to its mean at the high end "
-            "(the lowest and highest value; more than 12 distinct values: the lowest and "
-            "highest fifth of the samples; categorical axes: the levels with the lowest and "
-            "highest mean), labelled with the axis values. Widest swing on top. Hover: SRC, "
-            "the standardized regression coefficient of a linear fit on the numeric axes")
+        caption = (f"{metric} [{_METRICS.get(metric, ('', ''))[0]}]: "
+                   f"{_METRICS.get(metric, ('', 'an outcome metric'))[1]}; mean over the {n} "
+                   "tasks where it is defined")
         r2 = d["r2"].dropna()
-        caption += f" (R² = {float(r2.iloc[0]):.2f})" if len(r2) else ""
-        if d["s1"].notna().any():
-            caption += ("; Sobol' first-order (S1) and total (ST) indices of the saltelli "
-                        "design: the share of the metric's variance due to the axis alone, "
-                        "and including its interactions")
+        caption += f"; linear fit R² = {float(r2.iloc[0]):.2f}" if len(r2) else ""
         out.append(FigureSpec(
             "tornado-" + metric.replace("_", "-"), "sensitivity",
             tornado_figure(sens, metric, title=f"What moves {_metric_name(metric)}"),
-            caption + "."))
+            caption + ". How to read it: above the charts."))
     return out
+
+
+#: How to read the tornado charts: said once, above them (not in every caption).
+TORNADO_GUIDE = (
+    "How to read the tornado charts: one value per task (the mean over its Monte Carlo paths). "
+    "The vertical line is the metric's mean over the tasks where it is defined; for each axis, "
+    "the blue bar goes to the metric's mean over the tasks at the axis's low end and the red "
+    "bar to its mean at the high end (the lowest and highest value; more than 12 distinct "
+    "values: the lowest and highest fifth of the samples; categorical axes: the levels with "
+    "the lowest and highest mean), labelled with the axis values; widest swing on top. Hover a "
+    "bar for its SRC, the standardized regression coefficient of a linear fit on the numeric "
+    "axes (the metric's change, in standard deviations, per standard deviation of the axis), "
+    "and, for a saltelli design, Sobol' first-order (S1) and total (ST) indices (the share of "
+    "the metric's variance due to the axis alone, and with its interactions).")
 
 
 def _num(v: Any) -> str:
@@ -311,7 +330,7 @@ def _sweep_intro_html(sweep: SweepResult) -> str:
         meta = plan.spec.sweep
         if meta.description:
             rows.append(("description", meta.description))
-        rows += [("spec", plan.source),
+        rows += [("spec", _file_name(plan.source)),
                  ("base scenario", f"{plan.base.scenario.name} (from "
                                    f"{plan.base.scenario.as_of}, "
                                    f"{plan.base.scenario.horizon_days} days in the file)"),
@@ -320,7 +339,8 @@ def _sweep_intro_html(sweep: SweepResult) -> str:
     rows.append(("tasks finished", f"{finished} of {s.total}"))
     if plan is not None:
         rows.append(("paths per task", plan.spec.sweep.paths))
-    rows += [("failed tasks", len(sweep.failures)), ("work folder", str(sweep.work_dir))]
+    rows += [("failed tasks", len(sweep.failures)),
+             ("work folder", f"{_file_name(sweep.work_dir)} (hashshift sweep --work)")]
     head = ("<tr><th>axis</th><th>scenario field</th><th>kind</th><th>range or levels</th>"
             "<th>values in the finished tasks</th></tr>")
     body = ""
@@ -386,8 +406,10 @@ def _sweep_sensitivity_html(sweep: SweepResult, top: int = 8) -> str:
                 "tasks with a defined value.</p></div>")
     sobol = bool(sens["s1"].notna().any())
     head = ("<tr><th>metric</th><th>axis</th><th>low end → high end (mean of the metric)</th>"
-            "<th class=num>swing</th><th class=num>SRC</th>"
-            + ("<th class=num>S1</th><th class=num>ST</th>" if sobol else "") + "</tr>")
+            "<th class=num>swing</th><th class=num title=\"standardized regression "
+            "coefficient\">SRC</th>"
+            + ("<th class=num title=\"Sobol' first-order index\">S1</th><th class=num "
+               "title=\"Sobol' total index\">ST</th>" if sobol else "") + "</tr>")
     body = ""
     for m in metrics:
         d = sens[sens["metric"] == m].sort_values("swing", ascending=False, kind="stable")
@@ -401,8 +423,11 @@ def _sweep_sensitivity_html(sweep: SweepResult, top: int = 8) -> str:
                         if sobol else "") + "</tr>")
     note = ("low/high end: the metric's mean over the tasks at the axis's lowest and highest "
             "value (categorical axes: the levels with the lowest and highest mean); swing: "
-            "their difference; SRC: standardized regression coefficient (numeric axes)"
-            + ("; S1/ST: Sobol' first-order and total indices" if sobol else "")
+            "their difference; SRC: standardized regression coefficient of a linear fit "
+            "(numeric axes): the metric's change, in standard deviations, per standard "
+            "deviation of the axis"
+            + ("; S1/ST: Sobol' first-order and total indices: the share of the metric's "
+               "variance due to the axis alone, and with its interactions" if sobol else "")
             + f". Up to {top} axes per metric, widest swing first.")
     return ('<div class="card"><h3>Sensitivity table</h3>'
             f'<table class="sweep-sensitivity">{head}{body}</table>'
@@ -461,6 +486,61 @@ footer { color:var(--muted); font-size:12.5px; padding:26px 0 40px; }
 """
 
 _HELPER_JS = """
+window.hsCsv = function (gd) {
+  // every trace (and every animation frame) as rows: what the figure draws, nothing else
+  var cell = function (a, k) {
+    if (a === undefined || a === null) { return ""; }
+    if (typeof a === "string" || typeof a === "number") { return k === 0 ? a : ""; }
+    var v = a[k];
+    if (v === undefined || v === null) { return ""; }
+    return Array.isArray(v) ? v.join("; ") : v;
+  };
+  var q = function (v) {
+    var t = String(v);
+    return /[",\\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  };
+  var rows = [["frame", "trace", "x", "y", "location", "z", "text", "customdata"]];
+  var add = function (frame, traces, map) {
+    (traces || []).forEach(function (t, i) {
+      var base = gd.data[map && map[i] !== undefined ? map[i] : i] || {};
+      var name = t.name || base.name || (base.legendgroup ? base.legendgroup + " (lower edge)"
+                                                          : "trace " + (i + 1));
+      var n = Math.max((t.x || []).length, (t.y || []).length, (t.locations || []).length,
+                       (t.z || []).length);
+      for (var k = 0; k < n; k++) {
+        rows.push([frame, name, cell(t.x, k), cell(t.y, k), cell(t.locations, k), cell(t.z, k),
+                   cell(t.text, k), cell(t.customdata, k)]);
+      }
+    });
+  };
+  var frames = (gd._transitionData && gd._transitionData._frames) || [];
+  if (frames.length) {
+    frames.forEach(function (f) { add(f.name, f.data, f.traces); });
+  } else {
+    add("", gd.data);
+  }
+  return rows.map(function (r) { return r.map(q).join(","); }).join("\\n") + "\\n";
+};
+window.hsFitY = function (gd) {
+  // a linear y axis fitted to the x range shown (plotly fits y to all the data)
+  var fit = function () {
+    var xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    if (!xa || !ya || ya.type === "log") { return; }
+    var lo = xa.r2c(xa.range[0]), hi = xa.r2c(xa.range[1]), top = 0;
+    gd.data.forEach(function (t) {
+      if (!t.x || !t.y) { return; }
+      for (var k = 0; k < t.x.length; k++) {
+        var c = xa.d2c(t.x[k]), y = t.y[k];
+        if (c >= lo && c <= hi && y !== null && y > top) { top = y; }
+      }
+    });
+    if (top > 0) { Plotly.relayout(gd, {"yaxis.range": [0, top * 1.06]}); }
+  };
+  gd.on("plotly_relayout", function (ev) {
+    if (Object.keys(ev).some(function (k) { return k.indexOf("xaxis") === 0; })) { fit(); }
+  });
+  fit();
+};
 window.hsPlot = function (id, fig, config) {
   var gd = document.getElementById(id);
   var fix = function (traces) {
@@ -483,6 +563,15 @@ window.hsPlot = function (id, fig, config) {
   return Plotly.newPlot(gd, fig.data, fig.layout, config).then(function () {
     return (fig.frames && fig.frames.length) ? Plotly.addFrames(gd, fig.frames) : null;
   }).then(function () {
+    if (fig.layout.meta && fig.layout.meta.fit_y) { window.hsFitY(gd); }
+    var link = document.querySelector('a.csv[data-figure="' + gd.dataset.figure + '"]');
+    if (link) {
+      link.addEventListener("click", function () {
+        var blob = new Blob([window.hsCsv(gd)], {type: "text/csv"});
+        link.href = URL.createObjectURL(blob);
+      });
+      link.hidden = false;
+    }
     gd.setAttribute("data-rendered", "true");
   }).catch(function (e) {
     gd.setAttribute("data-rendered", "error");
@@ -490,6 +579,17 @@ window.hsPlot = function (id, fig, config) {
   });
 };
 """
+
+
+def _file_name(path: Any) -> str:
+    """A file's name without the folders above it: a report is shared, the machine's layout
+    is not."""
+    if path is None or str(path) == "":
+        return "–"
+    text = str(path)
+    if "/" not in text and "\\" not in text:
+        return text
+    return text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
 def _e(text: Any) -> str:
@@ -534,7 +634,10 @@ def _figure_html(spec: FigureSpec, store: _GeoStore) -> str:
         f'<div class="card figure" id="card-{_e(spec.key)}">'
         f'<div id="{_e(div_id)}" class="plot" data-figure="{_e(spec.key)}" '
         f'style="height:{height}px"></div>'
-        f'<p class="caption">{_e(spec.caption)}</p>{spec.extra_html}</div>\n'
+        f'<p class="caption">{_e(spec.caption)}</p>'
+        f'<p class="csv-row"><a class="csv" hidden data-figure="{_e(spec.key)}" '
+        f'download="hashshift-{_e(spec.key)}.csv" href="#">Download the data (CSV)</a></p>'
+        f'{spec.extra_html}</div>\n'
         f'<script>hsPlot("{div_id}",{payload},{json.dumps(config)});</script>\n'
     )
 
@@ -572,7 +675,7 @@ def _inputs_html(result: Result, scenario_source: str | None) -> str:
     meta = sc.get("scenario", {}) or {}
     parts: list[str] = []
     rows = [("name", meta.get("name", "")), ("description", meta.get("description", "")),
-            ("file", scenario_source or "–"),
+            ("file", _file_name(scenario_source)),
             ("as of (forecast start)", f"{meta.get('as_of')}: as known on that day (every "
                                        "dataset read is listed below with its newest "
                                        "publication date)"),
@@ -598,6 +701,13 @@ def _inputs_html(result: Result, scenario_source: str | None) -> str:
                      f"</h3><p>{verdict}.</p><table><tr><th>dataset</th><th>source</th>"
                      f"<th>newest publication date used</th></tr>{rows_v}</table></div>")
 
+    from ..freshness import extrapolated
+
+    beyond = extrapolated(meta.get("as_of")) if meta.get("as_of") else []
+    if beyond:
+        parts.append('<div class="card" id="extrapolated"><h3>What this run extrapolates</h3>'
+                     "<p class=note>Bundled data that end before the as-of date:</p><ul>"
+                     + "".join(f"<li>{_e(x['note'])}</li>" for x in beyond) + "</ul></div>")
     prov = cfg.get("provenance", {}) or {}
     if prov:
         parts.append('<div class="card"><h3>Where the inputs come from</h3>'
@@ -663,17 +773,36 @@ def _inputs_html(result: Result, scenario_source: str | None) -> str:
     return "".join(parts)
 
 
+def _freshness_html() -> str:
+    from ..freshness import freshness
+
+    f = freshness()
+    rows = "".join(
+        f"<tr><td>{_e(r['dataset'])}</td><td>{_e(r['what'])}</td><td>{_e(r['first'])}</td>"
+        f"<td>{_e(r['last'])}</td><td class=num>{int(r['age_days']):,}</td>"
+        f"<td>{_e(r['public'])}</td></tr>" for r in f.to_dict("records"))
+    return ('<div class="card" id="freshness"><h3>How far the data reach</h3>'
+            f"<p class=note>Ages are counted to the day this report was made "
+            f"({_e(f.attrs['today'])}); everything bundled was public by "
+            f"{_e(f.attrs['newest_day'])}.</p><table><tr><th>dataset</th><th>covers</th>"
+            "<th>first</th><th>last</th><th class=num>age [days]</th><th>public since</th>"
+            f"</tr>{rows}</table></div>")
+
+
 def _about_html() -> str:
     from .. import geography
 
     files = assets.vendored_files()
-    return (
+    return _freshness_html() + (
         '<div class="card"><h3>Data</h3><p class="note">'
         f"Mining map: {_e(geography.SOURCE)}. Caveat: {_e(geography.CAVEAT)}</p>"
         '<p class="note">Chain history: the epoch table bundled with hashshift (difficulty, '
         "retargets and epoch times from block headers); hashrate is implied by difficulty and "
-        "epoch duration, with a 95 % interval. Hashprice: monthly revenue and hashrate means "
-        "bundled with hashshift (see hashshift/data/SOURCES.md).</p></div>"
+        "epoch duration, with a 95 % interval; per day from the blocks mined and the difficulty, "
+        "with a 90 % interval. Hashprice: per day at the difficulty in force, with the month's "
+        "mean price and fees; monthly from miners' revenue and hashrate (see "
+        "hashshift/data/SOURCES.md). Every chart's numbers: “Download the data (CSV)” under it."
+        "</p></div>"
         '<div class="card"><h3>Offline by construction</h3><p class="note">'
         "This file needs no network: plotly.js "
         f"{_e(assets.plotly_version())} (MIT) is inside it once, the world base map "
@@ -720,6 +849,7 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
         nav.append(("sweep", "Sweep"))
         body.append(f'<section id="sweep"><h2>Sensitivity: sweep {_e(sweep.name)}</h2>'
                     + _sweep_intro_html(sweep) + _sweep_distribution_html(sweep)
+                    + f'<p class="note guide">{_e(TORNADO_GUIDE)}</p>'
                     + "".join(by_section.get("sensitivity", []))
                     + _sweep_sensitivity_html(sweep) + "</section>")
     if by_section.get("observed"):
@@ -763,7 +893,7 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
         *body,
         "</main>",
         f'<footer><div class="wrap">Made with hashshift {_e(__version__)} · plotly.js '
-        f"{_e(assets.plotly_version())} · {_e(subtitle)}</div></footer>",
+        f"{_e(assets.plotly_version())}</div></footer>",
         "</body>",
         "</html>",
         "",
@@ -808,7 +938,10 @@ def build_report(out: str | Path = "report.html", result: Result | None = None, 
         inputs = ""
     else:
         title = title or "hashshift report: the observed network"
-        subtitle = f"bundled history and CCAF mining map · generated {now:%Y-%m-%d %H:%M %Z}"
+        from ..freshness import newest_day
+
+        subtitle = (f"bundled data as known on {newest_day()} (chain, market, CCAF map and "
+                    f"its nowcast) · generated {now:%Y-%m-%d %H:%M %Z}")
         inputs = ""
     say("writing HTML")
     doc = render_html(specs, title=title, subtitle=subtitle, observed=obs_n, scenario=sc_n,

@@ -103,7 +103,8 @@ def _asset_response(request: Request, path: str) -> Response:
 _FIXED_VIEWS = frozenset({"/api/map", "/api/map/months", "/api/history", "/api/overview",
                           "/api/machines", "/api/examples", "/api/energy", "/api/economics",
                           "/api/nowcast", "/api/nowcast/months", "/api/nowcast/series",
-                          "/api/events"})
+                          "/api/events", "/api/hashprice", "/api/regions",
+                          "/api/scenario/schema"})
 _EXAMPLE = re.compile(r"/api/(examples/[A-Za-z0-9_.-]{1,100}|events/[a-z0-9_]{1,60})")
 _RUN = re.compile(r"/api/runs/([0-9a-f]{16})(?:/([a-z.]{1,20}))?")
 

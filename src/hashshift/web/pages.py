@@ -97,7 +97,7 @@ def home(o: dict[str, Any]) -> str:
          f"CCAF shares by country and Chinese province, {o['map_months'][0]} … "
          f"{o['map_months'][-1]}; nowcast with intervals after it"),
         ("lab", "Scenario lab", f"{len(o['examples'])} scenarios",
-         "bans on and off, run, compare with the baseline"),
+         "events of every kind, run, compare with the baseline, share"),
     ]
     grid = "\n".join(
         f'<a class="card link" href="/{s}"><span class="label">{escape(t)}</span>'
@@ -124,9 +124,10 @@ def home(o: dict[str, Any]) -> str:
       method; move the electricity price and watch the bounds.</dd>
     <dt><a href="/economics">Economics</a></dt><dd>Hashprice and any machine's break-even
       electricity price and daily margin.</dd>
-    <dt><a href="/lab">Scenario lab</a></dt><dd>Start from a shipped scenario, switch bans on
-      and off or move their dates, run it against the same scenario without bans, download
-      CSV, JSON and TOML.</dd>
+    <dt><a href="/lab">Scenario lab</a></dt><dd>Start from a shipped scenario or a TOML file,
+      add, edit and remove events of every kind (ban, curtailment, seasonal, price shock, tax)
+      and region settings, run it against the same scenario without bans, share the run by
+      its link, download CSV, JSON and TOML.</dd>
   </dl>
 </section>
 <section class="panel">
@@ -201,9 +202,9 @@ drops by about that region's share of the hashrate times the fraction that stopp
 below is measured from the chain itself: blocks per hour or day and the difficulty in force,
 with exact intervals from the block process.</p>
 <section class="panel"><h2>The catalogue</h2>
-  <table class="data" id="event-list"><thead><tr><th>Event</th><th>Region</th>
-  <th>During (UTC)</th><th class="num">stopped</th><th class="num">drop</th>
-  <th class="num">implied share</th></tr></thead><tbody></tbody></table>
+  <div class="table-wrap"><table class="data" id="event-list"><thead><tr><th>Event</th>
+  <th>Region</th><th>During (UTC)</th><th class="num">stopped</th><th class="num">drop</th>
+  <th class="num">implied share</th></tr></thead><tbody></tbody></table></div>
   <p class="note">stopped: bounds on the fraction of the region's hashrate that stopped (the
   basis is under each chart); drop: the network's hashrate during vs before, 90 % interval with
   the background spread; implied share = drop ÷ stopped fraction.</p>
@@ -230,10 +231,14 @@ def _network(_: Any) -> str:
   <p class="note" id="rt-note"></p>
 </section>
 <section class="panel">
-  <div class="panel-head"><h2>Hashrate</h2>
-    <label class="inline"><input type="checkbox" id="log" checked> log scale</label></div>
+  <div class="panel-head"><h2>Hashrate [EH/s]</h2>
+    <label class="inline"><input type="checkbox" id="log"> log scale</label></div>
   <div id="hashrate" class="plot"></div>
   <p class="note" id="estimator"></p>
+</section>
+<section class="panel" id="pools">
+  <h2>Pool shares</h2>
+  <p class="note" id="pools-note"></p>
 </section>
 <section class="panel">
   <h2>Difficulty and retargets</h2>
@@ -266,7 +271,7 @@ def _economics(_: Any) -> str:
 <section class="panel"><h2>Break-even electricity price of the machine [USD/kWh]</h2>
   <div id="breakeven" class="plot"></div><p class="note" id="formulae"></p></section>
 <section class="panel"><h2>Hashprice [USD per PH/s per day]</h2>
-  <div id="hashprice" class="plot short"></div></section>"""
+  <div id="hashprice" class="plot"></div><p class="note" id="hashprice-note"></p></section>"""
 
 
 def _token_field(settings: Any) -> str:
@@ -289,14 +294,16 @@ def _lab(settings: Any) -> str:
   <label>Start from <select id="example" aria-label="example scenario"></select></label>
   <p class="note" id="example-desc"></p>
   <div class="row">
+    <label>As of <input type="date" id="as-of-input" aria-label="as of"></label>
     <label>Paths <input type="number" id="paths" min="1" max="{settings.max_paths}"
       step="1"></label>
     <label>Days <input type="number" id="horizon" min="1" max="{settings.max_horizon_days}"
       step="1"></label>
     <label>Seed <input type="number" id="seed" min="0" step="1"></label>
   </div>
-  <p class="note">as of <b id="as-of">…</b>; limits here: ≤ {settings.max_paths:,} paths,
-  ≤ {settings.max_horizon_days:,} days</p>
+  <p class="note">as of <b id="as-of">…</b>: the run starts that day, from what was known then;
+  limits here: ≤ {settings.max_paths:,} paths, ≤ {settings.max_horizon_days:,} days</p>
+  <ul class="note extrapolated" id="extrapolated" hidden></ul>
   {_token_field(settings)}<label class="inline"><input type="checkbox" id="baseline" checked>
     compare with the baseline (same scenario, bans removed)</label>
   <div class="row">
@@ -307,10 +314,23 @@ def _lab(settings: Any) -> str:
   <div id="status" class="status" role="status" aria-live="polite"></div>
   <progress id="progress" max="1" value="0" hidden></progress>
   <ul class="problems" id="problems"></ul>
-  <h2>Bans <span class="note">(switch off, move dates, change enforcement)</span></h2>
-  <div id="bans"></div>
-  <details id="other-events"><summary>Other events (kept as they are)</summary>
-    <ul id="events"></ul></details>
+  <p class="share" id="share" hidden>Link to this run (the scenario is in the link; opening it
+    runs it again): <a id="share-link">this run</a></p>
+  <h2>Events <span class="note">(switch on or off, edit, remove; or add one)</span></h2>
+  <div id="events"></div>
+  <div class="row add-row">
+    <label>New event <select id="new-kind" aria-label="kind of the new event">
+      <option value="ban">ban</option><option value="curtailment">curtailment</option>
+      <option value="seasonal">seasonal</option><option value="price_shock">price shock</option>
+      <option value="tax">tax</option></select></label>
+    <button type="button" class="secondary" id="add-event">Add event</button>
+  </div>
+  <h2>Regions <span class="note">(override a region's tariff, capacity, risk …)</span></h2>
+  <div id="regions"></div>
+  <div class="row add-row">
+    <label>Region <select id="new-region" aria-label="region to add"></select></label>
+    <button type="button" class="secondary" id="add-region">Add region</button>
+  </div>
 </aside>
 <section class="lab-results">
   <div class="cards" id="summary"></div>

@@ -47,7 +47,7 @@
         fact(`Implied share of ${ev.region}`, `${HS.fmt(s.point_low_pct, 1)}–${HS.fmt(s.point_high_pct, 1)} %`, `with the drop's interval ${HS.fmt(s.low_pct, 1)}–${HS.fmt(s.high_pct, 1)} %`)),
       HS.el("div", { class: "busy-host" }, HS.el("div", { id: plotId, class: "plot" }),
         HS.el("div", { class: "spinner", text: "Drawing…" })),
-      windows,
+      HS.el("div", { class: "table-wrap" }, windows),
       HS.el("p", { class: "note", text: `Stopped fraction: ${ev.stopped_basis}. Sources: ${ev.sources}. Method: ${st.method}.` }));
     const shapes = [];
     const lines = [];
