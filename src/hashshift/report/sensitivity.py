@@ -46,9 +46,12 @@ def tornado_figure(sensitivity_df: pd.DataFrame, metric: str | None = None, *, t
     def hover(r: Any, end: str) -> str:
         extra = ""
         if np.isfinite(r.src):
-            extra += f"<br>SRC {r.src:+.2f}"
+            extra += (f"<br>SRC {r.src:+.2f} (standardized regression coefficient: the change "
+                      "of the metric, in its standard deviations, per standard deviation of "
+                      "the axis)")
         if np.isfinite(r.s1):
-            extra += f"<br>Sobol S1 {r.s1:.2f}, ST {r.st:.2f}"
+            extra += (f"<br>Sobol' S1 {r.s1:.2f}, ST {r.st:.2f} (share of the metric's "
+                      "variance due to the axis alone, and with its interactions)")
         lab = r.low_label if end == "low" else r.high_label
         val = r.low if end == "low" else r.high
         return f"{r.axis} = {lab}<br>{metric_label(metric)}: {val:.4g}{extra}"
