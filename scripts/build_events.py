@@ -29,7 +29,7 @@ try:
 except ImportError:  # running from a checkout without installation
     sys.path.insert(0, str(REPO / "src"))
 
-from hashshift.events import EVENT_COLUMNS, format_events, parse_events  # noqa: E402
+from hashshift.sources.bundled_events import EVENT_COLUMNS, format_events, parse_events  # noqa: E402
 from hashshift.sources.bundled_files import write_sources_section  # noqa: E402
 
 BUILT = "2026-12-03"

@@ -47,61 +47,66 @@ def main(argv: list[str]) -> int:
                 f"{r[k]:.2f}" if isinstance(r[k], float) else str(r[k]) for k in keys) + " |")
     else:
         lines.append(f"Not computed: {res.output.strip()}")
+    lines += _nowcast_section()
     lines += ["", "## China 2021 backtest (`hashshift backtest china-2021`)", ""]
-    bt = backtest("china-2021")
-    hs = backtest("china-2021", with_hindsight=True).summary
-    s = bt.summary
+    runs = {v: backtest("china-2021", variant_kind=v) for v in ("forecast", "naive", "hindsight")}
+    bt = runs["forecast"]
+    f, nv, hs = (runs[v].summary for v in ("forecast", "naive", "hindsight"))
 
     def ok(flag: object) -> str:
         return "met" if flag else "missed"
 
+    def cells(key: str, fmt: str) -> str:
+        return " | ".join(fmt.format(**r) for r in (f, nv, hs))
+
     lines += [
-        "The scenario `china_2021` run as a forecast **as of 2021-05-31, from what was public "
-        "that day**: the chain to 30 May 2021, CCAF's newest map then released (April 2020, from "
-        "the May 2020 release, carried forward: China 64.8 %), the price as a random walk from "
-        "the last close (no realised prices), fees of the last three months public, machine "
-        "classes shipping by then; the ban dates are the scenario's cited judgements. Beside it, "
-        "the same engine **with hindsight**: April 2021's map (published 15 July 2021) and the "
-        "realised price and fees — what earlier versions of this backtest used, without saying "
-        "that those data were not public on 31 May 2021.", "",
-        "| | forecast as of 2021-05-31 | with hindsight | goal |", "|---|---|---|---|",
-        f"| retarget at block {s['retarget_height']:,} (real {s['retarget_real_pct']:+.2f} %) | "
-        f"{s['retarget_sim_pct']:+.2f} % ({s['retarget_diff_pp']:+.1f} pp; band "
-        f"{s['retarget_sim_q05']:+.1f} to {s['retarget_sim_q95']:+.1f}) | "
-        f"{hs['retarget_sim_pct']:+.2f} % ({hs['retarget_diff_pp']:+.1f} pp) | "
-        f"±{GOALS['retarget_pp']:g} pp: {ok(s['retarget_ok'])} / {ok(hs['retarget_ok'])} |",
-        f"| epoch hashrate MAPE, {s['hashrate_epochs']} epochs Jun 2021 – Jan 2022 | "
-        f"{s['hashrate_mape_pct']:.1f} % | {hs['hashrate_mape_pct']:.1f} % | ≤ "
-        f"{GOALS['hashrate_mape_pct']:g} %: {ok(s['hashrate_mape_ok'])} / "
-        f"{ok(hs['hashrate_mape_ok'])} |",
-        f"| real inside the 90 % band | {s['hashrate_coverage_pct']:.0f} % | "
-        f"{hs['hashrate_coverage_pct']:.0f} % | ≥ {GOALS['coverage_pct']:g} %: "
-        f"{ok(s['hashrate_coverage_ok'])} / {ok(hs['hashrate_coverage_ok'])} |",
-        f"| datasets read that were published after as_of | "
-        f"{', '.join(s['data_after_as_of']) or 'none'} | "
-        f"{', '.join(hs['data_after_as_of']) or 'none'} | none |", "",
+        "The scenario `china_2021` run three ways. **Forecast** (the backtest): as of "
+        "2021-05-31, from what was public that day — the chain to 30 May 2021, the price as a "
+        "random walk from the last close, fees of the last three months public, machine classes "
+        "shipping by then, and the starting map nowcast from CCAF's newest release then (April "
+        "2020's map, China 64.8 %) and the chain's April 2021 Xinjiang blackout. **Naive**: the "
+        "same, but April 2020's map carried forward. **Hindsight**: April 2021's map (published "
+        "15 July 2021) and the realised price and fees — what this backtest used before issue "
+        "13, without saying that those data were not public on 31 May 2021. The ban dates are "
+        "the scenario's cited judgements in all three.", "",
+        "| | forecast (nowcast start) | naive (map carried forward) | hindsight | goal |",
+        "|---|---|---|---|---|",
+        f"| retarget at block {f['retarget_height']:,} (real {f['retarget_real_pct']:+.2f} %) | "
+        + cells("", "{retarget_sim_pct:+.2f} % ({retarget_diff_pp:+.1f} pp; band "
+                    "{retarget_sim_q05:+.1f} to {retarget_sim_q95:+.1f})")
+        + f" | ±{GOALS['retarget_pp']:g} pp: {ok(f['retarget_ok'])} / {ok(nv['retarget_ok'])} / "
+        f"{ok(hs['retarget_ok'])} |",
+        f"| epoch hashrate MAPE, {f['hashrate_epochs']} epochs Jun 2021 – Jan 2022 | "
+        + cells("", "{hashrate_mape_pct:.1f} %") + f" | ≤ {GOALS['hashrate_mape_pct']:g} % |",
+        "| real inside the 90 % band | " + cells("", "{hashrate_coverage_pct:.0f} %")
+        + f" | ≥ {GOALS['coverage_pct']:g} % |",
+        "| datasets read that were published after as_of | "
+        + " | ".join(", ".join(r["data_after_as_of"]) or "none" for r in (f, nv, hs))
+        + " | none |", "",
         "Why they differ: on 31 May 2021 the newest public map showed China with about two "
-        "thirds of the hashrate (April 2020); by April 2021 it had fallen to 46 %, but that was "
-        "published only in July 2021. A forecast that knew only the older map expects the bans "
-        "to remove far more hashrate, hence the deeper cut. No parameter was tuned to bring the "
-        "honest forecast back: the nowcast of the starting map (from the chain's own evidence, "
-        "issue 14) is where it gets better.", "",
-        "Monthly country shares, simulated (mean over paths) beside CCAF's published months "
-        "(`hashshift backtest china-2021 --csv` writes them all):", "",
+        "thirds of the hashrate (April 2020); by April 2021 it had fallen to 46 %, published only "
+        "in July 2021. A forecast that knows only the older map expects the bans to remove far "
+        "more hashrate, hence the deeper cut; the nowcast widens the start's uncertainty (its "
+        "90 % band for China in April 2021 is 45–79 %) so the forecast's band holds the real "
+        "retarget, but its median stays near the old map. No parameter was tuned to bring the "
+        "forecast back: what remains is the forecaster's real ignorance on that day, which "
+        "hindsight removes.", "",
+        "Monthly country shares of the forecast, simulated (mean over paths) beside CCAF's "
+        "published months (`hashshift backtest china-2021 --csv` writes them all):", "",
         "| month | CN sim | CN published | US sim | US published | KZ sim | KZ published |",
         "|---|---|---|---|---|---|---|"]
     sh = bt.shares.set_index(["month", "region_code"])
     for month in sorted({m for m, _ in sh.index}):
         if not ("2021-06-01" <= str(month)[:10] <= "2022-01-01"):
             continue
-        cells = []
+        row_cells = []
         for code in ("CN", "US", "KZ"):
             row = sh.loc[(month, code)] if (month, code) in sh.index else None
-            cells += ["–" if row is None else f"{row['share_pct_sim']:.1f}",
-                      "–" if row is None or row["share_pct_published"] != row[
-                          "share_pct_published"] else f"{row['share_pct_published']:.1f}"]
-        lines.append(f"| {str(month)[:7]} | " + " | ".join(cells) + " |")
-    lines += ["", "Per epoch (forecast as of 2021-05-31):", "",
+            row_cells += ["–" if row is None else f"{row['share_pct_sim']:.1f}",
+                          "–" if row is None or row["share_pct_published"] != row[
+                              "share_pct_published"] else f"{row['share_pct_published']:.1f}"]
+        lines.append(f"| {str(month)[:7]} | " + " | ".join(row_cells) + " |")
+    lines += ["", "Per epoch (forecast):", "",
               "| epoch | start | metric | sim q05 | sim q50 | sim q95 | real | inside 90 % |",
               "|---|---|---|---|---|---|---|---|"]
     for r in bt.table.itertuples():
@@ -110,6 +115,69 @@ def main(argv: list[str]) -> int:
     args.out.write_text("\n".join(lines) + "\n")
     print(f"written: {args.out}")
     return 0
+
+
+def _nowcast_section() -> list[str]:
+    """The nowcast's rolling-origin validation and the as-of-2021-05-31 case."""
+    import pandas as pd
+
+    from hashshift import geography
+    from hashshift.nowcast import nowcast, validation_detail
+
+    table, detail = validation_detail()
+    out = ["", "## Nowcast of the mining map (`hashshift.nowcast`)", "",
+           "Rolling origin: on each day CCAF released its map, the nowcast of the months up to "
+           "those the next release published, from what was public that day only, scored "
+           "against them (every country CCAF lists, every month); beside it the naive answer, "
+           "the last published map carried forward. MAE and CRPS in percentage points of world "
+           "hashrate; the naive answer's CRPS is its MAE (a point forecast).", "",
+           "| origin (release) | last month known | months scored | n | MAE nowcast | MAE naive "
+           "| ratio | CRPS nowcast | CRPS ratio | 90 % coverage |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        out.append(f"| {r.origin} | {r.last_published} | {r.months} | {r.n} | {r.mae_pp:.2f} | "
+                   f"{r.naive_mae_pp:.2f} | {r.mae_ratio:.2f} | {r.crps_pp:.2f} | "
+                   f"{r.crps_ratio:.2f} | {r.coverage_pct:.0f} % |")
+    mae, naive = detail["abs_err_pp"].mean(), detail["naive_abs_err_pp"].mean()
+    out.append(f"| all | | | {len(detail)} | {mae:.2f} | {naive:.2f} | {mae / naive:.2f} | "
+               f"{detail['crps_pp'].mean():.2f} | {detail['crps_pp'].mean() / naive:.2f} | "
+               f"{detail['inside_90'].mean() * 100:.0f} % |")
+    per = detail.groupby("region_code")[["abs_err_pp", "naive_abs_err_pp", "inside_90"]].mean()
+    out += ["", "Per country (all origins): MAE nowcast / naive [pp], coverage:", "",
+            "| country | MAE nowcast | MAE naive | 90 % coverage |", "|---|---|---|---|"]
+    for code, r in per.iterrows():
+        out.append(f"| {code} | {r['abs_err_pp']:.2f} | {r['naive_abs_err_pp']:.2f} | "
+                   f"{r['inside_90'] * 100:.0f} % |")
+    nc = nowcast("2021-05-31", through="2021-05-01")
+    s = nc.shares.set_index(["month", "region_code"])
+    c = geography.shares_over_time("country").set_index(["date", "region_code"])
+    p = geography.shares_over_time("province").set_index(["date", "region_code"])
+    out += ["", "**As of 2021-05-31** (the key case): the newest release then was April 2020's "
+            "map; the chain to May 2021 holds the April 2021 Xinjiang blackout "
+            f"(measured drop {nc.evidence['drop_pct'].iloc[0]:.1f} %, 90 % interval "
+            f"{nc.evidence['drop_lo_pct'].iloc[0]:.1f} to "
+            f"{nc.evidence['drop_hi_pct'].iloc[0]:.1f} %).", "",
+            "| month | region | nowcast median | 90 % interval | published later | inside |",
+            "|---|---|---|---|---|---|"]
+    for month in ("2021-04-01", "2021-05-01"):
+        m = pd.Timestamp(month)
+        for code, truth in (("CN", c.loc[(m, "CN"), "share_pct"]),
+                            ("CN-XJ", p.loc[(m, "CN-XJ"), "share_pct"])):
+            r = s.loc[(m, code)]
+            ok = r["share_pct_q05"] <= truth <= r["share_pct_q95"]
+            out.append(f"| {month[:7]} | {code} | {r['share_pct_q50']:.1f} % | "
+                       f"{r['share_pct_q05']:.1f}–{r['share_pct_q95']:.1f} % | {truth:.2f} % | "
+                       f"{'yes' if ok else 'no'} |")
+    out += ["", "The nowcast beats the naive map over all origins; at the first origin (May "
+            "2020: only eight published months, so no year-long trend to measure) its median "
+            "drifts slightly and loses to the naive map on MAE while winning on CRPS. China's "
+            "May 2021 share (43.98 %) falls 0.6 pp below the band: April 2020's map and the "
+            "blackout could not show how fast China was losing share. The dynamics and their "
+            "settings are judgements fixed before this validation was run (docs/nowcast.md); "
+            "the first design (Dirichlet steps, replaced because a region's share could reach an "
+            "absorbing zero over multi-year horizons) scored MAE ratios 1.13 / 0.53 / 0.95 and "
+            "coverage 86 / 93 / 86 %."]
+    return out
 
 
 if __name__ == "__main__":

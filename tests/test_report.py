@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import plotly.offline
 import pytest
 
@@ -100,6 +101,17 @@ def _parse(path: Path) -> _Doc:
     doc.feed(path.read_text(encoding="utf-8"))
     return doc
 
+
+def _observed_figures() -> list[str]:
+    from hashshift.events import catalogue
+
+    return (["fig-world-shares", "fig-shares-over-time", "fig-china-provinces",
+             "fig-network-history", "fig-network-daily", "fig-hashprice-daily"]
+            + ["fig-event-" + str(e).replace("_", "-") for e in catalogue()["event"]])
+
+
+#: The observed report's figures, in order: maps and history, then the natural experiments.
+OBSERVED_FIGURES = _observed_figures()
 
 _NET = re.compile(r"^\s*(https?:)?//", re.I)
 _CSS_URL = re.compile(r"url\(\s*['\"]?\s*(https?:)?//|@import", re.I)
@@ -220,9 +232,18 @@ def _figures(doc: _Doc) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return out
 
 
+def _array(v: Any) -> np.ndarray:
+    """A trace's data array as plotly writes it: a list, or base64 bytes with a dtype."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+    return np.asarray(v)
+
+
 def test_figures_use_no_feature_that_fetches(scenario_report: Path) -> None:
     figs = _figures(_parse(scenario_report))
-    assert len(figs) == 9
+    assert len(figs) == 6 + len(OBSERVED_FIGURES)
     fetching_types = {"scattermap", "choroplethmap", "densitymap", "scattermapbox",
                       "choroplethmapbox", "densitymapbox"}
     for fig, config in figs:
@@ -254,8 +275,10 @@ def test_observed_only_report_via_cli(tmp_path: Path) -> None:
     doc = _parse(out)
     ids = [dict(a).get("id") for t, a in doc.tags if t == "div" and "plot" in
            (dict(a).get("class") or "").split()]
-    assert ids == ["fig-world-shares", "fig-china-provinces", "fig-network-history"]
-    assert "Scenario inputs" not in out.read_text(encoding="utf-8")
+    assert ids == OBSERVED_FIGURES
+    text = out.read_text(encoding="utf-8")
+    assert "Scenario inputs" not in text
+    assert '<section id="evidence"><h2>Evidence from the chain' in text
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -359,6 +382,23 @@ def _render(html_path: Path, shot_prefix: str) -> dict[str, Any]:
                     out[id] = {frames: names.length, first: names[0],
                                z: Array.from(t.z).slice(0, 3)};
                 }
+                // the world map: CCAF's last month, then the newest (nowcast) month
+                const gd = document.getElementById('fig-world-shares');
+                if (gd) {
+                    const names = gd._transitionData._frames.map(f => f.name);
+                    out.kinds = {};
+                    for (const name of ['2022-01', names[names.length - 1]]) {
+                        await Plotly.animate(gd, [name], {frame: {duration: 0, redraw: true},
+                                                          transition: {duration: 0},
+                                                          mode: 'immediate'});
+                        const t = gd.data[0];
+                        out.kinds[name] = {line: t.marker.line.color, zmax: t.zmax,
+                                           note: gd.layout.annotations[0].text,
+                                           hover: t.hovertemplate,
+                                           custom: Array.from(t.customdata[0] || [])};
+                    }
+                    out.kinds.last = names[names.length - 1];
+                }
                 return out;
             }""")
             page.screenshot(path=str(ARTIFACTS / f"{shot_prefix}-full.png"), full_page=True)
@@ -394,12 +434,109 @@ def test_scenario_report_renders_offline_in_chromium(scenario_report: Path) -> N
     figs = {f["id"]: f for f in r["figures"]}
     assert list(figs) == ["fig-sim-vs-real", "fig-retargets", "fig-region-shares",
                           "fig-shares-vs-published", "fig-power-emissions", "fig-break-even",
-                          "fig-world-shares", "fig-china-provinces", "fig-network-history"]
+                          *OBSERVED_FIGURES]
     assert figs["fig-world-shares"]["regions"] >= 8  # the countries CCAF names
     assert figs["fig-china-provinces"]["regions"] >= 31 + 8  # all provinces + the named ones
-    for id_, m in r["moved"].items():
+    moved = dict(r["moved"])
+    kinds = moved.pop("kinds")
+    for id_, m in moved.items():
         assert m["frames"] >= 12 and m["first"] == "2019-09", (id_, m)
         assert m["z"], (id_, m)
+    # observed and nowcast months on one slider and one colour scale, visibly distinct
+    from hashshift.freshness import nowcast_reach
+
+    last = kinds.pop("last")
+    assert last == f"{nowcast_reach():%Y-%m}" and moved["fig-world-shares"]["frames"] > 60
+    obs, now = kinds["2022-01"], kinds[last]
+    assert obs["zmax"] == now["zmax"] == 80
+    assert obs["line"] != now["line"]
+    assert "Observed" in obs["note"] and "NOWCAST, not observed" in now["note"]
+    assert "90 % interval" in now["hover"] and "90 %" not in obs["hover"]
+    hashrate, code, lo, hi = now["custom"]
+    assert lo < hi and code
+
+
+def test_report_text_is_shareable_and_says_what_it_shows(tmp_path: Path,
+                                                        small_result: Any) -> None:
+    """No local file path, no caption twice, the data's reach stated, the run's "as known on"."""
+    import collections
+
+    from hashshift.freshness import freshness
+    from hashshift.report import build_report
+
+    local = tmp_path / "deep" / "folder" / "my scenario.toml"
+    path = build_report(tmp_path / "r.html", small_result, scenario_source=str(local))
+    text = path.read_text(encoding="utf-8")
+    body = re.sub(r"<script>.*?</script>", "", text[text.index("<body>"):], flags=re.S)
+    assert str(tmp_path) not in body and "my scenario.toml" in body
+    captions = re.findall(r'<p class="caption">(.*?)</p>', body)
+    assert captions and [c for c, n in collections.Counter(captions).items() if n > 1] == []
+    assert body.count("generated ") == 1  # the subtitle once, not again in the footer
+    f = freshness()
+    card = body[body.index('id="freshness"'):]
+    for r in f.to_dict("records"):
+        assert f"<td>{r['dataset']}</td>" in card and f"<td>{r['last']}</td>" in card
+    assert "as known on that day" in body  # the run's as-of date, in the inputs card
+    assert 'id="extrapolated"' not in body  # 2021-05-31: every dataset reaches it
+    # every figure has a CSV link (filled in by the page once the figure is drawn)
+    keys = re.findall(r'data-figure="([a-z0-9-]+)" style=', body)
+    links = re.findall(r'<a class="csv" hidden data-figure="([a-z0-9-]+)"', body)
+    assert keys and links == keys
+
+
+def test_report_extrapolation_is_said(tmp_path: Path) -> None:
+    from hashshift.report.html import _inputs_html
+
+    class _Run:  # the config of a run as of the newest bundled day
+        config = {"scenario": {"scenario": {"name": "x", "as_of": "2026-06-20"}}}
+
+    html = _inputs_html(_Run(), None)  # type: ignore[arg-type]
+    assert 'id="extrapolated"' in html and "daily block counts end 2026-03-22" in html
+
+
+def test_report_csv_downloads_and_ban_labels_in_chromium(scenario_report: Path,
+                                                          tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("needs Chromium: apt-get install -y chromium")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000},
+                                    accept_downloads=True)
+            page.goto(scenario_report.as_uri())
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.plot')].every("
+                "x => x.getAttribute('data-rendered') === 'true')", timeout=PAGE_TIMEOUT_MS)
+            assert page.locator("a.csv:not([hidden])").count() == page.locator(".plot").count()
+            got = {}
+            for key in ("world-shares", "network-daily", "event-china-2021", "break-even"):
+                link = page.locator(f'a.csv[data-figure="{key}"]')
+                link.scroll_into_view_if_needed()
+                with page.expect_download() as info:
+                    link.click()
+                assert info.value.suggested_filename == f"hashshift-{key}.csv"
+                got[key] = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
+            head = "frame,trace,x,y,location,z,text,customdata"
+            assert all(lines[0] == head and len(lines) > 10 for lines in got.values())
+            # the world map: every frame, CCAF's January 2022 exact, nowcast months with bounds
+            jan = [ln for ln in got["world-shares"] if ln.startswith("2022-01,")]
+            assert any(",USA,37.84," in ln for ln in jan)
+            assert len({ln.split(",")[0] for ln in got["world-shares"][1:]}) > 60
+            assert any(ln.startswith(("2026-", "2025-")) for ln in got["world-shares"])
+            assert any(",7 days," in ln for ln in got["network-daily"])
+            # ban labels sit above the plotting area: none covers a line
+            boxes = page.evaluate("""() => {
+                const gd = document.getElementById('fig-break-even');
+                const plot = gd.querySelector('.draglayer .nsewdrag').getBoundingClientRect();
+                return [...gd.querySelectorAll('.annotation')]
+                    .filter(a => a.textContent.endsWith(' ban'))
+                    .map(a => [a.getBoundingClientRect().bottom, plot.top]);
+            }""")
+            assert boxes and all(bottom <= top + 1 for bottom, top in boxes), boxes
+        finally:
+            browser.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,20 +672,38 @@ def test_report_has_a_sensitivity_section(sweep_report: tuple[Path, Any]) -> Non
     text = path.read_text(encoding="utf-8")
     doc = _parse(path)
     assert "<title>hashshift report: sweep t_report</title>" in text
-    assert '<section id="sweep"><h2>Sensitivity: sweep t_report</h2>' in text
+    assert '<section id="sweep"><h2>Sweep t_report: effects and sensitivity</h2>' in text
     assert '<a href="#sweep">Sweep</a>' in text
     assert "4 of 4" in text and "migration.delay_median_days" in text
     for name in ("delay", "ban_region", "uniform 30 to 180", "grid: none, US"):
         assert f">{name}<" in text, name
-    # one tornado per headline metric with a sensitivity row (at most 4), in that order
+    # the ranked effect charts of the categorical axis (ban vs none, paired path by path),
+    # then one tornado per headline metric with a sensitivity row (at most 4): numeric axes only
+    from hashshift.report.sensitivity import CHART_EFFECTS
+    from hashshift.sim.outcomes import metric_label
+
     metrics = _tornado_metrics(res)
     assert len(metrics) == 4
     ids = [dict(a).get("id") for t, a in doc.tags if t == "div" and "plot" in
            (dict(a).get("class") or "").split()]
-    assert ids == ["fig-tornado-" + m.replace("_", "-") for m in metrics]
-    for (fig, _), m in zip(_figures(doc), metrics, strict=True):
-        assert {str(y) for t in fig["data"] for y in t["y"]} == {"delay", "ban_region"}
-        assert m in fig["layout"]["title"]["text"]
+    assert ids == (["fig-effect-" + e.replace("_", "-") for e in CHART_EFFECTS]
+                   + ["fig-tornado-" + m.replace("_", "-") for m in metrics])
+    figs = _figures(doc)
+    us = res.effects[res.effects["ban_region"] == "US"]
+    assert len(us) and set(us["counterfactual"]) <= set(
+        res.tasks.loc[res.tasks["ban_region"] == "none", "task"])
+    for (fig, _), e in zip(figs[:len(CHART_EFFECTS)], CHART_EFFECTS, strict=True):
+        want = us[us["effect"] == e].sort_values(["q50", "mean"], kind="stable")
+        assert list(fig["data"][0]["y"]) == want["label"].tolist()
+        np.testing.assert_allclose(_array(fig["data"][0]["x"]), want["q50"], rtol=1e-9)
+        assert "United States (US)" in want["label"].iloc[0]
+    for (fig, _), m in zip(figs[len(CHART_EFFECTS):], metrics, strict=True):
+        assert {str(y) for t in fig["data"] for y in t["y"]} == {"delay"}
+        assert metric_label(m) in fig["layout"]["title"]["text"]
+    # the effects table: the US tasks, each cell the median of its paired differences
+    for r in us.itertuples():
+        assert f'data-task="{r.task}"' in text
+        assert f'data-effect="{r.effect}" data-value="{float(r.q50)!r}"' in text
     # the distribution table: quantiles of each metric over the finished tasks
     dist = _rows(doc, "sweep-distribution")
     assert list(dist) == [m for m in HEADLINE_METRICS if m in res.tasks.columns]
@@ -584,6 +739,7 @@ def test_report_with_a_sweep_via_cli(swept: tuple[Path, Path], tmp_path: Path) -
     text = out.read_text(encoding="utf-8")
     assert "<title>hashshift report: sweep t_report</title>" in text
     assert 'id="fig-tornado-trough-drop-pct"' in text and 'id="fig-world-shares"' in text
+    assert 'id="fig-effect-low-point-pct"' in text and 'class="sweep-effects"' in text
     assert text.index('<section id="sweep">') < text.index('<section id="observed">')
 
 
@@ -611,5 +767,8 @@ def test_sweep_report_renders_offline_in_chromium(sweep_report: tuple[Path, Any]
     path, res = sweep_report
     r = _render(path, "report-sweep")
     _assert_rendered_offline(r)
-    assert [f["id"] for f in r["figures"]] == [
-        "fig-tornado-" + m.replace("_", "-") for m in _tornado_metrics(res)]
+    from hashshift.report.sensitivity import CHART_EFFECTS
+
+    assert [f["id"] for f in r["figures"]] == (
+        ["fig-effect-" + e.replace("_", "-") for e in CHART_EFFECTS]
+        + ["fig-tornado-" + m.replace("_", "-") for m in _tornado_metrics(res)])

@@ -89,11 +89,11 @@ def dask_address() -> Iterator[str]:
 
 
 # -- the spec ---------------------------------------------------------------------------------
-def test_tasks_seeds_from_spawned_seed_sequence(plan: sw.Sweep) -> None:
+def test_tasks_share_one_seed_under_common_random_numbers(plan: sw.Sweep) -> None:
     assert len(plan.tasks) == 8
-    children = np.random.SeedSequence(11).spawn(8)
-    for t, child in zip(plan.tasks, children, strict=True):
-        assert t.seed == int(child.generate_state(1)[0])
+    shared = int(np.random.SeedSequence(11).spawn(1)[0].generate_state(1)[0])
+    for t in plan.tasks:
+        assert t.seed == shared
         sc = Scenario.model_validate_json(t.scenario_json)
         assert sc.scenario.seed == t.seed and sc.scenario.paths == 16
         assert sc.scenario.horizon_days == 60 and sc.price.kind == "gbm"
@@ -105,6 +105,15 @@ def test_tasks_seeds_from_spawned_seed_sequence(plan: sw.Sweep) -> None:
                                                            for t in plan.tasks[4:]]
     again = sw.parse_sweep(SPEC, "small.toml")
     assert [t.key for t in again.tasks] == [t.key for t in plan.tasks]
+
+
+def test_without_common_random_numbers_each_task_has_its_own_spawned_seed() -> None:
+    text = SPEC.replace("seed = 11", "seed = 11\ncommon_random_numbers = false", 1)
+    assert text != SPEC
+    own = sw.parse_sweep(text, "own.toml")
+    children = np.random.SeedSequence(11).spawn(8)
+    assert [t.seed for t in own.tasks] == [int(c.generate_state(1)[0]) for c in children]
+    assert own.counterfactuals() == {4 + i: i for i in range(4)}
 
 
 def test_ban_region_adds_or_replaces_a_ban() -> None:
@@ -370,22 +379,32 @@ def test_sobol_indices_and_src_on_a_known_function() -> None:
     assert [tr.name for tr in fig.data] == ["axis low end", "axis high end"]
     assert list(fig.data[0].y) == ["c", "b", "a"]  # plotly draws bottom-up: widest on top
     html = tornado_html(sens, ["trough_drop_pct"])
-    assert "plotly" in html and "trough_drop_pct" in html
+    assert "plotly" in html and "drop to the trough [%]" in html
 
 
-def test_categorical_main_effect_and_written_outputs(reference: sw.SweepResult,
-                                                    tmp_path: Path) -> None:
+def test_categorical_axis_gives_effects_not_ranges(reference: sw.SweepResult,
+                                                  tmp_path: Path) -> None:
     sens = reference.sensitivity
-    ban = sens[(sens["metric"] == "trough_hashrate_ehs") & (sens["axis"] == "ban_region")].iloc[0]
-    assert ban["kind"] == "categorical" and np.isnan(ban["src"])
-    assert {ban["low_label"], ban["high_label"]} == {"none", "US"}
-    assert ban["low_label"] == "US"  # banning the US leaves less hashrate at the trough
+    assert set(sens["axis"]) == {"delay", "vol"} and set(sens["kind"]) == {"numeric"}
+    eff = reference.effects
+    # each US task against the no-ban task with the same delay and volatility
+    assert set(eff["ban_region"]) == {"US"}
+    tasks = reference.tasks.set_index("task")
+    for r in eff.drop_duplicates("task").itertuples():
+        cf = tasks.loc[r.counterfactual]
+        assert cf["ban_region"] == "none" and cf["delay"] == r.delay and cf["vol"] == r.vol
+        assert r.label.startswith("United States (US) · delay=")
+    low = eff[eff["effect"] == "low_point_ehs"]
+    assert (low["q50"] < 0).all() and (low["n"] == 16).all()
     files = reference.write(tmp_path / "out")
     names = {f.name for f in files}
-    assert {"results.csv", "results_tidy.csv", "sensitivity.csv", "tornado.html"} <= names
+    assert {"results.csv", "results_tidy.csv", "sensitivity.csv", "effects.csv",
+            "tornado.html", "effects.html"} <= names
     wide = pd.read_csv(tmp_path / "out" / "results.csv")
     assert list(wide.columns[:5]) == ["task", "seed", "delay", "vol", "ban_region"]
     assert len(wide) == 8
+    written = pd.read_csv(tmp_path / "out" / "effects.csv")
+    assert len(written) == len(eff) and "mc_se" in written.columns
 
 
 def test_outcome_metrics_definitions(reference: sw.SweepResult) -> None:

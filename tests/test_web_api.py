@@ -26,7 +26,7 @@ from hashshift.sim.scenario import Scenario, parse_scenario  # noqa: E402
 from hashshift.web import Settings, create_app  # noqa: E402
 from hashshift.web.server import BackgroundServer  # noqa: E402
 
-PAGES = ["/", "/map", "/network", "/energy", "/economics", "/lab"]
+PAGES = ["/", "/map", "/events", "/network", "/energy", "/economics", "/lab"]
 
 
 def shorten(sc: dict[str, Any], **run: int) -> dict[str, Any]:
@@ -187,7 +187,9 @@ def test_history(client: httpx.Client) -> None:
 
 def test_retarget_projection(client: httpx.Client) -> None:
     r = client.get("/api/retarget").json()
-    assert r["source"] == "assumed"  # the test store is empty: stated assumption
+    # the test store is empty: no estimate, and what would give one
+    assert r["source"] == "none" and "change_pct" not in r and "tip_height" not in r
+    assert "hashshift data update" in r["needs"] and "blocks" in r["needs"]
     assert r["retarget_height"] == r["first_height"] + 2016
     # the rule reproduces the last real retarget exactly (same compact bits)
     assert r["check"]["new_bits"] == r["check"]["actual_bits"]

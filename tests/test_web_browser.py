@@ -127,52 +127,158 @@ def test_home(visit: Visit) -> None:
     visit.check_clean()
 
 
-def test_map_slider_and_provinces(visit: Visit) -> None:
+def _month_to(page: Any, months: list[str], month: str) -> None:
+    """Move the month slider to ``month`` as a drag would: set the value, fire ``input``."""
+    page.evaluate("""(i) => {
+        const s = document.getElementById('month');
+        s.value = String(i);
+        s.dispatchEvent(new Event('input', {bubbles: true}));
+    }""", months.index(month))
+    until(page, f"document.body.dataset.mapMonth === '{month}'")
+
+
+_TRACE = "document.getElementById('map').data.filter(t => t.showscale !== false)[0]"
+_NOTE = "document.getElementById('map').layout.annotations[0].text"
+
+
+def test_map_observed_and_nowcast_months(visit: Visit, server: BackgroundServer) -> None:
+    import httpx
+
+    listing = httpx.get(server.url + "/api/nowcast/months", timeout=120).json()
+    months = listing["levels"]["country"]
+    newest = months[-1]["month"]
+    assert months[-1]["kind"] == "nowcast"
     p = visit.page
     p.goto(visit.base + "/map")
-    until(p, "document.body.dataset.mapMonth === '2022-01'")  # CCAF's last month
-    # the base map comes from /static/topojson/world_110m.json: land and countries are drawn
+    # opens on the newest month: the nowcast, labelled and outlined as such
+    until(p, f"document.body.dataset.mapMonth === '{newest}'", 120)
+    assert p.evaluate("document.body.dataset.mapKind") == "nowcast"
     until(p, "document.querySelectorAll('#map .layer.land path').length > 0")
     until(p, "document.querySelectorAll('#map path.choroplethlocation').length > 5")
-    assert p.locator("#month-label").inner_text() == "January 2022"
-    first = p.locator("#shares tbody tr").first.inner_text()
-    assert first.startswith("United States") and "37.84" in first
-    zmax = "document.getElementById('map').data.filter(t => t.showscale !== false)[0].zmax"
-    top_jan = p.evaluate(zmax)
-    # move the slider with the keyboard, as a person would: Home = the first month
+    assert p.locator("#month-label").inner_text().endswith("· nowcast")
+    assert p.locator("#kind-note .badge.nowcast").inner_text().lower() == "nowcast"
+    assert "nowcast, not observed" in p.locator("#kind-note").inner_text()
+    assert p.evaluate(_NOTE).startswith("NOWCAST")
+    assert p.evaluate("document.getElementById('map-busy').hidden") is True
+    now_line = p.evaluate(f"{_TRACE}.marker.line.color")
+    now_zmax = p.evaluate(f"{_TRACE}.zmax")
+    # intervals in the hover and the table
+    hover = p.evaluate(f"{_TRACE}.hovertemplate")
+    assert "nowcast" in hover and "90 %" in hover
+    lo, hi = p.evaluate(f"{_TRACE}.customdata[0].slice(0, 2)")
+    z = p.evaluate(f"{_TRACE}.z[0]")
+    assert lo <= z <= hi and lo < hi
+    first_row = p.locator("#shares tbody tr").first.inner_text()
+    assert first_row.startswith("United States") and "–" in first_row  # 90 % interval
+    assert "of which Texas (US-TX)" in p.locator("#shares tbody").inner_text()
+    # the shares over time: observed, then the nowcast with its band, the boundary marked
+    until(p, "document.body.dataset.seriesDrawn === 'true'", 60)
+    shapes = p.evaluate("document.getElementById('over-time').layout.shapes.map(s => s.x0)")
+    assert "2022-01" in shapes
+    assert _plot_traces(p, "over-time") >= 10
+    visit.shot("map-nowcast")
+    # CCAF's last month, observed: exact, white outlines, the same colour scale
+    _month_to(p, [m["month"] for m in months], "2022-01")
+    assert p.evaluate("document.body.dataset.mapKind") == "observed"
+    assert p.locator("#month-label").inner_text() == "January 2022 · observed"
+    first_row = p.locator("#shares tbody tr").first.inner_text()
+    assert first_row.startswith("United States") and "37.84" in first_row and "exact" in first_row
+    assert p.evaluate(_NOTE).startswith("OBSERVED")
+    obs_line = p.evaluate(f"{_TRACE}.marker.line.color")
+    assert obs_line != now_line  # observed and nowcast months look different
+    assert p.evaluate(f"{_TRACE}.zmax") == now_zmax == 80  # one colour scale
+    visit.shot("map-countries")
+    # the keyboard, as a person would: Home = the first month
     p.locator("#month").focus()
     p.keyboard.press("Home")
     until(p, "document.body.dataset.mapMonth === '2019-09'")
-    assert p.locator("#month-label").inner_text() == "September 2019"
+    assert p.locator("#month-label").inner_text() == "September 2019 · observed"
     assert "75.53" in p.locator("#shares tbody tr").first.inner_text()  # China, Sept 2019
-    until(p, "document.getElementById('map').data[0].z.length > 0")
-    assert p.evaluate(zmax) == top_jan == 80  # one colour scale for every month
+    assert p.evaluate(f"{_TRACE}.zmax") == 80
     p.keyboard.press("ArrowRight")
     until(p, "document.body.dataset.mapMonth === '2019-10'")
-    visit.shot("map-countries")
     p.click("text=China's provinces")
     until(p, "document.body.dataset.mapLevel === 'province'")
     until(p, "document.querySelectorAll('#map path.choroplethlocation').length >= 31")
     names = p.locator("#shares tbody").inner_text()
     assert "Xinjiang" in names and "Sichuan" in names
     assert p.locator("#caveat").inner_text().startswith("Source: CCAF")
+    # the provinces end in July 2021: the end of the slider is CCAF's last province month
+    p.locator("#month").focus()
+    p.keyboard.press("End")
+    until(p, "document.body.dataset.mapMonth === '2021-07'")
     visit.shot("map-provinces")
     visit.check_clean()
 
 
-def test_network_retarget(visit: Visit) -> None:
+def test_evidence_page(visit: Visit, server: BackgroundServer) -> None:
+    import httpx
+
+    events = httpx.get(server.url + "/api/events").json()["events"]
+    p = visit.page
+    p.goto(visit.base + "/events")
+    until(p, f"document.body.dataset.studies === '{len(events)}'", 120)
+    assert p.locator("#event-list tbody tr").count() == len(events)
+    for ev in events:
+        box = p.locator(f"#study-{ev['event']}")
+        assert box.get_attribute("data-drawn") == "true"
+        # hashrate points and the two windows' means, the windows shaded
+        assert _plot_traces(p, f"plot-{ev['event']}") == 3
+        shapes = p.evaluate(f"document.getElementById('plot-{ev['event']}').layout.shapes.length")
+        assert shapes == 2
+        assert "Implied share of" in box.inner_text() and "Sources:" in box.inner_text()
+    study = httpx.get(server.url + "/api/events/china_2021").json()
+    row = p.locator('#event-list tr[data-event="china_2021"]').inner_text()
+    assert f"{study['drop_pct']['drop_pct']:.1f} %" in row
+    visit.shot("evidence")
+    visit.check_clean()
+
+
+_RANGES = ["1 m", "6 m", "1 y", "3 y", "all"]
+
+
+def _range_labels(page: Any, div: str) -> list[str]:
+    return list(page.evaluate(f"document.getElementById('{div}').layout.xaxis.rangeselector"
+                              ".buttons.map(b => b.label)"))
+
+
+def test_network_daily_hashrate_and_retarget(visit: Visit, server: BackgroundServer) -> None:
+    import httpx
+
+    hist = httpx.get(server.url + "/api/history", timeout=60).json()
     p = visit.page
     p.goto(visit.base + "/network")
-    until(p, "document.body.dataset.retargetSource === 'assumed'")
-    until(p, "(document.getElementById('difficulty').data || []).length > 0")
-    assert _plot_traces(p, "hashrate") == 3  # the 95 % band (2 traces) and the estimate
+    # no estimate without real inputs: the card says what it needs instead of a number
+    until(p, "document.body.dataset.retargetSource === 'none'")
+    assert p.locator("#rt-change").inner_text() == "No estimate"
+    assert "hashshift data update" in p.locator("#rt-note").inner_text()
+    assert p.input_value("#rt-blocks") == "" and p.input_value("#rt-hours") == ""
     facts = p.locator("#rt-facts").inner_text()
     assert "Rule check, epoch" in facts and "real" in facts
-    # the whole epoch's 2015 intervals in exactly two weeks: no change
+    until(p, "document.body.dataset.historyDrawn === 'true'")
+    # the daily chart: 1-day points, the 7-day line with its band, the per-epoch estimate
+    names = p.evaluate("document.getElementById('hashrate').data.map(t => t.name)")
+    assert "1 day (blocks that day)" in names and "7 days" in names
+    assert "7-day 90 % interval" in names and any(str(n).startswith("per epoch") for n in names)
+    one = p.evaluate("document.getElementById('hashrate').data"
+                     ".find(t => (t.name || '').startsWith('1 day')).x.slice(-1)[0]")
+    assert one == hist["blocks_daily"]["date"][-1]
+    # range buttons on the hashrate and difficulty charts, a linear axis by default
+    for div in ("hashrate", "difficulty", "changes"):
+        assert _range_labels(p, div) == _RANGES, div
+    assert p.evaluate("document.getElementById('hashrate').layout.yaxis.type") == "linear"
+    x0 = p.evaluate("document.getElementById('hashrate').layout.xaxis.range[0]")
+    top = p.evaluate("document.getElementById('hashrate').layout.yaxis.range[1]")
+    p.locator("#hashrate .rangeselector .button").filter(has_text="all").click()
+    until(p, f"document.getElementById('hashrate').layout.xaxis.range[0] < '{x0}'")
+    until(p, f"document.getElementById('hashrate').layout.yaxis.range[1] >= {top}")
+    assert "Nothing is shown rather than a guess" in p.locator("#pools-note").inner_text()
+    # real inputs: the whole epoch's 2015 intervals in exactly two weeks: no change
     p.fill("#rt-blocks", "2016")
     p.fill("#rt-hours", "336")
     p.click("#rt-form button[type=submit]")
     until(p, "document.getElementById('rt-change').textContent === '0.00 %'")
+    assert p.evaluate("document.body.dataset.retargetSource") == "input"
     # 2016 blocks 600 s apart (2015 × 600 s): +0.05 %, Core's off-by-one
     p.fill("#rt-hours", "335.83")
     p.click("#rt-form button[type=submit]")
@@ -182,11 +288,11 @@ def test_network_retarget(visit: Visit) -> None:
     p.click("#rt-form button[type=submit]")
     until(p, "document.getElementById('rt-change').textContent.startsWith('+300.0')")
     assert "clamped" in p.locator("#rt-sub").inner_text()
-    p.uncheck("#log")
-    until(p, "document.getElementById('hashrate').layout.yaxis.type === 'linear'")
+    p.check("#log")
+    until(p, "document.getElementById('hashrate').layout.yaxis.type === 'log'")
     visit.shot("network")
     p.click("#rt-reset")
-    until(p, "document.body.dataset.retargetSource === 'assumed'")
+    until(p, "document.body.dataset.retargetSource === 'none'")
     visit.check_clean()
 
 
@@ -227,6 +333,18 @@ def test_economics_machine_picker(visit: Visit, server: BackgroundServer) -> Non
     assert float(p.evaluate("() => document.body.dataset.breakEven")) == pytest.approx(be)
     p.select_option("#month", "2021-06")
     until(p, "document.querySelector('.cards').textContent.includes('2021-06')")
+    # hashprice per day, with range buttons and a linear axis fitted to the range shown
+    until(p, "document.body.dataset.hashpriceDrawn === 'true'")
+    hp = httpx.get(server.url + "/api/hashprice").json()
+    assert _range_labels(p, "hashprice") == _RANGES
+    layout = "document.getElementById('hashprice').layout"
+    assert p.evaluate(f"{layout}.yaxis.type") == "linear"
+    daily = p.evaluate("document.getElementById('hashprice').data[0].x.length")
+    assert daily == len(hp["daily"]["date"]) > 5000
+    recent = max(v for d, v in zip(hp["daily"]["date"], hp["daily"]["hashprice_usd_ph_day"],
+                                   strict=True) if d >= p.evaluate(f"{layout}.xaxis.range[0]"))
+    assert p.evaluate(f"{layout}.yaxis.range[1]") == pytest.approx(recent * 1.06, rel=1e-3)
+    assert "month's means" in p.locator("#hashprice-note").inner_text()
     visit.shot("economics")
     visit.check_clean()
 
@@ -234,15 +352,16 @@ def test_economics_machine_picker(visit: Visit, server: BackgroundServer) -> Non
 def test_lab_run_compare_and_download(visit: Visit, tmp_path: Path) -> None:
     p = visit.page
     p.goto(visit.base + "/lab")
-    until(p, "document.querySelectorAll('#bans .ban').length >= 5")
-    assert "Xinjiang (CN-XJ)" in p.locator("#bans").inner_text()
+    until(p, "document.querySelectorAll('#events .ev').length >= 5")
+    assert "Xinjiang (CN-XJ)" in p.locator("#events").inner_text()
     p.fill("#paths", "40")
     p.fill("#horizon", "90")
     # switch Sichuan's ban off and move Xinjiang's by a week
-    p.uncheck('.ban[data-region="CN-SC"] input[type=checkbox]')
-    assert "off" in (p.locator('.ban[data-region="CN-SC"]').get_attribute("class") or "")
-    xj = p.locator('.ban[data-region="CN-XJ"] input[type=date]')
-    xj.nth(1).fill("2021-06-16")
+    p.uncheck('.ev[data-kind="ban"][data-region="CN-SC"] input[type=checkbox]')
+    assert "off" in (p.locator('.ev[data-region="CN-SC"]').get_attribute("class") or "")
+    xj = p.locator('.ev[data-kind="ban"][data-region="CN-XJ"] input[data-field="effective"]')
+    xj.fill("2021-06-16")
+    xj.dispatch_event("change")
     p.click("#run")
     p.wait_for_selector("#downloads:not([hidden])", timeout=60_000)
     assert p.locator("#status").inner_text().startswith("Done")
@@ -279,7 +398,7 @@ def test_lab_run_compare_and_download(visit: Visit, tmp_path: Path) -> None:
 def test_lab_shows_validation_problems(visit: Visit) -> None:
     p = visit.page
     p.goto(visit.base + "/lab")
-    until(p, "document.querySelectorAll('#bans .ban').length >= 5")
+    until(p, "document.querySelectorAll('#events .ev').length >= 5")
     p.fill("#paths", "5000")  # above the web limit
     p.click("#run")
     p.wait_for_selector("#problems li")
@@ -298,7 +417,7 @@ def test_lab_runs_its_example_with_the_baseline_drawing_bands_as_it_goes(visit: 
     of both runs. (How long each step takes is measured by benchmarks/bench_lab.py.)"""
     p = visit.page
     p.goto(visit.base + "/lab")
-    until(p, "document.querySelectorAll('#bans .ban').length >= 5")
+    until(p, "document.querySelectorAll('#events .ev').length >= 5")
     assert p.input_value("#paths") == "1000" and p.input_value("#horizon") == "365"
     assert p.is_checked("#baseline")
     p.fill("#seed", "16")  # not a run the cache already holds
@@ -314,4 +433,147 @@ def test_lab_runs_its_example_with_the_baseline_drawing_bands_as_it_goes(visit: 
     assert "1,000 paths" in summary and "baseline" in summary
     assert _plot_traces(p, "lab-hashrate") == 10 and _plot_traces(p, "lab-power") == 10
     visit.shot("lab-1000")
+
+
+def test_lab_adds_a_us_tx_event_and_its_link_reproduces_the_run(visit: Visit,
+                                                               browser: Any) -> None:
+    p = visit.page
+    p.goto(visit.base + "/lab")
+    until(p, "document.querySelectorAll('#events .ev').length >= 5")
+    p.select_option("#example", "russia_ban_2026")
+    until(p, "document.getElementById('as-of-input').value === '2026-06-20'")
+    # a start after the daily chain data: the page says what is extrapolated
+    until(p, "!document.getElementById('extrapolated').hidden")
+    assert "daily block counts end" in p.locator("#extrapolated").inner_text()
+    p.fill("#paths", "30")
+    p.fill("#horizon", "60")
+    before = p.locator("#events .ev").count()
+    # a curtailment of Texas, from the region tree
+    p.select_option("#new-kind", "curtailment")
+    p.click("#add-event")
+    assert p.locator("#events .ev").count() == before + 1
+    ev = p.locator("#events .ev").last
+    assert ev.get_attribute("data-kind") == "curtailment"
+    texas = ev.locator('select[data-field="region"] optgroup[label="United States"] '
+                       'option[value="US-TX"]')
+    assert texas.inner_text() == "Texas (US-TX)"
+    ev.locator('select[data-field="region"]').select_option("US-TX")
+    share = ev.locator('input[data-field="share"]')
+    share.fill("0.8")
+    share.dispatch_event("change")
+    assert ev.locator("b").inner_text() == "curtailment — Texas (US-TX)"
+    # add a tax and remove it again; add a region setting
+    p.select_option("#new-kind", "tax")
+    p.click("#add-event")
+    assert p.locator('#events .ev[data-kind="tax"]').count() == 1
+    p.locator('#events .ev[data-kind="tax"] button.remove').click()
+    assert p.locator('#events .ev[data-kind="tax"]').count() == 0
+    p.select_option("#new-region", "US-TX")
+    p.click("#add-region")
+    tariff = p.locator('#regions .region-spec[data-code="US-TX"] input[data-field="price_usd_kwh"]')
+    tariff.fill("0.045")
+    tariff.dispatch_event("change")
+    p.click("#run")
+    until(p, "document.body.dataset.runHash", 120)
+    run_hash = p.evaluate("document.body.dataset.runHash")
+    assert "Texas" in p.evaluate("Object.values(document.getElementById('lab-shares').data)"
+                                 ".map(t => t.name).join(' ')")
+    url = p.evaluate("location.href")
+    assert "#s=" in url and p.get_attribute("#share-link", "href") == url
+    # a reload and a fresh page with the link run the same scenario: the same run
+    ctx = browser.new_context(viewport={"width": 1200, "height": 900})
+    other = ctx.new_page()
+    try:
+        other.goto(url)
+        until(other, "document.body.dataset.runHash", 120)
+        assert other.evaluate("document.body.dataset.runHash") == run_hash
+        assert "from the cache" in other.locator("#status").inner_text()
+        ev2 = other.locator('#events .ev[data-kind="curtailment"][data-region="US-TX"]')
+        assert ev2.locator('input[data-field="share"]').input_value() == "0.8"
+        assert other.locator('#regions .region-spec[data-code="US-TX"] '
+                             'input[data-field="price_usd_kwh"]').input_value() == "0.045"
+        assert other.input_value("#paths") == "30" and other.input_value("#horizon") == "60"
+    finally:
+        ctx.close()
+    p.reload()
+    until(p, f"document.body.dataset.runHash === '{run_hash}'", 120)
+    visit.shot("lab-texas")
+    visit.check_clean()
+
+
+def test_lab_load_toml_validates_fully(visit: Visit, tmp_path: Path) -> None:
+    from hashshift.sim.examples import example_text
+
+    p = visit.page
+    p.goto(visit.base + "/lab")
+    until(p, "document.querySelectorAll('#events .ev').length >= 5")
+    good = example_text("baseline_2021")
+    # well-formed, but a region the run cannot resolve: refused, named, nothing loaded
+    bad = tmp_path / "bad.toml"
+    bad.write_text(good + '\n[[event]]\nkind = "ban"\nregion = "XX"\nannounced = 2021-07-01\n'
+                   'effective = 2021-07-01\nenforcement = 0.5\n', encoding="utf-8")
+    p.set_input_files("#toml-file", str(bad))
+    until(p, "document.querySelectorAll('#problems li').length > 0")
+    assert "not a valid scenario; nothing was loaded" in p.locator("#status").inner_text()
+    assert "XX" in p.locator("#problems").inner_text()
+    assert p.input_value("#example") == "china_2021"
+    assert p.locator("#events .ev").count() >= 5  # the form still holds china_2021
+    ok = tmp_path / "good.toml"
+    ok.write_text(good, encoding="utf-8")
+    p.set_input_files("#toml-file", str(ok))
+    until(p, "document.getElementById('status').textContent.startsWith('Loaded good.toml')")
+    assert p.locator("#problems li").count() == 0
+    visit.errors[:] = [e for e in visit.errors if "status of 422" not in e]
+    visit.check_clean()
+
+
+@pytest.mark.parametrize("slug", ["", "map", "events", "network", "energy", "economics", "lab"])
+def test_pages_at_phone_width(browser: Any, server: BackgroundServer, slug: str) -> None:
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                              has_touch=True, device_scale_factor=2)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server.url}/{slug}")
+        # every link of the navigation is on screen (wrapped, not scrolled out of sight)
+        links = page.evaluate("[...document.querySelectorAll('header nav a')]"
+                              ".map(a => a.getBoundingClientRect().right)")
+        assert len(links) == 6 and max(links) <= 390, links
+        if slug:
+            until(page, "[...document.querySelectorAll('.plot')].some(d => d.dataset.drawn) "
+                        "|| document.querySelectorAll('.plot').length === 0 "
+                        "|| document.body.dataset.labReady", 120)
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= 390, f"/{slug} is {wide} px wide at a 390 px screen"
+        plots = page.evaluate("[...document.querySelectorAll('.plot')].filter(d => d.dataset"
+                              ".drawn).map(d => d.getBoundingClientRect().right)")
+        assert all(r <= 390 for r in plots), plots
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"web-phone-{slug or 'home'}.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        ctx.close()
+
+
+def test_spinners_and_freshness(visit: Visit) -> None:
+    p = visit.page
+    p.goto(visit.base + "/energy")
+    # a plot with nothing drawn shows a spinner; a drawn plot does not
+    spin = p.evaluate("""() => {
+        const d = document.createElement('div');
+        d.className = 'plot';
+        document.querySelector('main').append(d);
+        const s = getComputedStyle(d, '::before');
+        const out = [s.content, s.animationName];
+        d.remove();
+        return out;
+    }""")
+    assert spin[0] != "none" and spin[1] == "spin"
+    until(p, "document.getElementById('power').dataset.drawn === 'true'")
+    drawn = p.evaluate("getComputedStyle(document.getElementById('power'), '::before').content")
+    assert drawn == "none"
+    footer = p.locator("#freshness").inner_text()
+    assert "daily blocks to" in footer and "days old" in footer and "nowcast to" in footer
     visit.check_clean()

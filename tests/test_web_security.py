@@ -790,7 +790,7 @@ def test_lab_with_a_token_in_the_browser(browser: Any, token_server: BackgroundS
     page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
     try:
         page.goto(token_server.url + "/lab")
-        _until(page, "document.querySelectorAll('#bans .ban').length >= 5")
+        _until(page, "document.querySelectorAll('#events .ev').length >= 5")
         page.fill("#paths", "8")
         page.fill("#horizon", "20")
         # without the token: the page says what is missing
@@ -804,7 +804,7 @@ def test_lab_with_a_token_in_the_browser(browser: Any, token_server: BackgroundS
         assert re.fullmatch(r"[0-9a-f]{16}", page.evaluate("() => document.body.dataset.runHash"))
         # kept for this tab: after a reload the field is filled and runs work (from the cache)
         page.reload()
-        _until(page, "document.querySelectorAll('#bans .ban').length >= 5")
+        _until(page, "document.querySelectorAll('#events .ev').length >= 5")
         assert page.input_value("#token") == TOKEN
         page.fill("#paths", "8")
         page.fill("#horizon", "20")

@@ -22,87 +22,24 @@ intervals from the block process, and turns the drop into a share:
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .sources.bundled_files import newest_bundled
-from .sources.pit import as_of_day, filter_public
+from .sources.bundled_events import read_events
+from .sources.pit import as_of_day
 from .units import HASHES_PER_DIFFICULTY
 
-__all__ = ["EVENT_COLUMNS", "EventStudy", "catalogue", "event_study", "format_events",
-           "parse_events", "rate_ratio_interval"]
-
-EVENT_COLUMNS = ["event", "name", "region", "kind", "public", "before_start", "before_end",
-                 "during_start", "during_end", "stopped_lo", "stopped_hi", "stopped_basis",
-                 "window", "nowcast", "sources"]
-_TIMES = ("before_start", "before_end", "during_start", "during_end")
-
-
-def format_events(rows: Iterable[Mapping[str, Any]]) -> str:
-    """CSV text of catalogue rows (columns :data:`EVENT_COLUMNS`); deterministic."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(EVENT_COLUMNS)
-    for r in rows:
-        w.writerow([r[c] for c in EVENT_COLUMNS])
-    return buf.getvalue()
-
-
-def parse_events(text: str, name: str = "<events>") -> pd.DataFrame:
-    """Parse and check the catalogue: columns, known region codes, windows in order, fractions
-    in (0, 1] with lo <= hi."""
-    from .regions import check_region_code
-
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    missing = [c for c in EVENT_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name}: missing column(s) {missing}")
-    for i, r in df.iterrows():
-        where = f"{name}: event {r['event']!r} (row {int(i) + 1})"  # type: ignore[call-overload]
-        check_region_code(r["region"])
-        t = [pd.Timestamp(r[c]) for c in _TIMES]
-        if not (t[0] < t[1] <= t[2] < t[3]):
-            raise ValueError(f"{where}: windows must satisfy before_start < before_end <= "
-                             "during_start < during_end")
-        lo, hi = float(r["stopped_lo"]), float(r["stopped_hi"])
-        if not 0 < lo <= hi <= 1:
-            raise ValueError(f"{where}: stopped_lo {lo} and stopped_hi {hi} must satisfy "
-                             "0 < lo <= hi <= 1")
-    out = df.copy()
-    for c in _TIMES:
-        out[c] = pd.to_datetime(out[c], utc=True)
-    out["public"] = pd.to_datetime(out["public"])
-    out[["stopped_lo", "stopped_hi"]] = out[["stopped_lo", "stopped_hi"]].astype(float)
-    bad = ~out["nowcast"].isin(["yes", "no"])
-    if bad.any():
-        raise ValueError(f"{name}: nowcast must be 'yes' or 'no', not "
-                         f"{out['nowcast'][bad].iloc[0]!r}")
-    out["nowcast"] = out["nowcast"] == "yes"
-    out.attrs["source"] = name
-    return out
-
-
-@functools.cache
-def _bundled() -> pd.DataFrame:
-    f = newest_bundled("natural_experiments")
-    return parse_events(f.read_text(), f.label)
+__all__ = ["EventStudy", "background_sd", "catalogue", "event_study", "rate_ratio_interval"]
 
 
 def catalogue(*, as_of: Any = None) -> pd.DataFrame:
     """The natural experiments known on ``as_of``: reported by then and with their ``during``
-    window over (a block's time is public the day after)."""
-    df = _bundled()
-    ended = df["during_end"].dt.tz_localize(None).dt.ceil("D") + pd.Timedelta(days=1)
-    public = np.maximum(df["public"], ended)
-    return filter_public(df, pd.Series(public, index=df.index), as_of, dataset="events",
-                         source=df.attrs["source"]).reset_index(drop=True)
+    window over (:func:`hashshift.sources.bundled_events.read_events`)."""
+    return read_events(as_of=as_of)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,12 +181,15 @@ def event_study(event: str, *, as_of: Any = None, level: float = 0.90) -> EventS
     bg = background_sd(before["seconds"] / 86400, during["seconds"] / 86400,
                        ev["before_start"], as_of)
     z = float(ndtri(0.5 + level / 2))
-    se_p = (np.log(r_hi) - np.log(r_lo)) / (2 * z) if r_lo > 0 else np.inf
-    se = float(np.hypot(se_p, bg))
+    # widen each exact endpoint on the log scale by the background spread, in quadrature
+    hw_lo = np.log(r) - np.log(r_lo) if r_lo > 0 else np.inf
+    hw_hi = np.log(r_hi) - np.log(r)
+    lo_r = r * np.exp(-np.hypot(hw_lo, z * bg))
+    hi_r = r * np.exp(np.hypot(hw_hi, z * bg))
+    se = float((np.log(hi_r) - np.log(lo_r)) / (2 * z)) if lo_r > 0 else np.inf
     drop = {"drop_pct": (1 - r) * 100, "poisson_lo_pct": (1 - r_hi) * 100,
-            "poisson_hi_pct": (1 - r_lo) * 100,
-            "lo_pct": (1 - r * np.exp(z * se)) * 100, "hi_pct": (1 - r * np.exp(-z * se)) * 100,
-            "background_sd": bg, "log_ratio_se": se}
+            "poisson_hi_pct": (1 - r_lo) * 100, "lo_pct": (1 - hi_r) * 100,
+            "hi_pct": (1 - lo_r) * 100, "background_sd": bg, "log_ratio_se": se}
     lo_f, hi_f = ev["stopped_lo"], ev["stopped_hi"]
     share = {"low_pct": float(np.clip(max(drop["lo_pct"], 0.0) / hi_f, 0, 100)),
              "point_low_pct": float(np.clip(drop["drop_pct"] / hi_f, 0, 100)),

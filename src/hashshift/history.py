@@ -63,6 +63,7 @@ __all__ = [
     "hashrate",
     "hashrate_daily",
     "hashrate_estimate",
+    "hashprice_daily",
     "largest_cuts",
     "latest",
     "project_retarget",
@@ -621,3 +622,77 @@ def hashrate_daily(*, window_days: int = 1, as_of: Any = None, level: float = 0.
                         "hashrate_ehs": n * scale, "hashrate_lo_ehs": lo * scale,
                         "hashrate_hi_ehs": hi * scale})
     return out.iloc[window_days - 1:].reset_index(drop=True)
+
+
+def hashprice_daily(*, as_of: Any = None) -> pd.DataFrame:
+    """Hashprice [USD/(PH/s)/day] and hashvalue [BTC/(PH/s)/day] per UTC day: what one PH/s
+    earns in expectation that day, at the difficulty in force.
+
+    A hash finds a block with probability 1 / (D · 2**32), so one PH/s earns ``86 400 · 1e15 /
+    (D · 2**32)`` blocks a day, each paying the subsidy plus fees; this is
+    :func:`hashshift.economics.hashprice_usd_ph_day` at the hashrate that mines 144 blocks a day
+    at difficulty D. What is daily and what is not:
+
+    - the difficulty: exact, time-weighted over the day (1/D averaged across a retarget);
+    - the subsidy: exact (Bitcoin Core ``GetBlockSubsidy``), at the day's midpoint (a halving
+      day takes the subsidy in force at noon);
+    - fees per block and the BTC price: the **month's means** (the bundled market table is
+      monthly), so day-to-day moves of price and fees are not in it; ``price_basis`` says so.
+
+    Days from the first month of the market table to the last day of its newest month, and
+    only days the epoch table covers; ``as_of``: as known that day. Columns: ``date``,
+    ``difficulty`` (the day's harmonic mean), ``subsidy_btc``, ``fees_btc`` [BTC/block],
+    ``price_usd`` [USD/BTC], ``hashvalue_btc_ph_day``, ``hashprice_usd_ph_day``,
+    ``price_basis``.
+    """
+    from .consensus import COIN, block_subsidy
+    from .economics import hashprice_usd_ph_day, hashvalue_btc_ph_day
+    from .sources.bundled_observed import read_market_monthly
+    from .units import BLOCKS_PER_DAY
+
+    mk = read_market_monthly(as_of=as_of)
+    ep = _known(_table(), as_of).reset_index(drop=True)
+    if mk.empty or ep.empty:
+        return pd.DataFrame(columns=["date", "difficulty", "subsidy_btc", "fees_btc",
+                                     "price_usd", "hashvalue_btc_ph_day",
+                                     "hashprice_usd_ph_day", "price_basis"])
+    first = _unix(ep["first_time"])
+    # the difficulty's reciprocal, piecewise constant from each epoch's first block on
+    inv = 1.0 / ep["difficulty"].to_numpy(dtype=float)
+    end_t = float(np.nanmax(np.concatenate([first, _unix(ep["last_time"])])))
+    start_day = max(pd.Timestamp(mk["date"].iloc[0]), pd.Timestamp(first[0], unit="s").ceil("D"))
+    last_day = min(pd.Timestamp(mk["date"].iloc[-1]) + pd.offsets.MonthEnd(0),
+                   pd.Timestamp(end_t, unit="s").floor("D") - pd.Timedelta(days=1))
+    days = pd.date_range(start_day, last_day, freq="D")
+    t0 = days.as_unit("s").asi8.astype(float)
+    a = np.clip(np.searchsorted(first, t0, side="right") - 1, 0, len(ep) - 1)
+    b = np.clip(np.searchsorted(first, t0 + 86400.0, side="left") - 1, 0, len(ep) - 1)
+    inv_mean = inv[a].copy()
+    for i in np.flatnonzero(b > a):  # a retarget within the day: weight by the time of each
+        edges = np.concatenate([[t0[i]], first[a[i] + 1:b[i] + 1], [t0[i] + 86400.0]])
+        inv_mean[i] = float(np.sum(np.diff(edges) * inv[a[i]:b[i] + 1])) / 86400.0
+    difficulty = 1.0 / inv_mean
+    # the subsidy at each day's noon: the height there, from the epoch in force
+    noon = t0 + 43200.0
+    k = np.clip(np.searchsorted(first, noon, side="right") - 1, 0, len(ep) - 1)
+    heights = ep["first_height"].to_numpy()[k]
+    subsidy = np.array([block_subsidy(int(h)) / COIN for h in heights])
+    # heights within an epoch: the halving lands mid-epoch; take the halving times
+    for h in halvings().to_dict("records"):
+        t_h = pd.Timestamp(h["time"]).timestamp()
+        after = noon >= t_h
+        subsidy = np.where(after & (heights < h["height"]),
+                           block_subsidy(int(h["height"])) / COIN, subsidy)
+        subsidy = np.where(~after & (heights >= h["height"]),
+                           block_subsidy(int(h["height"]) - 1) / COIN, subsidy)
+    month = days.to_period("M").to_timestamp()
+    m = mk.set_index(pd.DatetimeIndex(mk["date"]))
+    fees = (m["fees_btc_day"] / m["blocks_day"]).reindex(month).to_numpy(dtype=float)
+    price = m["price_usd"].reindex(month).to_numpy(dtype=float)
+    h_expected = difficulty * HASHES_PER_DIFFICULTY * BLOCKS_PER_DAY / 86400.0 / EHS
+    hv = np.asarray(hashvalue_btc_ph_day(h_expected, subsidy, fees))
+    hp = np.asarray(hashprice_usd_ph_day(h_expected, price, subsidy, fees))
+    return pd.DataFrame({"date": days, "difficulty": difficulty, "subsidy_btc": subsidy,
+                         "fees_btc": fees, "price_usd": price, "hashvalue_btc_ph_day": hv,
+                         "hashprice_usd_ph_day": hp,
+                         "price_basis": "monthly mean (price and fees)"})

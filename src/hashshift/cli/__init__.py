@@ -16,6 +16,7 @@ from . import (
     data,
     economics,
     energy,
+    events,
     history,
     map,
     report,
@@ -28,6 +29,26 @@ from . import (
 from ._base import console, state
 
 __all__ = ["app", "main"]
+
+def _bare_flags() -> None:
+    """Show a flag as ``--json`` in ``--help``, not ``--json <bool>`` (typer's rich help prints a
+    type for every option; a flag takes no value)."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_hashshift", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        if self.is_flag and not self.count:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._hashshift = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_bare_flags()
 
 app = typer.Typer(
     name="hashshift",
@@ -58,7 +79,7 @@ def _main(
 
 
 # In the order `hashshift --help` lists them (commands first, then groups, each as added).
-for _module in (history, backtest, data, map, energy, economics, validate, report, serve,
+for _module in (history, backtest, data, map, events, energy, economics, validate, report, serve,
                 scenario, run, sweep):
     _module.register(app)
 

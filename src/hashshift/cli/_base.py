@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PRICE_HELP", "JsonOption", "UserError", "check_price", "console", "emit_json",
     "err_console", "friendly", "help_text", "num", "parse_date", "parse_day", "records",
-    "say_written", "state", "write_csv",
+    "say_written", "state", "strict", "write_csv",
 ]
 
 # Pipes and files get a width that fits the tables; terminals use their own.
@@ -126,9 +126,30 @@ def num(x: Any, spec: str = ",.2f") -> str:
 # ---------------------------------------------------------------------------------------------
 # output tails
 # ---------------------------------------------------------------------------------------------
+def strict(obj: Any) -> Any:
+    """``obj`` made strict-JSON ready: NaN, infinities, NaT and missing values become None,
+    numpy scalars Python numbers, dates ISO text (nested dicts, lists and tuples too)."""
+    if isinstance(obj, dict):
+        return {str(k): strict(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict(v) for v in obj]
+    if obj is None or isinstance(obj, bool | str | int):
+        return obj
+    if isinstance(obj, float):
+        return float(obj) if math.isfinite(obj) else None
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 1) == 0:
+        return strict(obj.item())  # numpy scalar
+    text = str(obj)
+    if text == "NaT":
+        return None
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return None if text in ("NaT", "nan", "<NA>") else text
+
+
 def emit_json(obj: Any) -> None:
-    """Print ``obj`` as indented JSON on stdout (dates and other objects as text)."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+    """Print ``obj`` as indented strict JSON on stdout (no NaN: null; see :func:`strict`)."""
+    sys.stdout.write(json.dumps(strict(obj), indent=2, allow_nan=False) + "\n")
 
 
 def _dates_as_days(df: pd.DataFrame) -> pd.DataFrame:

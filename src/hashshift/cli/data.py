@@ -66,16 +66,34 @@ def _cell(v: Any) -> str:
 @data_app.command("status")
 @friendly
 def status(home: HomeOpt = None, as_json: JsonOption = False) -> None:
-    """What is stored, from where, and how fresh."""
+    """How far each bundled dataset reaches and how old it is today; what the local store
+    holds, from where, and how fresh."""
     from rich.table import Table
 
+    from ..freshness import freshness
+
+    fresh = freshness()
     st = _store(home)
     df = st.status()
     if as_json:
-        emit_json({"path": str(st.path), "tables": df.to_dict(orient="records")})
+        emit_json({"today": fresh.attrs["today"], "newest_bundled_day": fresh.attrs["newest_day"],
+                   "bundled": fresh.to_dict(orient="records"),
+                   "path": str(st.path), "tables": df.to_dict(orient="records")})
         return
     if state.quiet:
         return
+    bundled = Table(title=f"Bundled data: how far each dataset reaches (today "
+                          f"{fresh.attrs['today']})",
+                    caption=f"age: days from the last day covered to today. Everything bundled "
+                            f"was public by {fresh.attrs['newest_day']}; newer data: hashshift "
+                            "data update / data import.")
+    for col in ("dataset", "covers", "first", "last", "age (days)", "public since"):
+        bundled.add_column(col, justify="right" if col == "age (days)" else "left",
+                           overflow="fold", no_wrap=col != "covers")
+    for f in fresh.to_dict("records"):
+        bundled.add_row(str(f["dataset"]), str(f["what"]), _cell(f["first"]), _cell(f["last"]),
+                        f"{f['age_days']:,}", _cell(f["public"]))
+    console.print(bundled)
     table = Table(title=f"hashshift store: {st.path}" + ("" if st.path.exists() else
                                                         " (empty: reads use the bundled data)"))
     for col in ("table", "rows", "first", "last", "fetched (UTC)", "sources"):
@@ -164,12 +182,20 @@ def import_(
 ) -> None:
     """Import a file into the store, in one atomic batch (all of it or nothing)."""
     from ..consensus import HEADER_SIZE
-    from ..sources.imports import file_kind, read_store_rows
+    from ..sources.imports import expected_layouts, file_kind, read_store_rows
 
     if not file.is_file():
         raise UserError(f"{file}: no such file")
-    st = _store(home, network)
+    size = file.stat().st_size
     kind = file_kind(file)
+    # an empty file, or a binary one named as a table; other binary files are read as raw
+    # headers, whose reader names the byte where a truncated file breaks off
+    if size == 0 or (kind == "headers" and file.suffix.lower() in (".csv", ".txt", ".tsv")):
+        what = "is empty" if size == 0 else "is not text"
+        raise UserError(f"{file} {what}: not a CSV this command reads (expected one of: "
+                        f"{expected_layouts()}), nor a raw block headers file (80 bytes per "
+                        "header)")
+    st = _store(home, network)
     out: dict[str, Any] = {"file": str(file), "kind": kind}
     if kind == "headers":
         from ..sources.rawheaders import iter_headers_file

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -80,24 +80,39 @@ def energy(
 
 
 def _print_energy(out: pd.DataFrame, label: str, price: float, rows: int) -> None:
-    """The last ``rows`` rows of the CBECI table."""
+    """The CBECI table over the range asked: all rows when they fit, else its first and last
+    rows with the months (or days) between them counted."""
     from rich.table import Table
 
     monthly = out.attrs.get("resolution") == "monthly"
+    unit = "months" if monthly else "days"
+
+    def when(d: object) -> str:
+        return f"{d:%Y-%m}" if monthly else f"{d:%Y-%m-%d}"
+
+    first, last = out["date"].iloc[0], out["date"].iloc[-1]
+    shown = f"all {len(out)}" if len(out) <= rows else f"first and last of {len(out)}"
     table = Table(
-        title=f"CBECI at {price:g} USD/kWh: last {min(rows, len(out))} of {len(out)} "
-              f"{'months' if monthly else 'days'}",
-        caption=f"inputs: {label}; hardware: bundled ASIC catalogue. θ = profitability "
-                "threshold; bounds: best/equal-weight mean/worst profitable machine × PUE "
-                "1.01/1.10/1.20" + ("" if monthly else "; 14-day θ and 7-day power averages"),
+        title=f"CBECI at {price:g} USD/kWh, {when(first)} to {when(last)}: {shown} {unit}",
+        caption=f"inputs: {label}; hardware: bundled ASIC catalogue. θ (theta) = the "
+                "profitability threshold: the least efficient machine [J/TH] that still earns "
+                "its power at this price; bounds: best/equal-weight mean/worst profitable "
+                "machine × PUE 1.01/1.10/1.20"
+                + ("" if monthly else "; 14-day θ and 7-day power averages"),
     )
     for col in ("date", "EH/s", "θ J/TH", "n", "lower GW", "guess GW", "upper GW",
                 "guess TWh/yr"):
         table.add_column(col, justify="left" if col == "date" else "right", no_wrap=True)
-    for r in out.tail(rows).to_dict("records"):
+    recs: list[Any] = out.to_dict("records")
+    head = max(rows // 2, 1)
+    tail = max(rows - head, 1)
+    picked = recs if len(recs) <= rows else [*recs[:head], None, *recs[-tail:]]
+    for r in picked:
+        if r is None:
+            table.add_row(f"… {len(recs) - head - tail} {unit} …", *[""] * 7, style="dim")
+            continue
         table.add_row(
-            f"{r['date']:%Y-%m}" if monthly else f"{r['date']:%Y-%m-%d}",
-            num(r["hashrate_ehs"], ",.1f"), num(r["threshold_j_th"], ",.1f"),
+            when(r["date"]), num(r["hashrate_ehs"], ",.1f"), num(r["threshold_j_th"], ",.1f"),
             str(r["n_profitable"]), num(r["power_lower_gw"]), num(r["power_guess_gw"]),
             num(r["power_upper_gw"]), num(r["energy_guess_twh_yr"], ",.1f"),
         )

@@ -14,6 +14,7 @@ from ._base import (
     emit_json,
     friendly,
     parse_date,
+    records,
     say_written,
     state,
     write_csv,
@@ -36,16 +37,29 @@ def history(
     chart: Annotated[
         Path | None, typer.Option(help="Write a hashrate and difficulty chart (.png, .svg, .pdf).")
     ] = None,
-    rows: Annotated[int, typer.Option(min=1, help="Epochs to list in the table.")] = 12,
+    rows: Annotated[int, typer.Option(min=1, help="Epochs (or days) to list in the table.")]
+    = 12,
+    daily: Annotated[bool, typer.Option(
+        "--daily", help="Per UTC day instead of per epoch: the hashrate from the blocks mined "
+                        "that day and over the last 7 days, with 90 % intervals.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The network's history per 2016-block epoch: difficulty, retargets and hashrate."""
+    """The network's history per 2016-block epoch (difficulty, retargets and hashrate), or per
+    day with --daily."""
     from .. import history as hist
 
     start = parse_date(since, "--since")
     end = parse_date(until, "--until")
     if start and end and start > end:
         raise UserError(f"--since {since} is after --until {until}")
+    if daily:
+        _daily(start, end, since, until, csv, chart, rows, as_json)
+        return
+    newest = hist.epochs()["first_time"].iloc[-1]
+    if start is not None and start > newest:
+        raise UserError(f"--since {since}: the bundled history ends with the epoch that began "
+                        f"{newest:%Y-%m-%d}; nothing is known after it (hashshift data status "
+                        "says how far each dataset reaches)")
     df = hist.epochs(since=start, until=end)
     if df.empty:
         all_ep = hist.epochs()
@@ -65,8 +79,7 @@ def history(
         emit_json({
             "epochs": len(df),
             "first_height": int(df["first_height"].iloc[0]),
-            "last_epoch": {k: (v.isoformat() if hasattr(v, "isoformat") else v)
-                           for k, v in last.drop(labels=["target"]).to_dict().items()},
+            "last_epoch": last.drop(labels=["target"]).to_dict(),
             "csv": str(csv) if csv else None,
             "chart": str(chart) if chart else None,
         })
@@ -78,6 +91,67 @@ def history(
         say_written("epochs", csv)
     if chart is not None:
         say_written("chart", chart)
+
+
+def _daily(start: Any, end: Any, since: str | None, until: str | None, csv: Path | None,
+           chart: Path | None, rows: int, as_json: bool) -> None:
+    """``history --daily``: 1-day and 7-day hashrate per UTC day with 90 % intervals."""
+    import pandas as pd
+
+    from .. import history as hist
+
+    if chart is not None:
+        raise UserError("--chart draws the epochs; with --daily use --csv and plot the days")
+    one = hist.hashrate_daily(window_days=1)
+    week = hist.hashrate_daily(window_days=7)
+    df = one.merge(week[["date", "hashrate_ehs", "hashrate_lo_ehs", "hashrate_hi_ehs"]],
+                   on="date", how="left", suffixes=("", "_7d"))
+    df = df.rename(columns={"hashrate_ehs_7d": "hashrate_7d_ehs",
+                            "hashrate_lo_ehs_7d": "hashrate_7d_lo_ehs",
+                            "hashrate_hi_ehs_7d": "hashrate_7d_hi_ehs"})
+    first, last = pd.Timestamp(df["date"].iloc[0]), pd.Timestamp(df["date"].iloc[-1])
+    day = pd.to_datetime(df["date"])
+    if start is not None:
+        if pd.Timestamp(start.date()) > last:
+            raise UserError(f"--since {since}: the bundled daily block counts end {last:%Y-%m-%d}"
+                            "; nothing is known after it (hashshift data status says how far "
+                            "each dataset reaches)")
+        df = df[day >= pd.Timestamp(start.date())]
+        day = pd.to_datetime(df["date"])
+    if end is not None:
+        df = df[day <= pd.Timestamp(end.date())]
+    if df.empty:
+        raise UserError(f"no days in that range; the bundled daily counts cover "
+                        f"{first:%Y-%m-%d} to {last:%Y-%m-%d}")
+    if csv is not None:
+        write_csv(df, csv)
+    if as_json:
+        emit_json({"days": len(df), "first": f"{df['date'].iloc[0]:%Y-%m-%d}",
+                   "last": f"{df['date'].iloc[-1]:%Y-%m-%d}", "level": 0.90,
+                   "csv": str(csv) if csv else None, "rows": records(df.tail(rows))})
+        return
+    if state.quiet:
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Hashrate per UTC day: last {min(rows, len(df))} of {len(df)} days "
+                        "in range",
+                  caption="from the blocks mined (bundled daily counts) and the difficulty in "
+                          "force; 90 % intervals of the block process (a day has about 144 "
+                          "blocks: ±15 %); 7 d: the trailing 7-day mean")
+    for col in ("date", "blocks", "EH/s (1 d)", "90 %", "EH/s (7 d)", "90 % (7 d)",
+                "difficulty"):
+        table.add_column(col, justify="left" if col == "date" else "right", no_wrap=True)
+    for r in df.tail(rows).to_dict("records"):
+        table.add_row(f"{r['date']:%Y-%m-%d}", f"{r['blocks']:,.0f}",
+                      _fmt_ehs(r["hashrate_ehs"]),
+                      f"{_fmt_ehs(r['hashrate_lo_ehs'])}–{_fmt_ehs(r['hashrate_hi_ehs'])}",
+                      _fmt_ehs(r["hashrate_7d_ehs"]),
+                      f"{_fmt_ehs(r['hashrate_7d_lo_ehs'])}–{_fmt_ehs(r['hashrate_7d_hi_ehs'])}",
+                      _fmt_difficulty(float(r["difficulty"])))
+    console.print(table)
+    if csv is not None:
+        say_written("days", csv)
 
 
 def _fmt_ehs(x: float) -> str:

@@ -116,13 +116,18 @@ def run(
         (out / "scenario.toml").write_text(sc.to_toml(), encoding="utf-8")
         files.append(out / "scenario.toml")
     summary = summarise(result)
+    from ..freshness import extrapolated
+
+    beyond = extrapolated(meta.as_of)
     if as_json:
         emit_json({"source": source, **summary, "seconds": round(elapsed, 2),
-                   "files": [str(f) for f in files]})
+                   "files": [str(f) for f in files], "extrapolated": beyond})
         return
     if quiet:
         return
     _print_summary(summary, source, elapsed)
+    for x in beyond:
+        console.print(f"[yellow]extrapolated:[/] {x['note']}", highlight=False)
     if files:
         console.print(f"results written to [bold]{out}[/]: "
                       + ", ".join(f.name for f in files), highlight=False)

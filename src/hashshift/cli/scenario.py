@@ -182,9 +182,11 @@ def validate(
         raise typer.Exit(2)
     assert sc is not None and inputs is not None
     if as_json:
+        from ..freshness import extrapolated
         from ..sim.engine import resolved_summary
 
-        emit_json({"file": source, "valid": True, **resolved_summary(inputs)})
+        emit_json({"file": source, "valid": True, **resolved_summary(inputs),
+                   "extrapolated": extrapolated(sc.scenario.as_of)})
         return
     if state.quiet:
         return
@@ -215,6 +217,10 @@ def _print_resolved(sc: Scenario, inp: Inputs, source: str) -> None:
                                               for n, e in s["machine_classes"].items()))
     for key, note in s["provenance"].items():
         head.add_row(f"  {key}", note)
+    from ..freshness import extrapolated
+
+    for i, x in enumerate(extrapolated(sc.scenario.as_of)):
+        head.add_row("extrapolated" if i == 0 else "", x["note"])
     console.print(head, highlight=False)
     if not sc.event:
         console.print("no events", style="dim")

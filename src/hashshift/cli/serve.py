@@ -49,7 +49,8 @@ def serve(
              "other users can read it there.)")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
-    """Serve the dashboard: map, network, energy, economics and the scenario lab, plus a JSON
+    """Serve the dashboard: map (observed and nowcast), evidence from the chain, network,
+    energy, economics and the scenario lab, plus a JSON
     API (schema at /openapi.json). Every page and asset comes from this machine."""
     import uvicorn
 
@@ -77,7 +78,7 @@ def serve(
             max_paths=max_paths, max_horizon_days=max_horizon_days,
             max_concurrent_runs=max_runs, cache_size=cache_size, max_work=max_work,
             max_queue=queue, max_runs_per_client=max_runs_per_client, token=token,
-            allowed_hosts=allowed_hosts_for(host),
+            allowed_hosts=allowed_hosts_for(host), warm_up=True,
         )
     except ValueError as exc:
         raise UserError(f"{env}: {exc}" if token and "token" in str(exc) else str(exc)) from None

@@ -140,6 +140,10 @@ def _summary(result: Any, files: list[Path], stored: bool) -> dict[str, Any]:
         "failures": [{"task": f.index, "params": f.params, "error": f.error}
                      for f in result.failures],
         "sensitivity": json.loads(sens.to_json(orient="records")) if len(sens) else [],
+        "effects": (json.loads(result.effects.to_json(orient="records"))
+                    if len(result.effects) else []),
+        "common_random_numbers": bool(result.plan is not None
+                                      and result.plan.spec.sweep.common_random_numbers),
     }
 
 
@@ -152,6 +156,8 @@ def _print_plan(plan: Any, as_json: bool) -> None:
                    "method": spec.sampling.method,
                    "axes": [{"name": a.label, "path": a.path, "kind": plan.axis_kinds[a.label]}
                             for a in plan.axes],
+                   "common_random_numbers": spec.sweep.common_random_numbers,
+                   "counterfactual": plan.counterfactual_values() or None,
                    "first_tasks": [{"task": t.index, "seed": t.seed, **t.params}
                                    for t in plan.tasks[:10]]})
         return
@@ -160,6 +166,15 @@ def _print_plan(plan: Any, as_json: bool) -> None:
     console.print(f"sweep [bold]{plan.name}[/]: {len(plan.tasks):,} tasks × "
                   f"{spec.sweep.paths} paths ({spec.sampling.method}), base "
                   f"{plan.base.scenario.name!r}; every task's scenario is valid", highlight=False)
+    from ..sweep.results import counterfactual_label
+
+    seeds = (f"common random numbers: every task runs from seed {plan.tasks[0].seed}, paths "
+             "paired across tasks" if spec.sweep.common_random_numbers and plan.tasks
+             else "each task has its own seed (SeedSequence.spawn)")
+    cf = plan.counterfactual_values()
+    console.print(seeds + (f"; effects measured against {counterfactual_label(plan)}" if cf
+                           else "; no counterfactual task (no effects table)"),
+                  highlight=False)
     table = Table(title="Axes")
     for col in ("name", "path", "kind", "values"):
         table.add_column(col)
@@ -195,9 +210,10 @@ def _print_result(result: Any, files: list[Path], stored: bool) -> None:
         f"{s.wall_s:.1f} s", highlight=False)
     sens = result.sensitivity
     if len(sens):
+        from ..sim.outcomes import metric_label
         from ..sweep import HEADLINE_METRICS
 
-        table = Table(title="What drives the outcomes (widest swing first)",
+        table = Table(title="What the numeric axes drive (widest swing first)",
                       caption="low/high: mean of the metric at the axis's low and high end; "
                               "SRC: standardized regression coefficient; S1/ST: Sobol' indices")
         for col in ("metric", "axis", "low", "high", "swing", "SRC", "S1", "ST"):
@@ -205,10 +221,11 @@ def _print_result(result: Any, files: list[Path], stored: bool) -> None:
         for metric in HEADLINE_METRICS[:4]:
             d = sens[sens["metric"] == metric].head(3)
             for r in d.itertuples():
-                table.add_row(metric, str(r.axis),
+                table.add_row(metric_label(metric), str(r.axis),
                               f"{_fmt(r.low)} ({r.low_label})", f"{_fmt(r.high)} ({r.high_label})",
                               _fmt(r.swing), _fmt(r.src, 2), _fmt(r.s1, 2), _fmt(r.st, 2))
         console.print(table)
+    _print_effects(result)
     if result.failures:
         ft = Table(title=f"{len(result.failures)} failed task(s)")
         for col in ("task", "parameters", "error"):
@@ -222,3 +239,52 @@ def _print_result(result: Any, files: list[Path], stored: bool) -> None:
                   highlight=False)
     for f in files:
         console.print(f"written: [bold]{f}[/]", highlight=False)
+
+
+#: Effects in the terminal table (all are in effects.csv and --json).
+_SHOWN_EFFECTS = {"low_point_pct": ("hashrate at low point [%]", 1),
+                  "mean_hashrate_pct": ("mean hashrate [%]", 1),
+                  "retarget_cut_pp": ("largest cut [pp]", 1),
+                  "emissions_change_mt_yr": ("emissions [MtCO2e/yr]", 2)}
+
+
+def _print_effects(result: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..sim.outcomes import EFFECTS
+    from ..sweep.results import counterfactual_label
+
+    eff = result.effects
+    if not len(eff) or result.plan is None:
+        return
+    plan = result.plan
+    crn = plan.spec.sweep.common_random_numbers
+    pairing = (f"every task runs from seed {plan.tasks[0].seed} (common random numbers), so "
+               "path i of a task and of its counterfactual share their random draws"
+               if crn else "tasks have their own seeds (common_random_numbers = false): the "
+               "differences include Monte Carlo noise")
+    table = Table(title=f"Effects against {counterfactual_label(plan)}, path by path "
+                        "(median [90 % interval])",
+                  caption=escape(pairing + f"; {int(eff['n'].max())} paths per task; largest loss "
+                          "first. Low point: the largest weekly shortfall of world hashrate; "
+                          "mean hashrate and emissions: over the horizon; all effects, with "
+                          "their titles, in effects.csv: "
+                          + "; ".join(f"{k} = {t} [{u}]" for k, (t, u) in EFFECTS.items())))
+    table.add_column("task")
+    shown = [e for e in _SHOWN_EFFECTS if e in set(eff["effect"])]
+    for e in shown:
+        table.add_column(escape(_SHOWN_EFFECTS[e][0]), justify="right")
+    first = shown[0]
+    order = (eff[eff["effect"] == first].sort_values(["q50", "mean"], kind="stable")["task"]
+             .tolist())
+    by = eff.set_index(["task", "effect"])
+    for t in order:
+        label = str(by.loc[(t, first), "label"])
+        cells = []
+        for e in shown:
+            r = by.loc[(t, e)]
+            k = _SHOWN_EFFECTS[e][1]
+            cells.append(f"{r['q50']:.{k}f} [{r['q05']:.{k}f}, {r['q95']:.{k}f}]")
+        table.add_row(escape(label), *[escape(c) for c in cells])
+    console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -48,6 +49,41 @@ def history_chart(epochs: pd.DataFrame, path: Path | str, *, mark_cuts_pct: floa
     ax.set_title(f"Bitcoin network: difficulty and hashrate per 2016-block epoch, "
                  f"{first:%Y-%m-%d} to {last:%Y-%m-%d} (hashshift)")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def event_study_chart(study: Any, path: Path | str) -> Path:
+    """Write a natural experiment's chart to ``path``: the network's hashrate [EH/s] per hour
+    or day (:attr:`hashshift.events.EventStudy.series`), the ``before`` and ``during`` windows
+    shaded with their mean hashrate, and the drop with its 90 % interval in the title."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    s = study.series
+    t = s["start"].dt.tz_convert("UTC").dt.tz_localize(None)
+    fig, ax = plt.subplots(figsize=(11, 5), dpi=120)
+    ax.plot(t, s["hashrate_ehs"], ".", ms=3, color="#6b7280",
+            label=f"hashrate per {study.resolution} [EH/s] (blocks × difficulty)")
+    colors = {"before": "#2563eb", "during": "#dc2626"}
+    for r in study.table.to_dict("records"):
+        a = pd.Timestamp(r["start"]).tz_convert("UTC").tz_localize(None).to_pydatetime()
+        b = pd.Timestamp(r["end"]).tz_convert("UTC").tz_localize(None).to_pydatetime()
+        c = colors.get(str(r["window"]), "#9ca3af")
+        ax.axvspan(a, b, color=c, alpha=0.12)  # type: ignore[arg-type]
+        ax.hlines(r["hashrate_ehs"], a, b, color=c, lw=2.5,  # type: ignore[arg-type]
+                  label=f"{r['window']}: mean {r['hashrate_ehs']:,.1f} EH/s")
+    d = study.drop_pct
+    ax.set_ylabel("hashrate [EH/s]")
+    ax.set_ylim(bottom=0)
+    ev = study.event
+    ax.set_title(f"{ev['name']} ({ev['region']}): drop {d['drop_pct']:.1f} % "
+                 f"(90 %: {d['lo_pct']:.1f} to {d['hi_pct']:.1f} % with the background spread)",
+                 fontsize=10)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

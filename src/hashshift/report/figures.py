@@ -30,6 +30,9 @@ __all__ = [
     "FONT",
     "break_even_figure",
     "china_province_map",
+    "event_study_figure",
+    "hashprice_daily_figure",
+    "network_daily_figure",
     "network_history",
     "shares_vs_published_figure",
     "power_emissions_figure",
@@ -37,6 +40,7 @@ __all__ = [
     "region_label",
     "retarget_figure",
     "share_area_figure",
+    "shares_over_time_figure",
     "sim_vs_real_figure",
     "world_share_map",
 ]
@@ -87,12 +91,15 @@ def _rgba(hex_color: str, alpha: float) -> str:
 
 def _style(fig: go.Figure, title: str, *, height: int = 480, legend_below: bool = True,
            hovermode: str | bool = "x unified") -> go.Figure:
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    ban_rows = int(meta.get("ban_label_rows", 0))  # labels above the plot (_mark_events)
     fig.update_layout(
         template="plotly_white",
-        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17}},
+        title={"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 17},
+               "yref": "container", "y": 1.0, "yanchor": "top", "pad": {"t": 16}},
         font={"family": FONT, "size": 12.5, "color": INK},
-        height=height,
-        margin={"l": 70, "r": 30, "t": 64, "b": 40},
+        height=height + 14 * ban_rows,
+        margin={"l": 70, "r": 30, "t": 64 + 14 * ban_rows + (22 if ban_rows else 0), "b": 40},
         hovermode=hovermode,
         hoverlabel={"font": {"family": FONT, "size": 12}},
         paper_bgcolor="white",
@@ -193,70 +200,188 @@ def _slider(names: list[str], labels: list[str], active: int) -> dict[str, Any]:
     }
 
 
-def world_share_map(shares: pd.DataFrame | None = None) -> go.Figure:
-    """World choropleth of each country's share of the hashrate [%] (CCAF Bitcoin Mining Map),
-    one animation frame per month with a slider; opens on the newest month.
+#: Outline of nowcast months on the maps (observed months: white).
+NOWCAST_EDGE = "#c2410c"
 
-    ``shares``: :func:`hashshift.geography.shares_over_time` ``("country")`` (default)."""
-    from .. import geography
+
+def world_share_map(shares: pd.DataFrame | None = None,
+                    nowcast: pd.DataFrame | None = None) -> go.Figure:
+    """World choropleth of each country's share of the hashrate [%], one animation frame per
+    month with a slider: CCAF's published months (exact), then the nowcast's months (median
+    share, 90 % interval in the hover, outlined in orange and labelled "nowcast"), all on one
+    colour scale; opens on the newest month.
+
+    ``shares``: :func:`hashshift.geography.shares_over_time` ``("country")`` (default);
+    ``nowcast``: :func:`hashshift.atlas.shares_over_time` ``("country")`` (default; its
+    observed months are not used), or an empty frame for CCAF's months only."""
+    from .. import atlas, geography
 
     df = geography.shares_over_time("country") if shares is None else shares
     df = df.copy()
     df["date"] = pd.to_datetime(df["date"])
-    months = sorted(df["date"].unique())
+    nc = atlas.shares_over_time("country") if nowcast is None else nowcast
+    as_of = nc.attrs.get("as_of", "")
+    nc = nc[~nc["observed"].astype(bool)].copy() if len(nc) else nc
+    if len(nc):
+        nc["month"] = pd.to_datetime(nc["month"])
+    observed = sorted(df["date"].unique())
+    later = sorted(m for m in (nc["month"].unique() if len(nc) else []) if m > observed[-1])
     named = df[df["region_code"] != "OTHER"].copy()
     named["iso3"] = [_iso3(str(c)) for c in named["region_code"]]
     named = named[named["iso3"].notna()]
     zmax = geography.share_scale_max_pct("country", rows=df)
+    observed_hover = ("<b>%{text}</b> (%{customdata[1]}) — observed<br>%{z:.2f} % of the "
+                      "hashrate<br>%{customdata[0]:.1f} EH/s<extra></extra>")
+    nowcast_hover = ("<b>%{text}</b> (%{customdata[1]}) — nowcast<br>%{z:.1f} % of the hashrate "
+                     "(median)<br>90 % interval: %{customdata[2]:.1f}–%{customdata[3]:.1f} %<br>"
+                     "%{customdata[0]:.0f} EH/s (median)<extra></extra>")
 
     def trace(month: Any, full: bool) -> go.Choropleth:
-        sel = named[named["date"] == month]
-        custom = np.column_stack([sel["hashrate_ehs"].to_numpy(dtype=float),
-                                  sel["region_code"].to_numpy(dtype=str)]).tolist()
+        if month in set(later):
+            sel = nc[(nc["month"] == month) & (nc["region_code"] != "OTHER")].copy()
+            sel["iso3"] = [_iso3(str(c)) for c in sel["region_code"]]
+            sel = sel[sel["iso3"].notna()]
+            custom = [[h, c, lo, hi] for h, c, lo, hi in zip(
+                _round(sel["hashrate_ehs_q50"]), sel["region_code"].astype(str),
+                _round(sel["share_pct_q05"]), _round(sel["share_pct_q95"]), strict=True)]
+            z, edge, hover = sel["share_pct_q50"], {"color": NOWCAST_EDGE, "width": 1.3}, \
+                nowcast_hover
+        else:
+            sel = named[named["date"] == month]
+            custom = np.column_stack([sel["hashrate_ehs"].to_numpy(dtype=float),
+                                      sel["region_code"].to_numpy(dtype=str)]).tolist()
+            z, edge, hover = sel["share_pct"], {"color": "#ffffff", "width": 0.6}, \
+                observed_hover
         kw: dict[str, Any] = {
-            "locations": sel["iso3"].tolist(), "z": _round(sel["share_pct"], 4),
-            "text": sel["region_name"].tolist(), "customdata": custom,
+            "locations": sel["iso3"].tolist(), "z": _round(z, 4),
+            "text": [str(x) for x in sel["region_name"]], "customdata": custom,
+            "marker": {"line": edge}, "hovertemplate": hover,
         }
         if full:
             kw.update(
                 locationmode="ISO-3", zmin=0, zmax=zmax, colorscale=_SHARE_SCALE,
-                marker={"line": {"color": "#ffffff", "width": 0.6}},
                 colorbar={"title": {"text": "% of global<br>hashrate"}, "ticksuffix": " %",
                           "thickness": 14, "len": 0.75, "x": 1.0},
-                hovertemplate=("<b>%{text}</b> (%{customdata[1]})<br>%{z:.2f} % of the "
-                               "hashrate<br>%{customdata[0]:.1f} EH/s<extra></extra>"),
                 name="share",
             )
         return go.Choropleth(**kw)
 
     def note(month: Any) -> dict[str, Any]:
-        other = df[(df["date"] == month) & (df["region_code"] == "OTHER")]["share_pct"].sum()
-        net = df[df["date"] == month]["network_hashrate_ehs"].iloc[0]
-        return {"text": (f"{pd.Timestamp(month):%B %Y} · network {net:.0f} EH/s · countries "
-                         f"CCAF does not list (grey): {other:.1f} %"),
-                "x": 0.01, "y": 1.0, "xref": "paper", "yref": "paper", "xanchor": "left",
-                "yanchor": "bottom", "showarrow": False, "font": {"size": 12, "color": MUTED}}
+        if month in set(later):
+            m = nc[nc["month"] == month]
+            net = float(m["network_hashrate_ehs"].iloc[0])
+            text = (f"<b>NOWCAST, not observed</b> — {pd.Timestamp(month):%B %Y} · as known on "
+                    f"{as_of} · median shares (hover: 90 % interval) · network {net:.0f} EH/s")
+            color, bg = NOWCAST_EDGE, "#fff7ed"
+        else:
+            other = df[(df["date"] == month) & (df["region_code"] == "OTHER")]["share_pct"].sum()
+            net = df[df["date"] == month]["network_hashrate_ehs"].iloc[0]
+            text = (f"<b>Observed</b> (CCAF) — {pd.Timestamp(month):%B %Y} · network {net:.0f} "
+                    f"EH/s · countries CCAF does not list (grey): {other:.1f} %")
+            color, bg = MUTED, "rgba(255,255,255,0)"
+        return {"text": text, "x": 0.01, "y": 1.0, "xref": "paper", "yref": "paper",
+                "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                "font": {"size": 12, "color": color}, "bgcolor": bg}
 
+    months = observed + later
     last = months[-1]
     fig = go.Figure(data=[trace(last, True)])
     names = [f"{pd.Timestamp(m):%Y-%m}" for m in months]
+    labels = [f"{pd.Timestamp(m):%b %Y}" + (" · nowcast" if m in set(later) else "")
+              for m in months]
     fig.frames = [go.Frame(name=n, data=[trace(m, False)], layout={"annotations": [note(m)]})
                   for n, m in zip(names, months, strict=True)]
-    fig.update_layout(
-        annotations=[note(last)],
-        sliders=[_slider(names, [f"{pd.Timestamp(m):%b %Y}" for m in months],
-                         len(months) - 1)],
-        updatemenus=_play_buttons(),
-    )
+    slider = _slider(names, labels, len(months) - 1)
+    if len(months) > 36:  # too many ticks to label: the current month is shown above
+        slider["font"] = {"size": 1, "color": "rgba(0,0,0,0)"}
+    fig.update_layout(annotations=[note(last)], sliders=[slider], updatemenus=_play_buttons())
     fig.update_geos(
         projection_type="natural earth", showframe=False, showcoastlines=False,
         showcountries=True, countrycolor="#d1d5db", countrywidth=0.5, showland=True,
         landcolor="#eceff3", showocean=True, oceancolor="#f5f9fc", showlakes=False,
         lataxis_range=[-57, 84], bgcolor="white",
     )
-    _style(fig, "Where the hashrate was: share by country (CCAF Bitcoin Mining Map)",
-           height=560, legend_below=False, hovermode="closest")
+    title = "Where the hashrate was: share by country (CCAF Bitcoin Mining Map)"
+    if later:
+        title = ("Where the hashrate was, and is: share by country (CCAF to "
+                 f"{pd.Timestamp(observed[-1]):%b %Y}, then nowcast)")
+    _style(fig, title, height=560, legend_below=False, hovermode="closest")
     fig.update_layout(margin={"l": 10, "r": 10, "t": 64, "b": 90})
+    return fig
+
+
+def shares_over_time_figure(frame: pd.DataFrame | None = None, top: int = 8,
+                            bands: int = 4) -> go.Figure:
+    """Each country's share of the world's hashrate [%] month by month: CCAF's months exact,
+    then the nowcast's median with its 90 % band (for the ``bands`` largest), the boundary
+    marked. ``frame``: :func:`hashshift.atlas.shares_over_time` ``("country")`` (default)."""
+    from .. import atlas
+
+    d = atlas.shares_over_time("country") if frame is None else frame
+    d = d.copy()
+    d["month"] = pd.to_datetime(d["month"])
+    months = sorted(d["month"].unique())
+    newest = d[d["month"] == months[-1]].set_index("region_code")["share_pct_q50"]
+    peak = d.groupby("region_code")["share_pct_q50"].max()
+    codes = sorted(peak.index, key=lambda c: (str(c) == "OTHER", -float(newest.get(c, 0.0)),
+                                              -float(peak[c])))[:top]
+    obs = d.groupby("month")["observed"].all()
+    edge = max((m for m in months if obs[m]), default=None)
+    fig = go.Figure()
+    for i, code in enumerate(codes):
+        g = d[d["region_code"] == code].sort_values("month")
+        color = region_color(str(code))
+        if i < bands and edge is not None:
+            b = g[g["month"] >= edge]
+            _band(fig, b["month"], _round(b["share_pct_q05"]), _round(b["share_pct_q95"]),
+                  color=color, alpha=0.13, name=f"{region_label(str(code))}: 90 % band",
+                  legendgroup=str(code), showlegend=False)
+        fig.add_trace(go.Scatter(
+            x=g["month"], y=_round(g["share_pct_q50"]), mode="lines", name=region_label(str(code)),
+            legendgroup=str(code), line={"color": color, "width": 2},
+            hovertemplate=f"{region_label(str(code))} %{{y:.1f}} %<extra></extra>"))
+    if edge is not None and edge < months[-1]:
+        fig.add_vrect(x0=edge, x1=months[-1], fillcolor="rgba(251,146,60,0.08)", line_width=0)
+        fig.add_vline(x=edge, line={"color": NOWCAST_EDGE, "width": 1.5, "dash": "dash"})
+        fig.add_annotation(x=edge, y=1.0, yref="paper", xanchor="left", yanchor="bottom",
+                           text=f"nowcast → (as known on {d.attrs.get('as_of', '')})",
+                           showarrow=False, font={"size": 11, "color": NOWCAST_EDGE})
+        fig.add_annotation(x=edge, y=1.0, yref="paper", xanchor="right", yanchor="bottom",
+                           text="← observed (CCAF)", showarrow=False,
+                           font={"size": 11, "color": "#14532d"})
+    fig.update_yaxes(title_text="share of world hashrate [%]", ticksuffix=" %",
+                     rangemode="tozero")
+    _style(fig, "Share of the world's hashrate over time: observed, then nowcast (median, "
+                "90 % band)", height=480)
+    return fig
+
+
+def event_study_figure(study: Any) -> go.Figure:
+    """One natural experiment (:func:`hashshift.events.event_study`): the network's hashrate
+    [EH/s] per hour or day, the ``before`` and ``during`` windows shaded with their means."""
+    s = study.series
+    t = _naive(s["start"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=t, y=_round(s["hashrate_ehs"]), mode="markers", customdata=s["blocks"].astype(int),
+        name=f"hashrate per {study.resolution} (blocks × difficulty)",
+        marker={"color": MUTED, "size": 4},
+        hovertemplate="%{y:,.0f} EH/s (%{customdata} blocks)<extra></extra>"))
+    colors = {"before": SIM, "during": CUT}
+    for r in study.table.to_dict("records"):
+        a, b = _naive([r["start"]]).iloc[0], _naive([r["end"]]).iloc[0]
+        c = colors.get(str(r["window"]), MUTED)
+        fig.add_vrect(x0=a, x1=b, fillcolor=_rgba(c, 0.12), line_width=0)
+        fig.add_trace(go.Scatter(
+            x=[a, b], y=_round([r["hashrate_ehs"]] * 2), mode="lines",
+            name=f"{r['window']}: mean {r['hashrate_ehs']:,.1f} EH/s",
+            line={"color": c, "width": 3}, hoverinfo="skip"))
+    d = study.drop_pct
+    ev = study.event
+    fig.update_yaxes(title_text="hashrate [EH/s]", rangemode="tozero")
+    _style(fig, f"{ev['name']} ({ev['region']}): drop {d['drop_pct']:.1f} % "
+                f"(90 %: {d['lo_pct']:.1f} to {d['hi_pct']:.1f} %)", height=400,
+           hovermode="closest")
     return fig
 
 
@@ -417,6 +542,101 @@ def network_history(epochs: pd.DataFrame | None = None, *, cut_pct: float = -10.
     return fig
 
 
+#: Range buttons of the daily charts (as on the dashboard): 1 m, 6 m, 1 y, 3 y, all.
+RANGE_BUTTONS: dict[str, Any] = {
+    "buttons": [{"count": 1, "label": "1 m", "step": "month", "stepmode": "backward"},
+                {"count": 6, "label": "6 m", "step": "month", "stepmode": "backward"},
+                {"count": 1, "label": "1 y", "step": "year", "stepmode": "backward"},
+                {"count": 3, "label": "3 y", "step": "year", "stepmode": "backward"},
+                {"step": "all", "label": "all"}],
+    "x": 0.0, "xanchor": "left", "y": 1.02, "yanchor": "bottom", "font": {"size": 11},
+}
+
+
+def _last_year(days: pd.Series) -> list[str]:
+    end = pd.Timestamp(days.iloc[-1])
+    return [f"{end - pd.DateOffset(years=1):%Y-%m-%d}", f"{end:%Y-%m-%d}"]
+
+
+def _days(s: Any) -> list[str]:
+    """Dates as ``YYYY-MM-DD`` text (a third of the size of timestamps in the page)."""
+    return [f"{t:%Y-%m-%d}" for t in _naive(s)]
+
+
+def network_daily_figure(one: pd.DataFrame | None = None, week: pd.DataFrame | None = None,
+                         epochs: pd.DataFrame | None = None) -> go.Figure:
+    """The network's hashrate [EH/s] per UTC day: from the blocks mined that day (points) and
+    over the trailing 7 days (line, 90 % interval of the block process), beside the per-epoch
+    estimate; range buttons (1 m … all), opening on the last year, linear axis.
+
+    ``one``, ``week``: :func:`hashshift.history.hashrate_daily` with ``window_days`` 1 and 7;
+    ``epochs``: :func:`hashshift.history.hashrate` (per epoch; defaults: the bundled data)."""
+    from .. import history
+
+    one = history.hashrate_daily(window_days=1) if one is None else one
+    week = history.hashrate_daily(window_days=7) if week is None else week
+    ep = history.hashrate("epoch") if epochs is None else epochs
+    x1, x7 = _days(one["date"]), _days(week["date"])
+    fig = go.Figure()
+    _band(fig, x7, _round(week["hashrate_lo_ehs"], 3), _round(week["hashrate_hi_ehs"], 3),
+          color="#f59e0b", alpha=0.3, name="7 days: 90 % interval")
+    fig.add_trace(go.Scatter(
+        x=x1, y=_round(one["hashrate_ehs"], 3), mode="markers",
+        name="1 day (blocks that day)", marker={"color": "#9ca3af", "size": 3},
+        customdata=np.column_stack([np.asarray(_round(one["hashrate_lo_ehs"], 3), dtype=float),
+                                    np.asarray(_round(one["hashrate_hi_ehs"], 3), dtype=float),
+                                    one["blocks"].to_numpy(dtype=float)]).tolist(),
+        hovertemplate=("1 day: %{y:,.0f} EH/s (90 %: %{customdata[0]:,.0f}–"
+                       "%{customdata[1]:,.0f}; %{customdata[2]} blocks)<extra></extra>")))
+    fig.add_trace(go.Scatter(
+        x=x7, y=_round(week["hashrate_ehs"], 3), mode="lines", name="7 days",
+        line={"color": "#d97706", "width": 1.8},
+        hovertemplate="7 days: %{y:,.0f} EH/s<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=_naive(ep["first_time"]), y=_round(ep["hashrate_ehs"]), mode="lines",
+        name="per epoch (difficulty and epoch time)",
+        line={"color": SIM, "width": 1.2, "dash": "dot", "shape": "hv"},
+        hovertemplate="epoch mean: %{y:,.0f} EH/s<extra></extra>"))
+    fig.update_yaxes(title_text="hashrate [EH/s]", rangemode="tozero")
+    fig.update_xaxes(rangeselector=RANGE_BUTTONS, range=_last_year(pd.Series(one["date"])))
+    fig.update_layout(meta={"fit_y": True})  # the page fits y to the range shown
+    _style(fig, f"Hashrate per day, to {pd.Timestamp(one['date'].iloc[-1]):%d %B %Y} (1 and 7 "
+                "days, 90 % intervals)", height=460)
+    return fig
+
+
+def hashprice_daily_figure(daily: pd.DataFrame | None = None,
+                           market: pd.DataFrame | None = None) -> go.Figure:
+    """Hashprice [USD/(PH/s)/day] per UTC day at the difficulty in force
+    (:func:`hashshift.history.hashprice_daily`) beside the monthly means from miners' revenue;
+    range buttons (1 m … all), opening on the last year, linear axis."""
+    from .. import economics, history
+    from ..sources.bundled_observed import read_market_monthly
+
+    d = history.hashprice_daily() if daily is None else daily
+    m = read_market_monthly() if market is None else market
+    x = _naive(d["date"])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=_days(d["date"]), y=_round(d["hashprice_usd_ph_day"]), mode="lines",
+        name="per day (the difficulty that day; price and fees: the month's means)",
+        line={"color": "#16a34a", "width": 1.6},
+        hovertemplate="%{y:,.2f} USD/(PH/s)/day<extra></extra>"))
+    hp = economics.hashprice_from_revenue_usd_ph_day(m["revenue_usd_day"].to_numpy(float),
+                                                     m["hashrate_ehs"].to_numpy(float))
+    mid = pd.to_datetime(m["date"]) + pd.to_timedelta(m["days"] / 2.0, unit="D")
+    fig.add_trace(go.Scatter(
+        x=mid, y=_round(hp), mode="markers", name="monthly mean (miners' revenue / hashrate)",
+        marker={"color": REAL, "size": 5}, hovertemplate="month: %{y:,.2f}<extra></extra>"))
+    recent = d[x >= pd.Timestamp(_last_year(x)[0])]["hashprice_usd_ph_day"]
+    top = float(recent.max()) * 1.08 if len(recent) else None
+    fig.update_yaxes(title_text="USD/(PH/s)/day", range=[0, top] if top else None)
+    fig.update_xaxes(rangeselector=RANGE_BUTTONS, range=_last_year(x))
+    _style(fig, f"Hashprice per day, to {pd.Timestamp(x.iloc[-1]):%d %B %Y}", height=420)
+    fig.update_layout(meta={"fit_y": True})  # the page fits y to the range shown
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # A scenario result
 # ---------------------------------------------------------------------------------------------
@@ -458,14 +678,16 @@ def _events(result: Result) -> list[dict[str, Any]]:
 
 
 def _mark_events(fig: go.Figure, result: Result) -> None:
-    """Dotted vertical lines at each ban's effective date; labels of bans close in time are
-    stacked downwards so that they do not overlap."""
+    """Dotted vertical lines at each ban's effective date, labelled above the plotting area (a
+    label never covers a line, nor a subplot's title); labels of bans close in time are
+    stacked upwards."""
     start, end = _start(result), _end(result)
     bans = sorted((pd.Timestamp(str(ev.get("effective"))), str(ev.get("region")))
                   for ev in _events(result) if ev.get("kind") == "ban")
     span_days = max((end - start).days, 1)
     last_t: pd.Timestamp | None = None
     k = 0
+    top = 0
     for t, region in bans:
         if not start <= t <= end:
             continue
@@ -473,10 +695,14 @@ def _mark_events(fig: go.Figure, result: Result) -> None:
         k = k + 1 if close else 0
         if not close:
             last_t = t
+        top = max(top, k)
         fig.add_vline(x=t, line={"color": "#9ca3af", "width": 1, "dash": "dot"})
-        fig.add_annotation(x=t, y=1.0 - 0.05 * k, yref="paper", xanchor="left",
-                           yanchor="top", text=f"{region} ban", showarrow=False,
-                           font={"size": 10, "color": MUTED}, bgcolor="rgba(255,255,255,0.8)")
+        fig.add_annotation(x=t, y=1.0, yref="paper", xanchor="center", yanchor="bottom",
+                           yshift=19 + 13 * k, text=f"{region} ban", showarrow=False,
+                           font={"size": 10, "color": MUTED}, bgcolor="rgba(255,255,255,0.9)")
+    if bans:
+        # room above the plotting area for the stacked labels, under the title
+        fig.update_layout(meta={"ban_label_rows": top + 1})
 
 
 def sim_vs_real_figure(result: Result) -> go.Figure:

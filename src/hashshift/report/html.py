@@ -48,13 +48,16 @@ PLOT_CONFIG: dict[str, Any] = {
 
 
 class FigureSpec:
-    """A figure of the report with its id (file and div name), section and caption."""
+    """A figure of the report with its id (file and div name), section and caption, and HTML
+    shown under it (``extra_html``, e.g. a table of the figure's numbers)."""
 
-    def __init__(self, key: str, section: str, figure: go.Figure, caption: str):
+    def __init__(self, key: str, section: str, figure: go.Figure, caption: str,
+                 extra_html: str = ""):
         self.key = key
         self.section = section
         self.figure = figure
         self.caption = caption
+        self.extra_html = extra_html
 
 
 def report_figures(result: Result | None = None, *, observed: bool = True,
@@ -66,13 +69,28 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
     say = progress or (lambda _msg: None)
     out: list[FigureSpec] = []
     if observed:
+        from .. import atlas
+
+        say("the map's nowcast (a few seconds)")
+        nowcast = atlas.shares_over_time("country")
         say("mining map by country")
         out.append(FigureSpec(
-            "world-shares", "observed", figures.world_share_map(),
+            "world-shares", "observed", figures.world_share_map(nowcast=nowcast),
             "Each country's share of the network's hashrate, month by month (drag the slider "
-            "or press ▶). Countries CCAF does not list separately are grey; their total is "
-            "given above the map. Source: CCAF Bitcoin Mining Map (a sample of pools located "
-            "by IP address, see the caveat below)."))
+            "or press ▶): CCAF's published months first (white outlines; source: CCAF Bitcoin "
+            "Mining Map, a sample of pools located by IP address, see the caveat below), then "
+            f"the nowcast to the newest chain data as known on {nowcast.attrs['as_of']} "
+            "(orange outlines, labelled “NOWCAST, not observed”: median shares, the 90 % "
+            "interval in the hover). One colour scale for every month. Countries CCAF does not "
+            "list separately are grey."))
+        out.append(FigureSpec(
+            "shares-over-time", "observed", figures.shares_over_time_figure(nowcast),
+            "Each country's share of the world's hashrate from CCAF's first month to the "
+            "newest chain data: exact where CCAF published it, then the nowcast's median and "
+            "its 90 % band (shaded for the largest). The nowcast starts from CCAF's last map, "
+            "moves it by the map's own month-to-month dynamics, and weighs it by what the "
+            "chain showed on days when a region's miners stopped (see “Evidence from the "
+            "chain”)."))
         say("mining map by Chinese province")
         out.append(FigureSpec(
             "china-provinces", "observed", figures.china_province_map(),
@@ -86,6 +104,23 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "Top: hashrate implied by each epoch's difficulty and duration, with its 95 % "
             "interval. Middle: difficulty; red triangles mark retargets of −10 % or deeper. "
             "Bottom: every retarget [%] (axis clipped; hover for values). Dotted: halvings."))
+        say("daily hashrate and hashprice")
+        out.append(FigureSpec(
+            "network-daily", "observed", figures.network_daily_figure(),
+            "The network's hashrate per UTC day, from the blocks mined that day (grey points) "
+            "and over the trailing 7 days (line; band: 90 % interval of the block process) × "
+            "the difficulty in force; dotted: the per-epoch estimate above. A day has about 144 "
+            "blocks, so a single day's figure is only good to about ±15 %; the 7-day figure to "
+            "about ±6 %. Buttons: 1 m, 6 m, 1 y, 3 y, all (opens on the last year)."))
+        out.append(FigureSpec(
+            "hashprice-daily", "observed", figures.hashprice_daily_figure(),
+            "Hashprice: what one PH/s earns per day in expectation, at the difficulty in force "
+            "that day (exact, and the subsidy exact) — but the BTC price and the fees per block "
+            "are the month's means (the bundled market table is monthly), so day-to-day price "
+            "moves are not in it. Points: the monthly mean of miners' revenue / hashrate. "
+            "Buttons: 1 m … all."))
+    if observed:
+        out += _event_specs(say)
     if result is not None:
         say("simulated vs real")
         out.append(FigureSpec(
@@ -127,9 +162,52 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "electricity tariffs the scenario assumes in its largest regions; a machine whose "
             "break-even price falls below its site's tariff loses money."))
     if sweep is not None:
-        say("sweep sensitivity")
-        out += _tornado_specs(sweep)
+        say("sweep effects and sensitivity")
+        out += _effects_specs(sweep) + _tornado_specs(sweep)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Evidence from the chain: natural experiments
+# ---------------------------------------------------------------------------------------------
+def _event_specs(say: Callable[[str], None]) -> list[FigureSpec]:
+    from ..events import catalogue, event_study
+
+    say("natural experiments")
+    out = []
+    for name in catalogue()["event"]:
+        es = event_study(str(name))
+        ev = es.event
+        out.append(FigureSpec(
+            "event-" + str(name).replace("_", "-"), "evidence", figures.event_study_figure(es),
+            f"{ev['name']}: blocks per {es.resolution} × the difficulty in force give the "
+            "network's hashrate (grey points); blue: the quiet window before, red: the event. "
+            f"Stopped fraction of the region: {ev['stopped_lo'] * 100:.0f}–"
+            f"{ev['stopped_hi'] * 100:.0f} % ({ev['stopped_basis']}). Sources: {ev['sources']}.",
+            extra_html=_event_table(es)))
+    return out
+
+
+def _event_table(es: Any) -> str:
+    ev, d, s = es.event, es.drop_pct, es.share_pct
+    def hour(t: Any) -> str:
+        return f"{t:%Y-%m-%d %H:%M}"
+
+    rows = "".join(
+        f"<tr><td>{_e(r['window'])}</td><td>{hour(r['start'])}</td><td>{hour(r['end'])}</td>"
+        f"<td class=num>{r['seconds'] / 3600:,.0f}</td><td class=num>{r['blocks']:,.0f}</td>"
+        f"<td class=num>{r['hashrate_ehs']:,.1f}</td></tr>" for r in es.table.to_dict("records"))
+    return (
+        '<table class="event-table"><tr><th>window</th><th>from (UTC)</th><th>to (UTC)</th>'
+        "<th class=num>hours</th><th class=num>blocks</th><th class=num>EH/s</th></tr>"
+        f"{rows}</table>"
+        f'<p class="note">Drop of the network\'s hashrate: <b>{d["drop_pct"]:.1f} %</b> — 90 %: '
+        f'{d["poisson_lo_pct"]:.1f} to {d["poisson_hi_pct"]:.1f} % from the block process '
+        f'alone (exact Poisson interval), {d["lo_pct"]:.1f} to {d["hi_pct"]:.1f} % with the '
+        "background spread of ordinary windows. Implied share of "
+        f'{_e(ev["region"])}: <b>{s["point_low_pct"]:.1f}–{s["point_high_pct"]:.1f} %</b> '
+        f'(drop ÷ stopped fraction; with the drop\'s interval {s["low_pct"]:.1f}–'
+        f'{s["high_pct"]:.1f} %).</p>')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,23 +216,16 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
 #: Tornado charts in the report: the first headline metrics that have a sensitivity row.
 SWEEP_TORNADOES = 4
 
-#: Unit and meaning of the sweep's headline metrics (hashshift.sweep.outcome_metrics).
-_METRICS: dict[str, tuple[str, str]] = {
-    "trough_drop_pct": ("%", "lowest daily world hashrate vs the first day"),
-    "trough_hashrate_ehs": ("EH/s", "lowest daily world hashrate"),
-    "largest_cut_pct": ("%", "most negative retarget (among epochs every path completed)"),
-    "days_to_recover": ("days", "from the trough back to the first day's hashrate (undefined "
-                                "when not within the horizon)"),
-    "final_hashrate_ehs": ("EH/s", "world hashrate on the last day"),
-    "emissions_change_pct": ("%", "world emissions, last vs first day"),
-    "exited_ehs": ("EH/s", "machines that left the network by the last day"),
-    "max_share_gain_pp": ("pp", "largest gain of one region's share of world hashrate"),
-}
-
-
 def _metric_name(metric: str) -> str:
-    unit = _METRICS.get(metric, ("", ""))[0]
-    return f"{metric} [{unit}]" if unit else metric
+    from ..sim.outcomes import metric_label
+
+    return metric_label(metric)
+
+
+def _meaning(metric: str) -> str:
+    from ..sim.outcomes import METRIC_INFO
+
+    return METRIC_INFO[metric][2] if metric in METRIC_INFO else "an outcome metric"
 
 
 def _tornado_metrics(sweep: SweepResult) -> list[str]:
@@ -172,26 +243,112 @@ def _tornado_specs(sweep: SweepResult) -> list[FigureSpec]:
     for metric in _tornado_metrics(sweep):
         d = sens[sens["metric"] == metric]
         n = int(d["n"].iloc[0])
-        caption = (
-            f"{metric}: {_METRICS.get(metric, ('', 'an outcome metric'))[1]}, one value per "
-            f"task (the mean over its Monte Carlo paths). The line is its mean over the {n} "
-            "tasks where it is defined; for each axis, the blue bar goes to the metric's mean "
-            "over the tasks at the axis's low end and the red bar to its mean at the high end "
-            "(the lowest and highest value; more than 12 distinct values: the lowest and "
-            "highest fifth of the samples; categorical axes: the levels with the lowest and "
-            "highest mean), labelled with the axis values. Widest swing on top. Hover: SRC, "
-            "the standardized regression coefficient of a linear fit on the numeric axes")
+        caption = (f"{_metric_name(metric)}: {_meaning(metric)}; mean over the {n} tasks where "
+                   "it is defined")
         r2 = d["r2"].dropna()
-        caption += f" (R² = {float(r2.iloc[0]):.2f})" if len(r2) else ""
-        if d["s1"].notna().any():
-            caption += ("; Sobol' first-order (S1) and total (ST) indices of the saltelli "
-                        "design: the share of the metric's variance due to the axis alone, "
-                        "and including its interactions")
+        caption += f"; linear fit R² = {float(r2.iloc[0]):.2f}" if len(r2) else ""
         out.append(FigureSpec(
             "tornado-" + metric.replace("_", "-"), "sensitivity",
-            tornado_figure(sens, metric, title=f"What moves {_metric_name(metric)}"),
-            caption + "."))
+            tornado_figure(sens, metric, title=f"What moves the {_metric_name(metric)}"),
+            caption + ". How to read it: above the charts."))
     return out
+
+
+def _pairing(sweep: SweepResult) -> str:
+    from ..sweep.results import counterfactual_label
+
+    plan = _plan(sweep)
+    if plan is None:
+        return "against the counterfactual task"
+    n = plan.spec.sweep.paths
+    if plan.spec.sweep.common_random_numbers:
+        return (f"against {counterfactual_label(plan)}, path by path: every task runs from the "
+                f"same seed ({plan.tasks[0].seed}), so path i of a task and path i of its "
+                "counterfactual share their random draws (common random numbers) and their "
+                f"difference is the policy's; median and 90 % interval of the {n} paired "
+                "differences")
+    return (f"against {counterfactual_label(plan)}, path by path; the tasks have their own "
+            "seeds (common_random_numbers = false), so the differences include Monte Carlo "
+            f"noise; median and 90 % interval of {n} differences")
+
+
+def _effects_specs(sweep: SweepResult) -> list[FigureSpec]:
+    from ..sim.outcomes import EFFECTS
+    from ..sweep.results import counterfactual_label
+    from .sensitivity import CHART_EFFECTS, effects_figure
+
+    eff = sweep.effects
+    if not len(eff):
+        return []
+    plan = _plan(sweep)
+    against = counterfactual_label(plan) if plan is not None else "the counterfactual"
+    meaning = {
+        "low_point_pct": "the largest shortfall of the world hashrate (weekly) against the "
+                         "same path without the policy; 0 when it never falls short",
+        "mean_hashrate_pct": "the path's mean world hashrate over the horizon vs without the "
+                             "policy",
+        "retarget_cut_pp": "the path's most negative retarget minus the counterfactual's "
+                           "(a cut the counterfactual does not have counts as 0 % there); "
+                           "negative: a deeper cut",
+        "emissions_change_mt_yr": "the path's mean world emissions over the horizon minus the "
+                                  "counterfactual's",
+    }
+    out = []
+    for e in CHART_EFFECTS:
+        if e not in set(eff["effect"]):
+            continue
+        title, unit = EFFECTS[e]
+        out.append(FigureSpec(
+            "effect-" + e.replace("_", "-"), "sensitivity",
+            effects_figure(eff, e, against=against,
+                           title=f"Effect on the {title} [{unit}], largest loss on top"),
+            f"{title[0].upper()}{title[1:]} [{unit}]: {meaning[e]}. One row per task, "
+            f"{_pairing(sweep)}. The line at 0 is no effect."))
+    return out
+
+
+def _sweep_effects_html(sweep: SweepResult) -> str:
+    from ..sim.outcomes import EFFECTS
+
+    eff = sweep.effects
+    if not len(eff):
+        return ""
+    shown = [e for e in EFFECTS if e in set(eff["effect"])]
+    head = ("<tr><th>task</th>" + "".join(
+        f"<th class=num>{_e(EFFECTS[e][0])} [{_e(EFFECTS[e][1])}]</th>" for e in shown)
+        + "</tr>")
+    order = eff[eff["effect"] == shown[0]].sort_values(["q50", "mean"], kind="stable")["task"]
+    by = eff.set_index(["task", "effect"])
+    body = ""
+    for t in order:
+        cells = ""
+        for e in shown:
+            r = by.loc[(t, e)]
+            cells += (f'<td class=num data-effect="{_e(e)}" data-value="{float(r["q50"])!r}">'
+                      f"{_num(r['q50'])} <span class=note>[{_num(r['q05'])}, "
+                      f"{_num(r['q95'])}]</span></td>")
+        body += (f'<tr data-task="{int(t)}"><td>{_e(by.loc[(t, shown[0]), "label"])}</td>'
+                 f"{cells}</tr>")
+    return ('<div class="card"><h3>Effects against the counterfactual</h3>'
+            f"<p class=note>Each cell: median [90 % interval] of the paired differences, "
+            f"{_e(_pairing(sweep))}. Largest loss at the low point first.</p>"
+            f'<div style="overflow-x:auto"><table class="sweep-effects">{head}{body}</table>'
+            "</div></div>")
+
+
+#: How to read the tornado charts: said once, above them (not in every caption).
+TORNADO_GUIDE = (
+    "How to read the tornado charts (numeric axes only; categorical axes are compared by their "
+    "effects above): one value per task (the mean over its Monte Carlo paths). "
+    "The vertical line is the metric's mean over the tasks where it is defined; for each axis, "
+    "the blue bar goes to the metric's mean over the tasks at the axis's low end and the red "
+    "bar to its mean at the high end (the lowest and highest value; more than 12 distinct "
+    "values: the lowest and highest fifth of the samples), labelled with the axis values; "
+    "widest swing on top. Hover a "
+    "bar for its SRC, the standardized regression coefficient of a linear fit on the numeric "
+    "axes (the metric's change, in standard deviations, per standard deviation of the axis), "
+    "and, for a saltelli design, Sobol' first-order (S1) and total (ST) indices (the share of "
+    "the metric's variance due to the axis alone, and with its interactions).")
 
 
 def _num(v: Any) -> str:
@@ -248,7 +405,7 @@ def _sweep_intro_html(sweep: SweepResult) -> str:
         meta = plan.spec.sweep
         if meta.description:
             rows.append(("description", meta.description))
-        rows += [("spec", plan.source),
+        rows += [("spec", _file_name(plan.source)),
                  ("base scenario", f"{plan.base.scenario.name} (from "
                                    f"{plan.base.scenario.as_of}, "
                                    f"{plan.base.scenario.horizon_days} days in the file)"),
@@ -257,7 +414,8 @@ def _sweep_intro_html(sweep: SweepResult) -> str:
     rows.append(("tasks finished", f"{finished} of {s.total}"))
     if plan is not None:
         rows.append(("paths per task", plan.spec.sweep.paths))
-    rows += [("failed tasks", len(sweep.failures)), ("work folder", str(sweep.work_dir))]
+    rows += [("failed tasks", len(sweep.failures)),
+             ("work folder", f"{_file_name(sweep.work_dir)} (hashshift sweep --work)")]
     head = ("<tr><th>axis</th><th>scenario field</th><th>kind</th><th>range or levels</th>"
             "<th>values in the finished tasks</th></tr>")
     body = ""
@@ -306,7 +464,7 @@ def _sweep_distribution_html(sweep: SweepResult) -> str:
             v = float(np.quantile(y, q)) if y.size else float("nan")
             cells += f'<td class=num data-value="{v!r}">{_num(v)}</td>'
         body += (f'<tr data-metric="{_e(m)}"><td><code>{_e(_metric_name(m))}</code></td>'
-                 f"<td>{_e(_METRICS.get(m, ('', ''))[1])}</td>"
+                 f"<td>{_e(_meaning(m))}</td>"
                  f"<td class=num>{y.size}</td>{cells}</tr>")
     return ('<div class="card"><h3>The outcomes across tasks</h3>'
             "<p class=note>Each task's value is the mean over its Monte Carlo paths; the "
@@ -319,12 +477,18 @@ def _sweep_sensitivity_html(sweep: SweepResult, top: int = 8) -> str:
     sens = sweep.sensitivity
     metrics = _tornado_metrics(sweep)
     if not metrics:
+        if not any(k == "numeric" for k in sweep.axis_kinds.values()):
+            return ('<div class="card"><p class="note">No sensitivity ranges: every axis is '
+                    "categorical, and its levels are compared by their effects above."
+                    "</p></div>")
         return ('<div class="card"><p class="note">No sensitivity: fewer than two finished '
                 "tasks with a defined value.</p></div>")
     sobol = bool(sens["s1"].notna().any())
     head = ("<tr><th>metric</th><th>axis</th><th>low end → high end (mean of the metric)</th>"
-            "<th class=num>swing</th><th class=num>SRC</th>"
-            + ("<th class=num>S1</th><th class=num>ST</th>" if sobol else "") + "</tr>")
+            "<th class=num>swing</th><th class=num title=\"standardized regression "
+            "coefficient\">SRC</th>"
+            + ("<th class=num title=\"Sobol' first-order index\">S1</th><th class=num "
+               "title=\"Sobol' total index\">ST</th>" if sobol else "") + "</tr>")
     body = ""
     for m in metrics:
         d = sens[sens["metric"] == m].sort_values("swing", ascending=False, kind="stable")
@@ -336,10 +500,12 @@ def _sweep_sensitivity_html(sweep: SweepResult, top: int = 8) -> str:
                      f"<td class=num>{_num(r.src)}</td>"
                      + (f"<td class=num>{_num(r.s1)}</td><td class=num>{_num(r.st)}</td>"
                         if sobol else "") + "</tr>")
-    note = ("low/high end: the metric's mean over the tasks at the axis's lowest and highest "
-            "value (categorical axes: the levels with the lowest and highest mean); swing: "
-            "their difference; SRC: standardized regression coefficient (numeric axes)"
-            + ("; S1/ST: Sobol' first-order and total indices" if sobol else "")
+    note = ("numeric axes only (categorical ones are compared by their effects); low/high "
+            "end: the metric's mean over the tasks at the axis's lowest and highest value; "
+            "swing: their difference; SRC: standardized regression coefficient of a linear fit: "
+            "the metric's change, in standard deviations, per standard deviation of the axis"
+            + ("; S1/ST: Sobol' first-order and total indices: the share of the metric's "
+               "variance due to the axis alone, and with its interactions" if sobol else "")
             + f". Up to {top} axes per metric, widest swing first.")
     return ('<div class="card"><h3>Sensitivity table</h3>'
             f'<table class="sweep-sensitivity">{head}{body}</table>'
@@ -398,6 +564,61 @@ footer { color:var(--muted); font-size:12.5px; padding:26px 0 40px; }
 """
 
 _HELPER_JS = """
+window.hsCsv = function (gd) {
+  // every trace (and every animation frame) as rows: what the figure draws, nothing else
+  var cell = function (a, k) {
+    if (a === undefined || a === null) { return ""; }
+    if (typeof a === "string" || typeof a === "number") { return k === 0 ? a : ""; }
+    var v = a[k];
+    if (v === undefined || v === null) { return ""; }
+    return Array.isArray(v) ? v.join("; ") : v;
+  };
+  var q = function (v) {
+    var t = String(v);
+    return /[",\\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+  };
+  var rows = [["frame", "trace", "x", "y", "location", "z", "text", "customdata"]];
+  var add = function (frame, traces, map) {
+    (traces || []).forEach(function (t, i) {
+      var base = gd.data[map && map[i] !== undefined ? map[i] : i] || {};
+      var name = t.name || base.name || (base.legendgroup ? base.legendgroup + " (lower edge)"
+                                                          : "trace " + (i + 1));
+      var n = Math.max((t.x || []).length, (t.y || []).length, (t.locations || []).length,
+                       (t.z || []).length);
+      for (var k = 0; k < n; k++) {
+        rows.push([frame, name, cell(t.x, k), cell(t.y, k), cell(t.locations, k), cell(t.z, k),
+                   cell(t.text, k), cell(t.customdata, k)]);
+      }
+    });
+  };
+  var frames = (gd._transitionData && gd._transitionData._frames) || [];
+  if (frames.length) {
+    frames.forEach(function (f) { add(f.name, f.data, f.traces); });
+  } else {
+    add("", gd.data);
+  }
+  return rows.map(function (r) { return r.map(q).join(","); }).join("\\n") + "\\n";
+};
+window.hsFitY = function (gd) {
+  // a linear y axis fitted to the x range shown (plotly fits y to all the data)
+  var fit = function () {
+    var xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    if (!xa || !ya || ya.type === "log") { return; }
+    var lo = xa.r2c(xa.range[0]), hi = xa.r2c(xa.range[1]), top = 0;
+    gd.data.forEach(function (t) {
+      if (!t.x || !t.y) { return; }
+      for (var k = 0; k < t.x.length; k++) {
+        var c = xa.d2c(t.x[k]), y = t.y[k];
+        if (c >= lo && c <= hi && y !== null && y > top) { top = y; }
+      }
+    });
+    if (top > 0) { Plotly.relayout(gd, {"yaxis.range": [0, top * 1.06]}); }
+  };
+  gd.on("plotly_relayout", function (ev) {
+    if (Object.keys(ev).some(function (k) { return k.indexOf("xaxis") === 0; })) { fit(); }
+  });
+  fit();
+};
 window.hsPlot = function (id, fig, config) {
   var gd = document.getElementById(id);
   var fix = function (traces) {
@@ -420,6 +641,15 @@ window.hsPlot = function (id, fig, config) {
   return Plotly.newPlot(gd, fig.data, fig.layout, config).then(function () {
     return (fig.frames && fig.frames.length) ? Plotly.addFrames(gd, fig.frames) : null;
   }).then(function () {
+    if (fig.layout.meta && fig.layout.meta.fit_y) { window.hsFitY(gd); }
+    var link = document.querySelector('a.csv[data-figure="' + gd.dataset.figure + '"]');
+    if (link) {
+      link.addEventListener("click", function () {
+        var blob = new Blob([window.hsCsv(gd)], {type: "text/csv"});
+        link.href = URL.createObjectURL(blob);
+      });
+      link.hidden = false;
+    }
     gd.setAttribute("data-rendered", "true");
   }).catch(function (e) {
     gd.setAttribute("data-rendered", "error");
@@ -427,6 +657,17 @@ window.hsPlot = function (id, fig, config) {
   });
 };
 """
+
+
+def _file_name(path: Any) -> str:
+    """A file's name without the folders above it: a report is shared, the machine's layout
+    is not."""
+    if path is None or str(path) == "":
+        return "–"
+    text = str(path)
+    if "/" not in text and "\\" not in text:
+        return text
+    return text.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
 
 def _e(text: Any) -> str:
@@ -471,7 +712,10 @@ def _figure_html(spec: FigureSpec, store: _GeoStore) -> str:
         f'<div class="card figure" id="card-{_e(spec.key)}">'
         f'<div id="{_e(div_id)}" class="plot" data-figure="{_e(spec.key)}" '
         f'style="height:{height}px"></div>'
-        f'<p class="caption">{_e(spec.caption)}</p></div>\n'
+        f'<p class="caption">{_e(spec.caption)}</p>'
+        f'<p class="csv-row"><a class="csv" hidden data-figure="{_e(spec.key)}" '
+        f'download="hashshift-{_e(spec.key)}.csv" href="#">Download the data (CSV)</a></p>'
+        f'{spec.extra_html}</div>\n'
         f'<script>hsPlot("{div_id}",{payload},{json.dumps(config)});</script>\n'
     )
 
@@ -509,7 +753,7 @@ def _inputs_html(result: Result, scenario_source: str | None) -> str:
     meta = sc.get("scenario", {}) or {}
     parts: list[str] = []
     rows = [("name", meta.get("name", "")), ("description", meta.get("description", "")),
-            ("file", scenario_source or "–"),
+            ("file", _file_name(scenario_source)),
             ("as of (forecast start)", f"{meta.get('as_of')}: as known on that day (every "
                                        "dataset read is listed below with its newest "
                                        "publication date)"),
@@ -535,6 +779,13 @@ def _inputs_html(result: Result, scenario_source: str | None) -> str:
                      f"</h3><p>{verdict}.</p><table><tr><th>dataset</th><th>source</th>"
                      f"<th>newest publication date used</th></tr>{rows_v}</table></div>")
 
+    from ..freshness import extrapolated
+
+    beyond = extrapolated(meta.get("as_of")) if meta.get("as_of") else []
+    if beyond:
+        parts.append('<div class="card" id="extrapolated"><h3>What this run extrapolates</h3>'
+                     "<p class=note>Bundled data that end before the as-of date:</p><ul>"
+                     + "".join(f"<li>{_e(x['note'])}</li>" for x in beyond) + "</ul></div>")
     prov = cfg.get("provenance", {}) or {}
     if prov:
         parts.append('<div class="card"><h3>Where the inputs come from</h3>'
@@ -600,17 +851,36 @@ def _inputs_html(result: Result, scenario_source: str | None) -> str:
     return "".join(parts)
 
 
+def _freshness_html() -> str:
+    from ..freshness import freshness
+
+    f = freshness()
+    rows = "".join(
+        f"<tr><td>{_e(r['dataset'])}</td><td>{_e(r['what'])}</td><td>{_e(r['first'])}</td>"
+        f"<td>{_e(r['last'])}</td><td class=num>{int(r['age_days']):,}</td>"
+        f"<td>{_e(r['public'])}</td></tr>" for r in f.to_dict("records"))
+    return ('<div class="card" id="freshness"><h3>How far the data reach</h3>'
+            f"<p class=note>Ages are counted to the day this report was made "
+            f"({_e(f.attrs['today'])}); everything bundled was public by "
+            f"{_e(f.attrs['newest_day'])}.</p><table><tr><th>dataset</th><th>covers</th>"
+            "<th>first</th><th>last</th><th class=num>age [days]</th><th>public since</th>"
+            f"</tr>{rows}</table></div>")
+
+
 def _about_html() -> str:
     from .. import geography
 
     files = assets.vendored_files()
-    return (
+    return _freshness_html() + (
         '<div class="card"><h3>Data</h3><p class="note">'
         f"Mining map: {_e(geography.SOURCE)}. Caveat: {_e(geography.CAVEAT)}</p>"
         '<p class="note">Chain history: the epoch table bundled with hashshift (difficulty, '
         "retargets and epoch times from block headers); hashrate is implied by difficulty and "
-        "epoch duration, with a 95 % interval. Hashprice: monthly revenue and hashrate means "
-        "bundled with hashshift (see hashshift/data/SOURCES.md).</p></div>"
+        "epoch duration, with a 95 % interval; per day from the blocks mined and the difficulty, "
+        "with a 90 % interval. Hashprice: per day at the difficulty in force, with the month's "
+        "mean price and fees; monthly from miners' revenue and hashrate (see "
+        "hashshift/data/SOURCES.md). Every chart's numbers: “Download the data (CSV)” under it."
+        "</p></div>"
         '<div class="card"><h3>Offline by construction</h3><p class="note">'
         "This file needs no network: plotly.js "
         f"{_e(assets.plotly_version())} (MIT) is inside it once, the world base map "
@@ -655,14 +925,26 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
                     + inputs_html + "</section>")
     if sweep is not None:
         nav.append(("sweep", "Sweep"))
-        body.append(f'<section id="sweep"><h2>Sensitivity: sweep {_e(sweep.name)}</h2>'
-                    + _sweep_intro_html(sweep) + _sweep_distribution_html(sweep)
+        guide = (f'<p class="note guide">{_e(TORNADO_GUIDE)}</p>'
+                 if len(sweep.sensitivity) else "")
+        body.append(f'<section id="sweep"><h2>Sweep {_e(sweep.name)}: effects and '
+                    'sensitivity</h2>'
+                    + _sweep_intro_html(sweep) + _sweep_effects_html(sweep)
+                    + _sweep_distribution_html(sweep) + guide
                     + "".join(by_section.get("sensitivity", []))
                     + _sweep_sensitivity_html(sweep) + "</section>")
     if by_section.get("observed"):
         nav.append(("observed", "Observed"))
         body.append('<section id="observed"><h2>Observed: where the hashrate was, and the '
                     'network\'s history</h2>' + "".join(by_section["observed"]) + "</section>")
+    if by_section.get("evidence"):
+        nav.append(("evidence", "Evidence from the chain"))
+        body.append('<section id="evidence"><h2>Evidence from the chain: natural '
+                    "experiments</h2><p class=note>When a region's miners stop on known dates, "
+                    "the network's block rate drops by about that region's share of the "
+                    "hashrate times the fraction that stopped. Each event is measured from the "
+                    "chain itself; the nowcast of the map weighs these measurements.</p>"
+                    + "".join(by_section["evidence"]) + "</section>")
     nav.append(("about", "Data & offline"))
     body.append(f'<section id="about"><h2>Data and how this file works offline</h2>'
                 f"{_about_html()}</section>")
@@ -692,7 +974,7 @@ def render_html(specs: list[FigureSpec], *, title: str, subtitle: str,
         *body,
         "</main>",
         f'<footer><div class="wrap">Made with hashshift {_e(__version__)} · plotly.js '
-        f"{_e(assets.plotly_version())} · {_e(subtitle)}</div></footer>",
+        f"{_e(assets.plotly_version())}</div></footer>",
         "</body>",
         "</html>",
         "",
@@ -737,7 +1019,10 @@ def build_report(out: str | Path = "report.html", result: Result | None = None, 
         inputs = ""
     else:
         title = title or "hashshift report: the observed network"
-        subtitle = f"bundled history and CCAF mining map · generated {now:%Y-%m-%d %H:%M %Z}"
+        from ..freshness import newest_day
+
+        subtitle = (f"bundled data as known on {newest_day()} (chain, market, CCAF map and "
+                    f"its nowcast) · generated {now:%Y-%m-%d %H:%M %Z}")
         inputs = ""
     say("writing HTML")
     doc = render_html(specs, title=title, subtitle=subtitle, observed=obs_n, scenario=sc_n,

@@ -40,7 +40,7 @@ from ..units import (
     TH,
     TWH_YR_PER_GW,
 )
-from .fleet import ClassSet, class_set
+from .fleet import ClassSet, calibrate_mix, class_set
 from .migration import DelayPipeline, logit_shares
 from .network import EpochLog, advance_day, bits_to_difficulty, start_network
 from .policy import Timeline, build_timeline
@@ -50,6 +50,8 @@ __all__ = ["Inputs", "Result", "resolve", "resolved_summary", "run"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 Q_NAMES = ("q05", "q25", "q50", "q75", "q95")
+#: spawn_key of the streams of the parameter priors (policy events use 3: policy.POLICY_STREAM)
+PRIOR_STREAM = 4
 REGIONAL_PATHS = 500  # regional quantiles come from the first paths (i.i.d.; enough for bands)
 CAPACITY_HEADROOM = 0.20  # spare capacity at as_of, share of installed MW (judgement)
 
@@ -197,6 +199,13 @@ def _resolve(scenario: Scenario) -> Inputs:
         share_samples /= share_samples.sum(axis=1, keepdims=True)
 
     classes = class_set(scenario.machine_class, start)
+    market = read_market_monthly(as_of=start)
+    if market.empty:
+        raise EngineError(f"no market data were public on {start}")
+    if scenario.machine_class is None:
+        classes, calibration = calibrate_mix(classes, scenario.initial.fleet_mix, market, start,
+                                             scenario.miners.pue, scenario.miners.uptime)
+        notes["fleet"] = calibration.note()
     defaults = read_sim_regions(as_of=start).set_index("region_code")
     if defaults.empty or "OTHER" not in defaults.index:
         raise EngineError(f"no regional tariff and risk defaults were public on {start} (the "
@@ -207,12 +216,20 @@ def _resolve(scenario: Scenario) -> Inputs:
     days = [start + timedelta(days=i) for i in range(horizon)]
 
     table = {col: defaults[col].astype(float).to_dict() for col in ("price_usd_kwh", "risk")}
+    vintage = defaults["published"].to_dict()
 
     def default(code: str, col: str) -> float:
-        for c in (code, regions.parent_code(code) if "-" in code else code, "OTHER"):
-            if c in table[col]:
-                return float(table[col][c])
-        return float(table[col]["OTHER"])
+        """The region's own judgement, else its country's, else OTHER's; a country's newer
+        judgement replaces an older one of its subdivision (CN in 2025 over CN-XJ in 2021)."""
+        chain = [c for c in dict.fromkeys((code, regions.parent_code(code), "OTHER"))
+                 if c in table[col]]
+        if not chain:
+            return float(table[col]["OTHER"])
+        best = chain[0]
+        for c in chain[1:]:
+            if c != "OTHER" and vintage[c] > vintage[best]:
+                best = c
+        return float(table[col][best])
 
     price = np.array([specs[c].price_usd_kwh if c in specs and specs[c].price_usd_kwh is not None
                       else default(c, "price_usd_kwh") for c in names])
@@ -261,9 +278,6 @@ def _resolve(scenario: Scenario) -> Inputs:
         notes["supply"] = (f"{deliveries:.2f} EH/s per month: hashrate trend of the year "
                            "before as_of")
 
-    market = read_market_monthly(as_of=start)
-    if market.empty:
-        raise EngineError(f"no market data were public on {start}")
     btc, fees = _market_paths(scenario, market, days, t0, notes)
     hp_before, hp_ref = _hashprice_before(market, start, scenario.supply.lag_days)
     notes["supply_response"] = (
@@ -745,8 +759,14 @@ class _Simulation:
         self.pipe = DelayPipeline(paths, r, c, median, sc.migration.delay_sigma)
         sd = sc.supply.uncertainty
         self.supply_scale = np.exp(sd * rng.standard_normal(paths) - 0.5 * sd * sd)
+        # Priors added later draw from their own streams, so the draws above stay as they were.
+        rng_build = np.random.default_rng(
+            np.random.SeedSequence(sc.scenario.seed, spawn_key=(PRIOR_STREAM, 0)))
+        self.build_days = sc.migration.build_days * np.exp(
+            sc.migration.build_days_uncertainty * rng_build.standard_normal(paths))
+        self._build_rate = (7.0 / self.build_days).astype(f32)  # a week's share, per path
         self.tl: Timeline = build_timeline(sc, inp.regions, inp.specs,
-                                           inp.start, inp.horizon, paths, rng)
+                                           inp.start, inp.horizon, paths, sc.scenario.seed)
         # the regions a ban covers, and the share of their machines stopped so far
         self._banned = np.flatnonzero(np.any([b.mask > 0 for b in self.tl.bans], axis=0)) \
             if self.tl.bans else np.empty(0, dtype=np.intp)
@@ -948,7 +968,8 @@ class _Simulation:
         # Hosts build for machines that wait: a new site takes `build_days` to energise, so the
         # queue's power is added at 1/build_days per day (not where a ban was announced).
         need -= admitted_mw  # waiting
-        need *= (open_mask * (7.0 / self.sc.migration.build_days)).astype(f32)[:, None]
+        need *= open_mask[:, None]
+        need *= self._build_rate  # each path's 7 / build_days (paths, float32)
         self.built_mw += need
 
     def _decide_running(self, t: int, rev: np.ndarray, tariff: np.ndarray) -> None:

@@ -30,11 +30,17 @@ if TYPE_CHECKING:
     from .engine import Result
 
 __all__ = [
+    "EFFECTS",
     "HEADLINE_METRICS",
+    "METRIC_INFO",
+    "PATH_METRICS",
     "WORLD_METRICS",
     "band",
     "largest_cut",
+    "metric_label",
     "outcome_metrics",
+    "paired_effects",
+    "path_outcomes",
     "share_shifts",
     "summarise",
     "trough",
@@ -51,6 +57,37 @@ HEADLINE_METRICS = (
     "trough_drop_pct", "trough_hashrate_ehs", "largest_cut_pct", "days_to_recover",
     "final_hashrate_ehs", "emissions_change_pct", "exited_ehs", "max_share_gain_pp",
 )
+
+#: Title, unit and meaning of each headline metric (one value per task: the median over its
+#: paths), for tables and charts.
+METRIC_INFO: dict[str, tuple[str, str, str]] = {
+    "trough_drop_pct": ("drop to the trough", "%",
+                        "lowest daily world hashrate vs the first day"),
+    "trough_hashrate_ehs": ("hashrate at the trough", "EH/s", "lowest daily world hashrate"),
+    "largest_cut_pct": ("largest retarget cut", "%",
+                        "most negative retarget among the epochs every path completed "
+                        "(undefined when no retarget is negative)"),
+    "days_to_recover": ("days to recover", "days",
+                        "from the trough back to the first day's hashrate (undefined when not "
+                        "within the horizon)"),
+    "final_hashrate_ehs": ("hashrate on the last day", "EH/s", "world hashrate on the last day"),
+    "emissions_change_pct": ("emissions change", "%", "world emissions, last vs first day"),
+    "exited_ehs": ("hashrate that left", "EH/s", "machines that left the network by the last day"),
+    "max_share_gain_pp": ("largest share gain", "pp",
+                          "largest gain of one region's share of world hashrate"),
+}
+
+
+def metric_label(name: str) -> str:
+    """``"drop to the trough [%]"`` for a metric of :data:`METRIC_INFO` or :data:`EFFECTS`;
+    other names as they are."""
+    if name in METRIC_INFO:
+        title, unit, _ = METRIC_INFO[name]
+    elif name in EFFECTS:
+        title, unit = EFFECTS[name]
+    else:
+        return name
+    return f"{title} [{unit}]"
 
 
 def band(row: Any) -> dict[str, float]:
@@ -195,4 +232,123 @@ def outcome_metrics(result: Result) -> dict[str, float]:
         for region, change in sorted(zip(shifts["region"], shifts["change_pp"], strict=True)):
             out[f"share_shift_pp:{region}"] = float(change)
         out["max_share_gain_pp"] = float(shifts["change_pp"].max())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# per path, and effects against a counterfactual
+# ---------------------------------------------------------------------------------------------
+#: Per-path outcomes (:func:`path_outcomes`) and their units; besides these, the path's world
+#: hashrate every :data:`SERIES_STEP_DAYS` days as ``hashrate_ehs@d<day>`` [EH/s].
+PATH_METRICS: dict[str, str] = {
+    "trough_hashrate_ehs": "EH/s", "final_hashrate_ehs": "EH/s", "mean_hashrate_ehs": "EH/s",
+    "largest_cut_pct": "%", "days_to_recover": "days", "emissions_mean_mt_yr": "MtCO2e/yr",
+}
+#: Spacing of the per-path hashrate series kept for effects [days].
+SERIES_STEP_DAYS = 7
+SERIES_PREFIX = "hashrate_ehs@d"
+
+#: Effects of a policy against its counterfactual (:func:`paired_effects`): name -> (title,
+#: unit), in display order. Negative = the policy leaves less (hashrate, emissions) or cuts more.
+EFFECTS: dict[str, tuple[str, str]] = {
+    "low_point_ehs": ("hashrate lost at the low point", "EH/s"),
+    "low_point_pct": ("hashrate lost at the low point", "%"),
+    "mean_hashrate_pct": ("hashrate change, mean over the horizon", "%"),
+    "final_hashrate_pct": ("hashrate change on the last day", "%"),
+    "retarget_cut_pp": ("change of the largest retarget cut", "pp"),
+    "days_to_recover_diff": ("change of the days to recover", "days"),
+    "emissions_change_mt_yr": ("emissions change, mean over the horizon", "MtCO2e/yr"),
+}
+
+
+def path_outcomes(result: Result) -> pd.DataFrame:
+    """One row per path (a run made with ``keep_paths=True``): ``trough_hashrate_ehs`` (the path's
+    lowest daily world hashrate [EH/s]), ``final_hashrate_ehs`` and ``mean_hashrate_ehs``
+    [EH/s], ``largest_cut_pct`` (its most negative retarget [%], NaN without one),
+    ``days_to_recover`` (from its trough back to its first day's level [days]; NaN if not within
+    the horizon), ``emissions_mean_mt_yr`` (its mean world emissions [MtCO2e/yr]) and its world
+    hashrate every :data:`SERIES_STEP_DAYS` days (``hashrate_ehs@d0``, ``@d7``, … [EH/s])."""
+    import pandas as pd
+
+    from .network import bits_to_difficulty
+
+    p = result.paths
+    if "hashrate_ehs" not in p:
+        raise ValueError("path outcomes need a run made with keep_paths=True")
+    h = np.asarray(p["hashrate_ehs"], dtype=float)  # days × paths
+    n = h.shape[1]
+    ti = h.argmin(axis=0)
+    trough = h[ti, np.arange(n)]
+    back = np.full(n, np.nan)
+    for j in range(n):
+        hit = np.flatnonzero(h[ti[j]:, j] >= h[0, j])
+        if hit.size:
+            back[j] = float(hit[0])
+    cut = np.full(n, np.nan)
+    if p.get("epoch_path") is not None and np.asarray(p["epoch_path"]).size:
+        ch = (bits_to_difficulty(p["epoch_next_bits"]) / bits_to_difficulty(p["epoch_bits"])
+              - 1.0) * 100.0
+        path_idx = np.asarray(p["epoch_path"], dtype=int)
+        neg = np.where(ch < 0, ch, np.inf)
+        best = np.full(n, np.inf)
+        np.minimum.at(best, path_idx, neg)
+        cut = np.where(np.isfinite(best), best, np.nan)
+    em = np.asarray(p["emissions_mt_yr"], dtype=float).mean(axis=0)
+    cols = {"trough_hashrate_ehs": trough, "final_hashrate_ehs": h[-1],
+            "mean_hashrate_ehs": h.mean(axis=0), "largest_cut_pct": cut,
+            "days_to_recover": back, "emissions_mean_mt_yr": em}
+    for d in range(0, h.shape[0], SERIES_STEP_DAYS):
+        cols[f"{SERIES_PREFIX}{d}"] = h[d]
+    return pd.DataFrame(cols, index=pd.RangeIndex(n, name="path"))
+
+
+def paired_effects(task: pd.DataFrame, counterfactual: pd.DataFrame,
+                   level: float = 0.90) -> dict[str, dict[str, float]]:
+    """Effects of a policy, path by path against its counterfactual (both from runs with the
+    same seed, so each path's random draws are shared: common random numbers): per effect of
+    :data:`EFFECTS`, the median, the ``level`` interval of the paired differences and their mean,
+    and the count of paths where it is defined.
+
+    The low point is the largest shortfall of the path's weekly world hashrate against the same
+    path without the policy (0 if it never falls short). A retarget cut the counterfactual does
+    not have counts as 0 % there."""
+    a, b = task.reset_index(drop=True), counterfactual.reset_index(drop=True)
+    if len(a) != len(b):
+        raise ValueError(f"paired effects need the same paths: {len(a)} vs {len(b)}")
+    weeks = [c for c in a.columns if c.startswith(SERIES_PREFIX) and c in b.columns]
+    if not weeks:
+        raise ValueError("paired effects need the weekly hashrate series of path_outcomes")
+    ha, hb = a[weeks].to_numpy(dtype=float), b[weeks].to_numpy(dtype=float)
+    gap = ha - hb
+    worst = np.nanargmin(np.where(np.isfinite(gap), gap, np.inf), axis=1)
+    rows = np.arange(len(a))
+    low_ehs = np.minimum(gap[rows, worst], 0.0)
+    low_pct = np.minimum(np.nanmin(ha / hb - 1.0, axis=1), 0.0) * 100.0
+
+    def pct(x: str) -> pd.Series:
+        return (a[x] / b[x] - 1.0) * 100.0
+
+    diffs = {
+        "low_point_ehs": low_ehs,
+        "low_point_pct": low_pct,
+        "mean_hashrate_pct": pct("mean_hashrate_ehs").to_numpy(dtype=float),
+        "final_hashrate_pct": pct("final_hashrate_ehs").to_numpy(dtype=float),
+        "retarget_cut_pp": (a["largest_cut_pct"].fillna(0.0)
+                            - b["largest_cut_pct"].fillna(0.0)).to_numpy(dtype=float),
+        "days_to_recover_diff": (a["days_to_recover"] - b["days_to_recover"]).to_numpy(
+            dtype=float),
+        "emissions_change_mt_yr": (a["emissions_mean_mt_yr"]
+                                   - b["emissions_mean_mt_yr"]).to_numpy(dtype=float),
+    }
+    lo, hi = (1 - level) / 2, (1 + level) / 2
+    out = {}
+    for name, d in diffs.items():
+        x = np.asarray(d, dtype=float)
+        x = x[np.isfinite(x)]
+        out[name] = ({"q05": float(np.quantile(x, lo)), "q50": float(np.median(x)),
+                      "q95": float(np.quantile(x, hi)), "mean": float(x.mean()),
+                      "mc_se": float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else np.nan,
+                      "n": len(x)}
+                     if x.size else {"q05": np.nan, "q50": np.nan, "q95": np.nan,
+                                     "mean": np.nan, "mc_se": np.nan, "n": 0})
     return out

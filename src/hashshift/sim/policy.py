@@ -69,11 +69,19 @@ def _day_index(d: date, start: date) -> int:
     return (d - start).days
 
 
+#: The spawn key of the policy's random streams (0-2: network, parameters, price).
+POLICY_STREAM = 3
+
+
 def build_timeline(
     scenario: Scenario, regions: list[str], specs: dict[str, RegionSpec], start: date,
-    horizon: int, paths: int, rng: np.random.Generator,
+    horizon: int, paths: int, seed: int,
 ) -> Timeline:
-    """Turn the scenario's events and regional profiles into daily arrays."""
+    """Turn the scenario's events and regional profiles into daily arrays. Each event draws
+    its path-to-path uncertainty from its own random stream (``SeedSequence(seed,
+    spawn_key=(POLICY_STREAM, event index))``), so that adding or removing an event leaves every
+    other draw of the run unchanged: runs that differ only in policy are paired path by path
+    (common random numbers)."""
     days = [start + timedelta(days=i) for i in range(horizon)]
     months = np.array([d.month for d in days])
     r = len(regions)
@@ -86,8 +94,9 @@ def build_timeline(
     tl = Timeline(days, price, cap, np.zeros((horizon, r)), np.zeros((horizon, r)),
                   np.zeros((horizon, r)), np.zeros((horizon, r), dtype=bool), np.ones(horizon))
     t_idx = np.arange(horizon)
-    for ev in scenario.event:
+    for i, ev in enumerate(scenario.event):
         mask = np.array([covers(getattr(ev, "region", None) or "", c) for c in regions])
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(POLICY_STREAM, i)))
         if isinstance(ev, Ban):
             eff = _day_index(ev.effective, start)
             ramp = np.clip((t_idx - eff + 1) / max(ev.ramp_down_days, 1), 0.0, 1.0)

@@ -16,7 +16,26 @@ from .errors import SourceError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["StoreRows", "UnknownLayoutError", "file_kind", "read_store_rows"]
+__all__ = ["LAYOUTS", "StoreRows", "UnknownLayoutError", "expected_layouts", "file_kind",
+           "read_store_rows"]
+
+#: The CSV layouts ``hashshift data import`` reads: name -> the header columns that identify it
+#: (docs/data.md gives an example of each and where to download it).
+LAYOUTS: dict[str, str] = {
+    "Coin Metrics btc.csv (daily)": "time, PriceUSD, HashRate, BlkCnt, FeeTotNtv, IssTotNtv",
+    "daily prices": "date, close (or Date, Close, …)",
+    "grid table": "region_code, month, price_usd_kwh, intensity_g_kwh, source",
+    "CCAF mining map by country": "date, country, monthly_hashrate_% (or Country, "
+                                  "Share.of.global.hashrate)",
+    "CCAF mining map by Chinese province": "date, province, Share of Chinese hashrate",
+    "CBECI power and energy": "power GUESS, GW … (historical), Date and Time, GUESS … or "
+                              "timestamp, guess … (daily)",
+}
+
+
+def expected_layouts() -> str:
+    """The layouts :data:`LAYOUTS` in one line, for error messages."""
+    return "; ".join(f"{k} ({v})" for k, v in LAYOUTS.items())
 
 
 class UnknownLayoutError(SourceError, ValueError):
@@ -79,10 +98,11 @@ def read_store_rows(path: Path) -> StoreRows:
         return StoreRows("prices", parsed.frame, f"prices-{parsed.kind}")
     try:
         parsed = parse_ccaf(raw, name=str(path))
-    except SourceFormatError as exc:
+    except SourceFormatError:
+        shown = header.strip()[:80] or "(no header line)"
         raise UnknownLayoutError(
-            f"{path}: not a layout hashshift imports (raw headers, CCAF mining map or CBECI "
-            f"export, Coin Metrics or date,close prices, grid table): {exc}") from None
+            f"{path}: not a CSV this command reads (expected one of: {expected_layouts()}; "
+            f"its first line is {shown!r})") from None
     df = parsed.frame
     if parsed.kind == "mining_countries":
         return StoreRows("mining_map", df.assign(level="country", basis="global"),

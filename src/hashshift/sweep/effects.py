@@ -22,15 +22,16 @@ SENSITIVITY_COLUMNS = ["metric", "axis", "kind", "n", "base", "low", "high", "lo
 
 def sensitivity(sweep: Sweep, wide: pd.DataFrame, metrics: Sequence[str] | None = None
                 ) -> pd.DataFrame:
-    """Per metric × axis: main-effect range (``low``/``high``: the metric's mean at the axis's
-    low and high end — the lowest and highest value, or the lowest and highest fifth of the
-    samples; for categorical axes the levels with the lowest and highest mean), ``swing``
-    = |high − low|, standardized regression coefficients ``src`` (numeric axes, with the fit's
-    ``r2``), and Sobol' first-order ``s1`` and total ``st`` indices for saltelli designs."""
+    """Per metric × numeric axis: main-effect range (``low``/``high``: the metric's mean at the
+    axis's low and high end — the lowest and highest value, or the lowest and highest fifth of
+    the samples), ``swing`` = |high − low|, standardized regression coefficients ``src`` (with
+    the fit's ``r2``), and Sobol' first-order ``s1`` and total ``st`` indices for saltelli
+    designs. Categorical axes (regions, policies) are not ranges: their levels are compared
+    with the paired effects of :func:`hashshift.sweep.results.effects_table`."""
     metrics = [m for m in (metrics or HEADLINE_METRICS) if m in wide.columns]
     rows: list[dict[str, Any]] = []
-    axes = sweep.axes
-    numeric = [a.label for a in axes if sweep.axis_kinds.get(a.label) == "numeric"]
+    axes = [a for a in sweep.axes if sweep.axis_kinds.get(a.label) == "numeric"]
+    numeric = [a.label for a in axes]
     for metric in metrics:
         y_all = wide[metric].to_numpy(dtype=float)
         ok = np.isfinite(y_all)
@@ -42,10 +43,9 @@ def sensitivity(sweep: Sweep, wide: pd.DataFrame, metrics: Sequence[str] | None 
         src, r2 = _src(sub, numeric, y)
         s1, st = _sobol(sweep, wide, metric)
         for a in axes:
-            lo, hi, lo_lab, hi_lab = _main_effect(sub[a.label], y,
-                                                  sweep.axis_kinds.get(a.label, "categorical"))
+            lo, hi, lo_lab, hi_lab = _main_effect(sub[a.label], y)
             rows.append({"metric": metric, "axis": a.label,
-                         "kind": sweep.axis_kinds.get(a.label, "categorical"), "n": int(ok.sum()),
+                         "kind": "numeric", "n": int(ok.sum()),
                          "base": base, "low": lo, "high": hi, "low_label": lo_lab,
                          "high_label": hi_lab, "swing": abs(hi - lo),
                          "src": src.get(a.label, float("nan")), "r2": r2,
@@ -62,25 +62,22 @@ def _label(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _main_effect(x: pd.Series, y: np.ndarray, kind: str) -> tuple[float, float, str, str]:
+def _main_effect(x: pd.Series, y: np.ndarray) -> tuple[float, float, str, str]:
     xs = x.to_numpy()
     levels = pd.unique(x)
     if len(levels) < 2:
         m = float(y.mean())
-        return m, m, _label(levels[0]) if len(levels) else "", _label(levels[0]) if len(
-            levels) else ""
-    if kind == "numeric" and len(levels) > 12:
+        lab = _label(levels[0]) if len(levels) else ""
+        return m, m, lab, lab
+    if len(levels) > 12:
         xf = xs.astype(float)
         q20, q80 = np.quantile(xf, [0.2, 0.8])
         lo, hi = y[xf <= q20].mean(), y[xf >= q80].mean()
         return float(lo), float(hi), f"≤ {q20:.4g}", f"≥ {q80:.4g}"
     means = pd.Series(y).groupby(pd.Series(xs, dtype=object).astype(str).to_numpy()).mean()
-    if kind == "numeric":
-        order = sorted(levels, key=float)
-        lo_v, hi_v = order[0], order[-1]
-        return (float(means[str(lo_v)]), float(means[str(hi_v)]), _label(lo_v), _label(hi_v))
-    lo_k, hi_k = str(means.idxmin()), str(means.idxmax())
-    return float(means[lo_k]), float(means[hi_k]), lo_k, hi_k
+    order = sorted(levels, key=float)
+    lo_v, hi_v = order[0], order[-1]
+    return float(means[str(lo_v)]), float(means[str(hi_v)]), _label(lo_v), _label(hi_v)
 
 
 def _src(sub: pd.DataFrame, numeric: list[str], y: np.ndarray) -> tuple[dict[str, float], float]:

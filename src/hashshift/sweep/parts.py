@@ -2,7 +2,9 @@
 
 :func:`run_task` is what the executors run (by module path: process-pool and Dask workers
 import it from here). It never prints, keeps no global state and never touches the database.
-A part, ``part-NNNNNN.parquet``, holds the task's metrics (task, metric, value); its schema
+A part, ``part-NNNNNN.parquet``, holds the task's metrics (task, path, metric, value; ``path``
+-1 for the task's own metrics, else one row per path and per-path outcome, for the paired
+effects against the counterfactual task); its schema
 metadata carries the task's key (a digest of its scenario, seed, paths and the hashshift
 version), seed, axis values and run time. It is written to a temporary file and renamed into
 place, so a killed task leaves no half part.
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..sim.outcomes import outcome_metrics
+from ..sim.outcomes import outcome_metrics, path_outcomes
+
+#: Prefix of the per-path outcomes in a task's metrics (``path:<outcome>:<path index>``).
 from ..sim.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -34,6 +38,8 @@ __all__ = ["TaskOutcome", "error_path", "part_path", "read_part", "read_part_met
            "write_part"]
 
 _PART_META = b"hashshift_sweep"
+#: Metric-name prefix of per-path outcomes: ``path:<name>:<path index>``.
+PATH_PREFIX = "path:"
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,11 @@ def run_task(task: Task, parts_dir: str | None = None, capture_output: bool = Tr
         with warnings.catch_warnings(), quiet:
             warnings.simplefilter("ignore")
             scenario = Scenario.model_validate_json(task.scenario_json)
-            metrics = outcome_metrics(run(scenario))
+            result = run(scenario, keep_paths=True)
+            metrics = outcome_metrics(result)
+            for name, col in path_outcomes(result).items():
+                for p, v in enumerate(col.to_numpy(dtype=float)):
+                    metrics[f"{PATH_PREFIX}{name}:{p}"] = float(v)
     except Exception as exc:
         return TaskOutcome(task.index, task.key, None, f"{type(exc).__name__}: {exc}",
                            traceback.format_exc(), time.perf_counter() - t0, False)
@@ -99,9 +109,19 @@ def write_part(parts_dir: Path, task: Task, metrics: dict[str, float], elapsed_s
     import pyarrow.parquet as pq
 
     names = sorted(metrics)
+    path, metric = [], []
+    for m in names:
+        if m.startswith(PATH_PREFIX):
+            name, p = m[len(PATH_PREFIX):].rsplit(":", 1)
+            path.append(int(p))
+            metric.append(name)
+        else:
+            path.append(-1)
+            metric.append(m)
     table = pa.table({
         "task": pa.array([task.index] * len(names), type=pa.int64()),
-        "metric": pa.array(names, type=pa.string()),
+        "path": pa.array(path, type=pa.int64()),
+        "metric": pa.array(metric, type=pa.string()),
         "value": pa.array([metrics[m] for m in names], type=pa.float64()),
     })
     meta = {"key": task.key, "index": task.index, "seed": task.seed, "params": task.params,
@@ -126,7 +146,10 @@ def read_part_meta(path: Path) -> dict[str, Any] | None:
 
 
 def read_part(path: Path) -> pd.DataFrame:
-    """A part's rows: task, metric, value."""
+    """A part's rows: task, path (-1: the task's own metric), metric, value."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(path).to_pandas()
+    df = pq.read_table(path).to_pandas()
+    if "path" not in df.columns:  # a part written before per-path outcomes
+        df.insert(1, "path", -1)
+    return df

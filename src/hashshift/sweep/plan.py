@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
+import json
 import math
 import re
 from collections.abc import Sequence
@@ -35,7 +36,7 @@ __all__ = ["DEFAULT_MAX_TASKS", "Sweep", "Task", "format_params", "load_sweep", 
 DEFAULT_MAX_TASKS = 10_000
 SPECIAL_AXES = ("ban_region",)
 #: Bump when the outcome metrics change: finished parts of older versions are recomputed.
-OUTCOME_VERSION = 1
+OUTCOME_VERSION = 2  # 2: per-path outcomes in the parts (paired effects)
 _RESERVED = {"task", "seed", "sweep", "metric", "value", "params"}
 
 
@@ -67,6 +68,32 @@ class Sweep:
     @property
     def axes(self) -> list[Axis]:
         return list(self.spec.axis)
+
+    def counterfactual_values(self) -> dict[str, Any]:
+        """Axis values of the no-policy task: the spec's ``counterfactual``, else every
+        categorical axis at its "none" level ({} when there is none)."""
+        if self.spec.sweep.counterfactual is not None:
+            return dict(self.spec.sweep.counterfactual)
+        out: dict[str, Any] = {}
+        for a in self.axes:
+            if self.axis_kinds.get(a.label) == "categorical" and "none" in (a.values or []):
+                out[a.label] = "none"
+        return out
+
+    def counterfactuals(self) -> dict[int, int]:
+        """Task index -> the index of its counterfactual task (same axis values but the
+        counterfactual's); tasks that are their own counterfactual are left out."""
+        cf = self.counterfactual_values()
+        if not cf:
+            return {}
+        key = {json.dumps(t.params, sort_keys=True, default=str): t.index for t in self.tasks}
+        out = {}
+        for t in self.tasks:
+            other = json.dumps({**t.params, **cf}, sort_keys=True, default=str)
+            j = key.get(other)
+            if j is not None and j != t.index:
+                out[t.index] = j
+        return out
 
     @property
     def digest(self) -> str:
@@ -270,7 +297,8 @@ def _expand(spec: SweepSpec, base: Scenario, source: str, max_tasks: int) -> Swe
             rows += [{**g, **s} for s in samples]
     assert len(rows) == total
 
-    children = np.random.SeedSequence(spec.sweep.seed).spawn(total)
+    children = np.random.SeedSequence(spec.sweep.seed).spawn(
+        1 if spec.sweep.common_random_numbers else total)
     base_data = base.model_dump()
     for k_, v in fixed.items():
         assign(base_data, set_leaves[k_].steps, v)
@@ -279,7 +307,7 @@ def _expand(spec: SweepSpec, base: Scenario, source: str, max_tasks: int) -> Swe
     problems: list[str] = []
     for i, row in enumerate(rows):
         params = {a.label: row[a.label] for a in axes}
-        seed = int(children[i].generate_state(1)[0])
+        seed = int(children[0 if spec.sweep.common_random_numbers else i].generate_state(1)[0])
         data = copy.deepcopy(base_data)
         data["scenario"]["seed"] = seed
         ban_code: str | None = None
@@ -314,7 +342,24 @@ def _expand(spec: SweepSpec, base: Scenario, source: str, max_tasks: int) -> Swe
                                                       else [0.0])
         kinds_out[a.label] = "numeric" if all(_is_number(v) for v in vals or []) else \
             "categorical"
+    _check_counterfactual(spec, tasks, source)
     return Sweep(spec, base, source, tasks, kinds_out)
+
+
+def _check_counterfactual(spec: SweepSpec, tasks: list[Task], source: str) -> None:
+    """A named counterfactual must use the sweep's axes and values some task has."""
+    cf = spec.sweep.counterfactual
+    if cf is None:
+        return
+    labels = [a.label for a in spec.axis]
+    for k, v in cf.items():
+        if k not in labels:
+            raise SweepError(f"{source}: sweep.counterfactual names {k!r}, which is not an "
+                             f"axis; axes: {', '.join(labels)}")
+        seen = sorted({str(t.params[k]) for t in tasks})
+        if str(v) not in seen:
+            raise SweepError(f"{source}: sweep.counterfactual {k} = {v!r} is not a value of "
+                             f"that axis in any task; values: {', '.join(seen[:20])}")
 
 
 def _blame(problem: str, axes: Sequence[Axis], params: dict[str, Any]) -> str:

@@ -17,8 +17,8 @@ from .parts import part_path, read_part, read_part_meta
 from .plan import DEFAULT_MAX_TASKS, Sweep, format_params, load_sweep
 from .spec import SweepError
 
-__all__ = ["SweepResult", "SweepStats", "TaskFailure", "collect", "default_work_dir",
-           "load_result", "wide_table"]
+__all__ = ["SweepResult", "SweepStats", "TaskFailure", "collect", "collect_paths",
+           "default_work_dir", "effects_table", "load_result", "wide_table"]
 
 
 @dataclass(frozen=True)
@@ -72,29 +72,40 @@ class SweepResult:
     work_dir: Path
     axis_kinds: dict[str, str] = field(default_factory=dict)
     plan: Sweep | None = None  # the sweep it belongs to (paths per task, axes, ranges)
+    #: per task and effect: the paired differences against the counterfactual task (median,
+    #: 90 % interval, mean, paths); empty without a counterfactual
+    effects: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def write(self, folder: str | Path) -> list[Path]:
         """``results.csv`` (per task), ``results_tidy.csv``, ``sensitivity.csv``,
-        ``failures.csv`` (when any) and ``tornado.html`` (when plotly is installed)."""
+        ``effects.csv`` (against the counterfactual, when there is one), ``failures.csv`` (when
+        any), ``tornado.html`` (numeric axes) and ``effects.html`` (when plotly is installed)."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         files = [out / "results.csv", out / "results_tidy.csv", out / "sensitivity.csv"]
         self.tasks.to_csv(files[0], index=False)
         self.tidy.to_csv(files[1], index=False)
         self.sensitivity.to_csv(files[2], index=False)
+        if len(self.effects):
+            self.effects.to_csv(out / "effects.csv", index=False)
+            files.append(out / "effects.csv")
         if self.failures:
             pd.DataFrame([{"task": f.index, "params": json.dumps(f.params), "error": f.error}
                           for f in self.failures]).to_csv(out / "failures.csv", index=False)
             files.append(out / "failures.csv")
         try:  # presentation lives in report/; plotly is optional here
-            from ..report.sensitivity import tornado_html
-
-            html = tornado_html(self.sensitivity, title=f"Sweep {self.name}")
+            from ..report.sensitivity import effects_html, tornado_html
         except ImportError:
             return files
-        if html:
-            (out / "tornado.html").write_text(html, encoding="utf-8")
-            files.append(out / "tornado.html")
+        pages = {"tornado.html": tornado_html(self.sensitivity, title=f"Sweep {self.name}")}
+        if len(self.effects) and self.plan is not None:
+            pages["effects.html"] = effects_html(
+                self.effects, against=counterfactual_label(self.plan),
+                title=f"Sweep {self.name}: effects against {counterfactual_label(self.plan)}")
+        for name, html in pages.items():
+            if html:
+                (out / name).write_text(html, encoding="utf-8")
+                files.append(out / name)
         return files
 
 
@@ -106,7 +117,32 @@ def default_work_dir(name: str) -> Path:
 
 
 def collect(work: Path, sweep: Sweep) -> pd.DataFrame:
-    """The tidy table from the finished parts of ``sweep`` in ``work``."""
+    """The tidy table from the finished parts of ``sweep`` in ``work``: the tasks' own metrics
+    (per-path outcomes: :func:`collect_paths`)."""
+    every = _collect_all(work, sweep)
+    if every.empty:
+        return every.drop(columns="path", errors="ignore")
+    tidy = every[every["path"] == -1].drop(columns="path")
+    return tidy.sort_values(["task", "metric"], kind="stable").reset_index(drop=True)
+
+
+def collect_paths(work: Path, sweep: Sweep) -> pd.DataFrame:
+    """Per task and path, the per-path outcomes (``hashshift.sim.outcomes.path_outcomes``):
+    columns task, path and one per outcome."""
+    every = _collect_all(work, sweep)
+    if every.empty or not (every["path"] >= 0).any():
+        return pd.DataFrame(columns=["task", "path"])
+    p = every[every["path"] >= 0]
+    from ..sim.outcomes import PATH_METRICS
+
+    wide = p.pivot(index=["task", "path"], columns="metric", values="value")
+    series = [c for c in wide.columns if c not in PATH_METRICS]
+    wide = wide.reindex(columns=[*PATH_METRICS, *series])  # an outcome NaN on every path stays
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def _collect_all(work: Path, sweep: Sweep) -> pd.DataFrame:
     frames = []
     for t in sweep.tasks:
         p = part_path(work, t.index)
@@ -121,12 +157,13 @@ def collect(work: Path, sweep: Sweep) -> pd.DataFrame:
         df.insert(3, "params", json.dumps(t.params, sort_keys=False, default=str))
         frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=["sweep", "task", "seed", "params", "metric", "value"])
+        return pd.DataFrame(columns=["sweep", "task", "path", "seed", "params", "metric",
+                                     "value"])
     tidy = pd.concat(frames, ignore_index=True)
     tidy["task"] = tidy["task"].astype("int64")
     tidy["seed"] = tidy["seed"].astype("int64")
     tidy["value"] = tidy["value"].astype("float64")
-    return tidy.sort_values(["task", "metric"], kind="stable").reset_index(drop=True)
+    return tidy.reset_index(drop=True)
 
 
 def make_result(sweep: Sweep, tidy: pd.DataFrame, failures: list[TaskFailure],
@@ -134,8 +171,58 @@ def make_result(sweep: Sweep, tidy: pd.DataFrame, failures: list[TaskFailure],
     """A :class:`SweepResult` from the tidy table: the wide table and its sensitivity."""
     wide = wide_table(sweep, tidy)
     sens = sensitivity(sweep, wide)
+    effects = effects_table(sweep, collect_paths(work, sweep))
     return SweepResult(sweep.name, tidy, wide, sens, failures, stats, work, sweep.axis_kinds,
-                       sweep)
+                       sweep, effects)
+
+
+def effects_table(sweep: Sweep, paths: pd.DataFrame) -> pd.DataFrame:
+    """Per task with a counterfactual (:meth:`Sweep.counterfactuals`) and per effect
+    (:data:`hashshift.sim.outcomes.EFFECTS`): the median, 90 % interval, mean and its Monte
+    Carlo standard error of the paired per-path differences, with the counterfactual's task
+    index, the axis values and a ``label`` naming the task by what it changes."""
+    from ..sim.outcomes import EFFECTS, paired_effects
+
+    cols = ["task", "counterfactual", "label", *[a.label for a in sweep.axes], "effect", "unit",
+            "q05", "q50", "q95", "mean", "mc_se", "n"]
+    if paths.empty:
+        return pd.DataFrame(columns=cols)
+    by_task = {int(str(t)): g.sort_values("path").set_index("path")
+               for t, g in paths.groupby("task")}
+    params = {t.index: t.params for t in sweep.tasks}
+    rows = []
+    for task, cf in sorted(sweep.counterfactuals().items()):
+        if task not in by_task or cf not in by_task:
+            continue
+        eff = paired_effects(by_task[task], by_task[cf])
+        label = task_label(sweep, params[task])
+        for name, v in eff.items():
+            rows.append({"task": task, "counterfactual": cf, "label": label, **params[task],
+                         "effect": name, "unit": EFFECTS[name][1], **v})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def task_label(sweep: Sweep, params: dict[str, Any]) -> str:
+    """A task named by its axis values: the values of the axes the counterfactual fixes, then
+    ``name=value`` for the other axes, e.g. ``"United States (US) · delay=52.3"``."""
+    from ..regions import region_name
+
+    def show(k: str, v: Any) -> str:
+        if k == "ban_region" and v != "none":
+            return f"{region_name(str(v))} ({v})"
+        return str(v)
+
+    cf = sweep.counterfactual_values()
+    first = [show(k, params[k]) for k in cf if k in params]
+    rest = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in params.items() if k not in cf]
+    return " · ".join(first + rest) or "task"
+
+
+def counterfactual_label(sweep: Sweep) -> str:
+    """What the effects are measured against, e.g. ``"ban_region = none"``."""
+    cf = sweep.counterfactual_values()
+    return ", ".join(f"{k} = {v}" for k, v in cf.items()) or "no counterfactual"
 
 
 def wide_table(sweep: Sweep, tidy: pd.DataFrame) -> pd.DataFrame:

@@ -43,7 +43,15 @@ class SweepMeta(_Model):
     base: str = Field(min_length=1, description="a scenario file (relative to the spec) or a "
                                                 "shipped example name, e.g. china_2021")
     paths: int = Field(ge=1, le=LIMITS["paths"], description="[Monte Carlo paths] per task")
-    seed: int = Field(ge=0, description="numpy.random.SeedSequence(seed).spawn(n_tasks)")
+    seed: int = Field(ge=0, description="the tasks' seed: with common random numbers every "
+                      "task runs from the same seed (paths paired across tasks); without, "
+                      "numpy.random.SeedSequence(seed).spawn(n_tasks)")
+    common_random_numbers: bool = Field(
+        default=True, description="tasks share their random draws path by path, so that their "
+        "differences are paired and noise does not decide small effects")
+    counterfactual: dict[str, Any] | None = Field(
+        default=None, description="axis values of the no-policy task each task's effects are "
+        "measured against (default: every categorical axis at its \"none\" level, if any)")
 
 
 class Sampling(_Model):

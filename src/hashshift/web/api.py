@@ -7,7 +7,7 @@ import json
 import tomllib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
@@ -91,9 +91,15 @@ def overview() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # observed layer
 # ---------------------------------------------------------------------------------------------
-@router.get("/history", summary="Daily hashrate and per-epoch difficulty")
+@router.get("/history", summary="Hashrate per day (block counts, 1 and 7 days) and per epoch, "
+                                 "difficulty")
 def history() -> dict[str, Any]:
     return data.history_view()
+
+
+@router.get("/hashprice", summary="Hashprice per day at the difficulty in force, and monthly")
+def hashprice() -> dict[str, Any]:
+    return data.hashprice_view()
 
 
 @router.get("/retarget", summary="Projected next retarget of the current epoch")
@@ -119,6 +125,47 @@ def mining_map(
     level: Annotated[str, Query(pattern="^(country|province)$")] = "country",
 ) -> dict[str, Any]:
     return data.map_view(month, level)
+
+
+@router.get("/nowcast/months", summary="Months of the map: observed (CCAF) and nowcast")
+def nowcast_months() -> dict[str, Any]:
+    return data.nowcast_months()
+
+
+@router.get("/nowcast", summary="One month's map, observed or nowcast (median, 90 % interval)")
+def nowcast(
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description=(
+        "YYYY-MM, observed or nowcast (default: the newest nowcast month)"))] = None,
+    level: Annotated[str, Query(pattern="^(country|province)$")] = "country",
+) -> dict[str, Any]:
+    return data.nowcast_view(month, level)
+
+
+@router.get("/nowcast/series", summary="Shares over time, CCAF's first month to the nowcast's last")
+def nowcast_series(
+    level: Annotated[str, Query(pattern="^(country|province)$")] = "country",
+) -> dict[str, Any]:
+    return data.nowcast_series(level)
+
+
+@router.get("/events", summary="Natural experiments: regions whose miners stopped on known dates")
+def events() -> dict[str, Any]:
+    return data.events_view()
+
+
+@router.get("/events/{name}", summary="One natural experiment measured from the chain")
+def event(name: Annotated[str, Path(pattern=r"^[a-z0-9_]{1,60}$",
+                                    description="the event's name, as in /api/events")]
+          ) -> dict[str, Any]:
+    return data.event_view(name)
+
+
+@router.get("/freshness", summary="How far each bundled dataset reaches and how old it is")
+def freshness(
+    as_of: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description=(
+        "YYYY-MM-DD: also say what a run starting that day extrapolates"))] = None,
+) -> dict[str, Any]:
+    return data.freshness_view(data.today(), as_of)
 
 
 @router.get("/energy", summary="CBECI power and energy bounds at an electricity price")
@@ -154,6 +201,17 @@ def _example_info(name: str, text: str) -> dict[str, Any]:
     return {"name": name, "title": sc.scenario.name, "description": sc.scenario.description,
             "as_of": str(sc.scenario.as_of), "horizon_days": sc.scenario.horizon_days,
             "paths": sc.scenario.paths, "events": len(sc.event), "bans": len(bans)}
+
+
+@router.get("/regions", summary="The region tree: mining countries and their subdivisions, "
+                                 "then every other country")
+def regions() -> dict[str, Any]:
+    return data.regions_view()
+
+
+@router.get("/scenario/schema", summary="JSON Schema of the scenario format")
+def scenario_schema() -> dict[str, Any]:
+    return data.scenario_schema()
 
 
 @router.get("/examples", summary="The shipped example scenarios")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -100,8 +101,11 @@ def _asset_response(request: Request, path: str) -> Response:
 #: Data views computed once per process from the bundled data (``/api/retarget`` is not one:
 #: it reads the local store's tip).
 _FIXED_VIEWS = frozenset({"/api/map", "/api/map/months", "/api/history", "/api/overview",
-                          "/api/machines", "/api/examples", "/api/energy", "/api/economics"})
-_EXAMPLE = re.compile(r"/api/examples/[A-Za-z0-9_.-]{1,100}")
+                          "/api/machines", "/api/examples", "/api/energy", "/api/economics",
+                          "/api/nowcast", "/api/nowcast/months", "/api/nowcast/series",
+                          "/api/events", "/api/hashprice", "/api/regions",
+                          "/api/scenario/schema"})
+_EXAMPLE = re.compile(r"/api/(examples/[A-Za-z0-9_.-]{1,100}|events/[a-z0-9_]{1,60})")
 _RUN = re.compile(r"/api/runs/([0-9a-f]{16})(?:/([a-z.]{1,20}))?")
 
 
@@ -154,6 +158,9 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.warm_up:  # the nowcast takes seconds: compute it before anyone asks
+            threading.Thread(target=data.nowcast_months, name="hashshift-warm-up",
+                             daemon=True).start()
         try:
             yield
         finally:

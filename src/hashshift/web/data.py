@@ -17,20 +17,29 @@ import numpy as np
 import pandas as pd
 
 from ..report.style import PROVINCE_SCALE, SHARE_SCALE
-from ..units import HASHES_PER_DIFFICULTY
 
 __all__ = [
     "BadInput",
     "NotFound",
     "economics_view",
     "energy_view",
+    "event_view",
+    "events_view",
     "examples",
+    "freshness_view",
+    "hashprice_view",
     "history_view",
     "machines_view",
     "map_view",
+    "nowcast_months",
+    "nowcast_series",
+    "nowcast_view",
     "overview",
     "retarget_projection",
+    "regions_view",
     "retarget_view",
+    "scenario_schema",
+    "today",
 ]
 
 
@@ -96,7 +105,28 @@ def history_view() -> dict[str, Any]:
     d = history.hashrate(freq="D")
     e = history.epochs()
     halvings = history.halvings()
+    one = history.hashrate_daily(window_days=1)
+    week = history.hashrate_daily(window_days=7).set_index("date").reindex(one["date"])
     return {
+        "blocks_daily": {
+            "date": days(one["date"]),
+            "blocks": [int(x) for x in one["blocks"]],
+            "hashrate_ehs": nums(one["hashrate_ehs"], 4),
+            "hashrate_lo_ehs": nums(one["hashrate_lo_ehs"], 4),
+            "hashrate_hi_ehs": nums(one["hashrate_hi_ehs"], 4),
+            "hashrate_7d_ehs": nums(week["hashrate_ehs"], 4),
+            "hashrate_7d_lo_ehs": nums(week["hashrate_lo_ehs"], 4),
+            "hashrate_7d_hi_ehs": nums(week["hashrate_hi_ehs"], 4),
+            "level": 0.90,
+            "estimator": "blocks mined that UTC day (or the 7 days to it) × difficulty × 2^32 / "
+                         "seconds; 90 % interval of the Poisson block count (Garwood)",
+        },
+        "pools": {
+            "available": False,
+            "note": "no pool shares: hashshift bundles none, and its data sources (mempool "
+                    "headers and hashrate, Bitcoin Core, file imports) hold none; mempool.space's "
+                    "/api/v1/mining/pools would be one. Nothing is shown rather than a guess.",
+        },
         "daily": {
             "date": days(d["date"]),
             "hashrate_ehs": nums(d["hashrate_ehs"], 5),
@@ -121,6 +151,32 @@ def history_view() -> dict[str, Any]:
         "estimator": "per epoch: (n−1)·D·2^32 / T over the n = 2015 block intervals; 95 % "
                      "interval from Gamma(n, 1); daily values are the time-weighted epoch "
                      "estimates",
+    }
+
+
+@functools.cache
+def hashprice_view() -> dict[str, Any]:
+    """Hashprice and hashvalue per UTC day at the difficulty in force (price and fees: the
+    month's means), and the monthly means from miners' revenue."""
+    from .. import economics as ec
+    from .. import history
+
+    d = history.hashprice_daily()
+    mk = _market()
+    return {
+        "daily": {"date": days(d["date"]),
+                  "hashprice_usd_ph_day": nums(d["hashprice_usd_ph_day"], 5),
+                  "hashvalue_btc_ph_day": nums(d["hashvalue_btc_ph_day"], 5),
+                  "difficulty": nums(d["difficulty"], 6)},
+        "monthly": {"date": days(mk["date"]),
+                    "hashprice_usd_ph_day": nums(ec.hashprice_from_revenue_usd_ph_day(
+                        mk["revenue_usd_day"].to_numpy(float),
+                        mk["hashrate_ehs"].to_numpy(float)), 5)},
+        "first": f"{d['date'].iloc[0]:%Y-%m-%d}", "last": f"{d['date'].iloc[-1]:%Y-%m-%d}",
+        "basis": "daily: the difficulty in force (exact, time-weighted over the day) and the "
+                 "subsidy (exact); the BTC price and fees per block are the month's means (the "
+                 "bundled market table is monthly), so daily price moves are not in it. "
+                 "Monthly: miners' revenue / hashrate (Coin Metrics).",
     }
 
 
@@ -164,12 +220,10 @@ def _utc_s(t: Any) -> int:
 
 def retarget_view(blocks: int | None = None, elapsed_hours: float | None = None
                   ) -> dict[str, Any]:
-    """The projected next retarget of the current epoch, with the inputs' provenance.
-
-    Inputs, first found: the ``blocks``/``elapsed_hours`` given; the local store's tip; else an
-    assumption stated in the answer (the last completed epoch's hashrate continues). ``check``
-    applies the same rule to the last completed epoch and shows the real retarget beside it.
-    """
+    """The projected next retarget of the current epoch, from real inputs only: the
+    ``blocks``/``elapsed_hours`` given, else the local store's tip. Without either, no estimate
+    (``source`` = ``none``): ``needs`` says what would give one. ``check`` applies the same rule
+    to the last completed epoch and shows the real retarget beside it."""
     from .. import history
     from ..consensus import MAINNET
 
@@ -182,8 +236,18 @@ def retarget_view(blocks: int | None = None, elapsed_hours: float | None = None
     bits = int(cur["bits"])
     first_s = _utc_s(cur["first_time"])
     first_height = int(cur["first_height"])
-    source: str
-    note: str
+    # The rule on the last completed epoch, beside the real retarget that followed it.
+    nxt = e[e["epoch"] == int(last["epoch"]) + 1]
+    check = None
+    if len(nxt):
+        c = retarget_projection(int(last["bits"]), _utc_s(last["first_time"]), interval,
+                                float(last["duration_s"]))
+        check = {"epoch": int(last["epoch"]), "duration_days": num(last["duration_s"] / 86400, 6),
+                 "projected_change_pct": c["change_pct"],
+                 "actual_change_pct": num(nxt["change_pct"].iloc[0], 6),
+                 "new_bits": c["new_bits"], "actual_bits": f"{int(nxt['bits'].iloc[0]):08x}"}
+    rule = ("timespan = elapsed × 2015 / (blocks − 1), clamped to [302400, 4838400] s; new "
+            "target = old target × timespan / 1209600 (Bitcoin Core CalculateNextWorkRequired)")
     tip = _store_tip()
     if blocks is not None or elapsed_hours is not None:
         if blocks is None or elapsed_hours is None:
@@ -203,27 +267,24 @@ def retarget_view(blocks: int | None = None, elapsed_hours: float | None = None
         note = (f"the local store's tip, block {tip['height']:,} at "
                 f"{datetime.fromtimestamp(tip['time'], UTC):%Y-%m-%d %H:%M} UTC")
     else:
-        source = "assumed"
-        h = float(last["hashrate_ehs"]) * 1e18
-        n = interval // 2
-        elapsed = (n - 1) * float(cur["difficulty"]) * HASHES_PER_DIFFICULTY / h
-        note = (f"the bundled history has no block of epoch {epoch} beyond its first; assumed: "
-                f"{n:,} blocks at epoch {int(last['epoch'])}'s mean hashrate "
-                f"({float(last['hashrate_ehs']):,.1f} EH/s). Enter the real count and time, or "
-                "run `hashshift data update` to fill the local store")
+        began = datetime.fromtimestamp(first_s, UTC)
+        return {
+            "epoch": epoch, "first_height": first_height,
+            "retarget_height": first_height + interval,
+            "first_time": began.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "bits": f"{bits:08x}", "difficulty": num(cur["difficulty"], 15),
+            "source": "none",
+            "needs": (f"how many blocks of epoch {epoch} have been mined and the hours since its "
+                      f"first block (block {first_height:,}, "
+                      f"{began:%Y-%m-%d %H:%M} UTC): enter them here, or fill the local store "
+                      "with `hashshift data update` (the bundled history ends at that block)"),
+            "note": "No estimate: the bundled data hold no block of the current epoch beyond "
+                    "its first, and nothing here invents one",
+            "rule": rule, "check": check,
+        }
     if not 2 <= n <= interval:
         raise BadInput("blocks", f"blocks must be 2 to {interval} (blocks of the epoch mined)")
     proj = retarget_projection(bits, first_s, n, elapsed)
-    # The rule on the last completed epoch, beside the real retarget that followed it.
-    nxt = e[e["epoch"] == int(last["epoch"]) + 1]
-    check = None
-    if len(nxt):
-        c = retarget_projection(int(last["bits"]), _utc_s(last["first_time"]), interval,
-                                float(last["duration_s"]))
-        check = {"epoch": int(last["epoch"]), "duration_days": num(last["duration_s"] / 86400, 6),
-                 "projected_change_pct": c["change_pct"],
-                 "actual_change_pct": num(nxt["change_pct"].iloc[0], 6),
-                 "new_bits": c["new_bits"], "actual_bits": f"{int(nxt['bits'].iloc[0]):08x}"}
     return {
         "epoch": epoch,
         "first_height": first_height,
@@ -232,9 +293,7 @@ def retarget_view(blocks: int | None = None, elapsed_hours: float | None = None
         "first_time": datetime.fromtimestamp(first_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": source,
         "note": note,
-        "rule": "timespan = elapsed × 2015 / (blocks − 1), clamped to [302400, 4838400] s; new "
-                "target = old target × timespan / 1209600 (Bitcoin Core "
-                "CalculateNextWorkRequired)",
+        "rule": rule,
         **proj,
         "check": check,
     }
@@ -299,6 +358,187 @@ def map_view(month: str | None, level: str) -> dict[str, Any]:
         "caveat": df.attrs.get("caveat", geography.CAVEAT),
         "source": df.attrs.get("source", geography.SOURCE),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# the map observed and nowcast (hashshift.atlas), natural experiments (hashshift.events)
+# ---------------------------------------------------------------------------------------------
+@functools.cache
+def nowcast_months() -> dict[str, Any]:
+    """Every month of the map per level, observed or nowcast (as known on the newest bundled
+    day; the first call computes the nowcast, a few seconds)."""
+    from .. import atlas
+
+    nc = atlas.known_nowcast()
+    return {"as_of": str(nc.as_of), "last_published": f"{nc.last_published:%Y-%m}",
+            "label": atlas.NOWCAST_LABEL,
+            "levels": {lv: atlas.map_months(lv) for lv in ("country", "province")}}
+
+
+@functools.lru_cache(maxsize=256)
+def nowcast_view(month: str | None, level: str) -> dict[str, Any]:
+    """One month's map by country or Chinese province: observed (CCAF, exact) or nowcast
+    (median and 90 % interval), on the one colour scale of every month."""
+    from .. import atlas, geography
+
+    if level not in geography.LEVELS:
+        raise BadInput("level", f"level {level!r}: use one of {', '.join(geography.LEVELS)}")
+    listing = nowcast_months()
+    months = listing["levels"][level]
+    names = [m["month"] for m in months]
+    if month is None:
+        month = names[-1]
+    _month_key(month)
+    if month not in names:
+        raise NotFound(f"no {level}-level map for month {month}; observed and nowcast months "
+                       f"cover {names[0]} … {names[-1]}")
+    df = atlas.map_month(month, level)
+    a = df.attrs
+    nowcast = a["kind"] == "nowcast"
+    rows = []
+    for r in df.to_dict("records"):
+        code = str(r["region_code"])
+        mid = r["share_pct_q50"] if nowcast else r["share_pct"]
+        row: dict[str, Any] = {
+            "code": code, "name": str(r["region_name"]), "share_pct": num(mid, 5),
+            "share_lo_pct": num(r["share_pct_q05"] if nowcast else mid, 5),
+            "share_hi_pct": num(r["share_pct_q95"] if nowcast else mid, 5),
+            "hashrate_ehs": num(r["hashrate_ehs_q50"] if nowcast else r["hashrate_ehs"], 5),
+            "hashrate_lo_ehs": num(r["hashrate_ehs_q05"] if nowcast else r["hashrate_ehs"], 5),
+            "hashrate_hi_ehs": num(r["hashrate_ehs_q95"] if nowcast else r["hashrate_ehs"], 5),
+            "mapped": not code.endswith("OTHER")}
+        if level == "country":
+            row["iso3"] = _iso3(code)
+            row["mapped"] = row["iso3"] is not None
+        elif not nowcast:
+            row["share_of_china_pct"] = num(r["share_of_china_pct"], 5)
+        rows.append(row)
+    subs = [{"code": x["region_code"], "name": x["region_name"], "parent": x["parent_code"],
+             "share_pct": num(x["share_pct_q50"], 5), "share_lo_pct": num(x["share_pct_q05"], 5),
+             "share_hi_pct": num(x["share_pct_q95"], 5)} for x in a.get("subdivisions", [])]
+    return {
+        "month": month, "level": level, "kind": a["kind"], "label": a["label"],
+        "as_of": a.get("as_of") or listing["as_of"], "last_published": listing["last_published"],
+        "rows": rows, "subdivisions": subs,
+        "evidence": a.get("evidence", []),
+        "network_hashrate_ehs": num(a.get("network_hashrate_ehs"), 6),
+        # one colour scale for every month, observed or nowcast (the report uses the same)
+        "zmax_pct": geography.share_scale_max_pct(level),
+        "colorscale": PROVINCE_SCALE if level == "province" else SHARE_SCALE,
+        "share_basis": ("% of China's hashrate" if level == "province" and not nowcast
+                        else "% of the world's hashrate"),
+        "caveat": a.get("caveat", geography.CAVEAT),
+        "source": a.get("source", geography.SOURCE),
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def nowcast_series(level: str) -> dict[str, Any]:
+    """Each region's share of the world's hashrate month by month, CCAF's first month to the
+    nowcast's last: exact where observed, median and 90 % interval where nowcast."""
+    from .. import atlas, geography
+
+    if level not in geography.LEVELS:
+        raise BadInput("level", f"level {level!r}: use one of {', '.join(geography.LEVELS)}")
+    d = atlas.shares_over_time(level)
+    months = sorted(d["month"].unique())
+    kinds = d.groupby("month")["observed"].all().reindex(months)
+    latest = d[d["month"] == months[-1]].set_index("region_code")["share_pct_q50"]
+    peak = d.groupby("region_code")["share_pct_q50"].max()
+    order = sorted(peak.index, key=lambda c: (str(c).endswith("OTHER"),
+                                              -float(latest.get(c, 0.0)), -float(peak[c])))
+    regions = []
+    for code in order:
+        g = d[d["region_code"] == code].set_index("month").reindex(months)
+        regions.append({"code": str(code), "name": str(g["region_name"].dropna().iloc[0]),
+                        "q05": nums(g["share_pct_q05"], 4), "q50": nums(g["share_pct_q50"], 4),
+                        "q95": nums(g["share_pct_q95"], 4)})
+    return {"level": level, "as_of": d.attrs["as_of"],
+            "last_published": d.attrs["last_published"],
+            "months": [f"{pd.Timestamp(m):%Y-%m}" for m in months],
+            "observed": [bool(x) for x in kinds], "regions": regions,
+            "label": atlas.NOWCAST_LABEL}
+
+
+def _iso(t: Any) -> str:
+    ts = pd.Timestamp(t)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert("UTC")
+    return ts.strftime("%Y-%m-%dT%H:%MZ")
+
+
+@functools.cache
+def events_view() -> dict[str, Any]:
+    """The natural experiments: regions whose miners stopped on known dates."""
+    from ..events import catalogue
+    from ..regions import region_name
+
+    cat = catalogue()
+    out = []
+    for r in cat.to_dict("records"):
+        out.append({"event": str(r["event"]), "name": str(r["name"]),
+                    "region": str(r["region"]), "region_name": region_name(str(r["region"])),
+                    "kind": str(r["kind"]), "public": f"{pd.Timestamp(r['public']):%Y-%m-%d}",
+                    **{k: _iso(r[k]) for k in ("before_start", "before_end", "during_start",
+                                               "during_end")},
+                    "stopped_lo": num(r["stopped_lo"], 4), "stopped_hi": num(r["stopped_hi"], 4),
+                    "stopped_basis": str(r["stopped_basis"]), "sources": str(r["sources"]),
+                    "in_nowcast": bool(r["nowcast"])})
+    return {"events": out, "source": str(cat.attrs.get("source", ""))}
+
+
+@functools.lru_cache(maxsize=64)
+def event_view(name: str) -> dict[str, Any]:
+    """One natural experiment measured from the chain: before/during, the drop with its
+    intervals, the implied share, and the hashrate per hour or day."""
+    from ..events import event_study
+
+    known = [e["event"] for e in events_view()["events"]]
+    if name not in known:  # a whitelist: nothing else reaches the model
+        raise NotFound(f"no natural experiment {name!r}; events: {', '.join(known)}")
+    es = event_study(name)
+    ev = next(e for e in events_view()["events"] if e["event"] == name)
+    windows = [{"window": str(r["window"]), "start": _iso(r["start"]), "end": _iso(r["end"]),
+                "hours": num(r["seconds"] / 3600.0, 6), "blocks": num(r["blocks"], 9),
+                "hashrate_ehs": num(r["hashrate_ehs"], 6)} for r in es.table.to_dict("records")]
+    s = es.series
+    return {"event": ev, "resolution": es.resolution, "windows": windows,
+            "drop_pct": {k: num(v, 6) for k, v in es.drop_pct.items()},
+            "share_pct": {k: num(v, 6) for k, v in es.share_pct.items()},
+            "series": {"start": [_iso(t) for t in s["start"]],
+                       "blocks": nums(s["blocks"], 6),
+                       "hashrate_ehs": nums(s["hashrate_ehs"], 5)},
+            "method": "hashrate of a window = Σ blocks × difficulty × 2^32 / its seconds; drop "
+                      "interval: exact (Clopper-Pearson) for the ratio of two Poisson rates, "
+                      "widened by the spread of the same ratio between ordinary windows of the "
+                      "year before; implied share = drop ÷ the fraction that stopped"}
+
+
+@functools.lru_cache(maxsize=64)
+def freshness_view(today: str, as_of: str | None = None) -> dict[str, Any]:
+    """How far each bundled dataset reaches and how old it is on ``today`` (YYYY-MM-DD); with
+    ``as_of``, what a run starting that day extrapolates."""
+    from ..freshness import extrapolated, freshness
+
+    df = freshness(today)
+    beyond = None
+    if as_of is not None:
+        try:
+            beyond = extrapolated(as_of)
+        except ValueError as exc:
+            raise BadInput("as_of", str(exc)) from None
+    return {"today": df.attrs["today"], "newest_day": df.attrs["newest_day"],
+            "as_of": as_of, "extrapolated": beyond,
+            "datasets": [{"dataset": str(r["dataset"]), "what": str(r["what"]),
+                          "resolution": str(r["resolution"]), "first": str(r["first"]),
+                          "last": str(r["last"]), "public": str(r["public"]),
+                          "age_days": int(r["age_days"]), "source": str(r["source"])}
+                         for r in df.to_dict("records")]}
+
+
+def today() -> str:
+    """Today's date (UTC) as YYYY-MM-DD."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,6 +676,44 @@ def examples() -> dict[str, str]:
     from ..sim.examples import example_names, example_text
 
     return {name: example_text(name) for name in example_names()}
+
+
+@functools.cache
+def regions_view() -> dict[str, Any]:
+    """The region tree for pickers: the mining countries of :mod:`hashshift.regions` first, each
+    with its first-level subdivisions (ISO 3166-2), then every other country. An event on a
+    country acts on all hashrate under it."""
+    import pycountry
+
+    from ..regions import REGIONS, region_name
+
+    def name(code: str) -> str:
+        try:
+            return region_name(code)
+        except LookupError:
+            return code
+
+    mining = [r.code for r in REGIONS.values() if r.level == "country"]
+    tree = []
+    for code in mining:
+        if code == "OTHER":
+            continue
+        subs = sorted((str(x.code) for x in pycountry.subdivisions.get(country_code=code) or []
+                       if x.parent_code is None), key=name)
+        tree.append({"code": code, "name": name(code),
+                     "children": [{"code": c, "name": name(c)} for c in subs]})
+    rest = sorted((str(c.alpha_2) for c in pycountry.countries if c.alpha_2 not in mining),
+                  key=name)
+    return {"mining": tree, "other": [{"code": c, "name": name(c)} for c in rest],
+            "aggregates": [{"code": "OTHER", "name": name("OTHER")}]}
+
+
+@functools.cache
+def scenario_schema() -> dict[str, Any]:
+    """The scenario format's JSON Schema (the lab builds its event and region forms from it)."""
+    from ..sim.scenario import scenario_schema as schema
+
+    return schema()
 
 
 @functools.cache

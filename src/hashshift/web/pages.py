@@ -12,7 +12,8 @@ __all__ = ["PAGES", "error_page", "home", "render"]
 
 #: slug -> (label in the navigation, page heading)
 PAGES: dict[str, tuple[str, str]] = {
-    "map": ("Map", "Where the hashrate was"),
+    "map": ("Map", "Where the hashrate was, and is: observed and nowcast"),
+    "events": ("Evidence", "Evidence from the chain: natural experiments"),
     "network": ("Network", "Hashrate, difficulty and the next retarget"),
     "energy": ("Energy", "Power and energy (CBECI method)"),
     "economics": ("Economics", "Hashprice and break-even electricity price"),
@@ -47,11 +48,30 @@ def _layout(slug: str, title: str, body: str, *, scripts: bool = True) -> str:
 <main>
 {body}
 </main>
-<footer>hashshift {escape(__version__)} · runs on this machine with the bundled data; no request
-leaves it · <a href="/openapi.json">API schema</a> · <a href="/api">API index</a></footer>
+<footer><p id="freshness">{escape(_freshness_line())}
+<a href="/api/freshness">details</a></p>
+<p>hashshift {escape(__version__)} · runs on this machine with the bundled data; no request
+leaves it · <a href="/openapi.json">API schema</a> · <a href="/api">API index</a></p></footer>
 </body>
 </html>
 """
+
+
+def _freshness_line() -> str:
+    """How far the bundled data reach and how old they are today (hashshift.freshness)."""
+    from .data import freshness_view, today
+
+    f = {d["dataset"]: d for d in freshness_view(today())["datasets"]}
+
+    def part(key: str, label: str, month: bool = False) -> str:
+        d = f[key]
+        last = d["last"][:7] if month else d["last"]
+        return f"{label} to {last} ({d['age_days']:,} days old)"
+
+    return ("Data: " + " · ".join([
+        part("chain_epochs", "difficulty"), part("chain_daily", "daily blocks"),
+        part("market", "market", True), part("map", "CCAF map", True),
+        part("nowcast", "nowcast", True)]) + f" — as of today, {freshness_view(today())['today']}.")
 
 
 def _fmt(x: Any, spec: str) -> str:
@@ -73,11 +93,11 @@ def home(o: dict[str, Any]) -> str:
          f"0.05 USD/kWh, {o['energy_month']}"),
         ("economics", "Hashprice", f"{_fmt(o['hashprice_usd_ph_day'], '.1f')} USD",
          f"per PH/s per day, {o['market_month']} mean"),
-        ("map", "Mining map", f"{len(o['map_months'])} months",
+        ("map", "Mining map", f"{len(o['map_months'])} months observed",
          f"CCAF shares by country and Chinese province, {o['map_months'][0]} … "
-         f"{o['map_months'][-1]}"),
+         f"{o['map_months'][-1]}; nowcast with intervals after it"),
         ("lab", "Scenario lab", f"{len(o['examples'])} scenarios",
-         "bans on and off, run, compare with the baseline"),
+         "events of every kind, run, compare with the baseline, share"),
     ]
     grid = "\n".join(
         f'<a class="card link" href="/{s}"><span class="label">{escape(t)}</span>'
@@ -94,16 +114,20 @@ def home(o: dict[str, Any]) -> str:
   <h2>What each page does</h2>
   <dl class="explain">
     <dt><a href="/map">Map</a></dt><dd>CCAF's monthly shares of the hashrate by country, and
-      by Chinese province; slide through the months.</dd>
+      by Chinese province, then the nowcast to the newest chain data with its 90 % interval;
+      slide through the months, and see every country's share over time.</dd>
+    <dt><a href="/events">Evidence</a></dt><dd>Natural experiments: days when a region's
+      miners stopped, and what the block rate shows about its share.</dd>
     <dt><a href="/network">Network</a></dt><dd>Hashrate with its 95 % interval, difficulty,
       every retarget, and the next one projected with Bitcoin Core's rule.</dd>
     <dt><a href="/energy">Energy</a></dt><dd>Power and annualised energy by CCAF's CBECI
       method; move the electricity price and watch the bounds.</dd>
     <dt><a href="/economics">Economics</a></dt><dd>Hashprice and any machine's break-even
       electricity price and daily margin.</dd>
-    <dt><a href="/lab">Scenario lab</a></dt><dd>Start from a shipped scenario, switch bans on
-      and off or move their dates, run it against the same scenario without bans, download
-      CSV, JSON and TOML.</dd>
+    <dt><a href="/lab">Scenario lab</a></dt><dd>Start from a shipped scenario or a TOML file,
+      add, edit and remove events of every kind (ban, curtailment, seasonal, price shock, tax)
+      and region settings, run it against the same scenario without bans, share the run by
+      its link, download CSV, JSON and TOML.</dd>
   </dl>
 </section>
 <section class="panel">
@@ -149,17 +173,43 @@ def _map(_: Any) -> str:
     <label><input type="radio" name="level" value="province"> China's provinces</label>
   </fieldset>
 </div>
+<p class="kind-note" id="kind-note" role="status"></p>
 <div class="split">
-  <div class="panel"><div id="map" class="plot tall" role="img"
-    aria-label="choropleth map"></div></div>
+  <div class="panel busy-host"><div id="map" class="plot tall" role="img"
+    aria-label="choropleth map"></div><div class="spinner" id="map-busy">Computing the
+    nowcast (once per server, a few seconds)…</div></div>
   <div class="panel side">
     <h2 id="table-title">Shares</h2>
     <table class="data" id="shares"><thead><tr><th>Region</th><th class="num">share %</th>
-    <th class="num">EH/s</th></tr></thead><tbody></tbody></table>
+    <th class="num" id="interval-head">90 %</th><th class="num">EH/s</th></tr></thead>
+    <tbody></tbody></table>
     <p class="note" id="network-note"></p>
   </div>
 </div>
+<section class="panel busy-host">
+  <div class="panel-head"><h2>Share of the world's hashrate over time [%]</h2>
+    <span class="note">solid: observed (CCAF); after the dashed line: nowcast, median and
+    90 % band</span></div>
+  <div id="over-time" class="plot"></div>
+  <div class="spinner" id="series-busy">Drawing…</div>
+</section>
 <p class="caveat" id="caveat"></p>"""
+
+
+def _events(_: Any) -> str:
+    return """<p class="lead">When a region's miners stop on known dates, the network's block rate
+drops by about that region's share of the hashrate times the fraction that stopped. Each event
+below is measured from the chain itself: blocks per hour or day and the difficulty in force,
+with exact intervals from the block process.</p>
+<section class="panel"><h2>The catalogue</h2>
+  <div class="table-wrap"><table class="data" id="event-list"><thead><tr><th>Event</th>
+  <th>Region</th><th>During (UTC)</th><th class="num">stopped</th><th class="num">drop</th>
+  <th class="num">implied share</th></tr></thead><tbody></tbody></table></div>
+  <p class="note">stopped: bounds on the fraction of the region's hashrate that stopped (the
+  basis is under each chart); drop: the network's hashrate during vs before, 90 % interval with
+  the background spread; implied share = drop ÷ stopped fraction.</p>
+</section>
+<div id="studies"></div>"""
 
 
 def _network(_: Any) -> str:
@@ -181,10 +231,14 @@ def _network(_: Any) -> str:
   <p class="note" id="rt-note"></p>
 </section>
 <section class="panel">
-  <div class="panel-head"><h2>Hashrate</h2>
-    <label class="inline"><input type="checkbox" id="log" checked> log scale</label></div>
+  <div class="panel-head"><h2>Hashrate [EH/s]</h2>
+    <label class="inline"><input type="checkbox" id="log"> log scale</label></div>
   <div id="hashrate" class="plot"></div>
   <p class="note" id="estimator"></p>
+</section>
+<section class="panel" id="pools">
+  <h2>Pool shares</h2>
+  <p class="note" id="pools-note"></p>
 </section>
 <section class="panel">
   <h2>Difficulty and retargets</h2>
@@ -217,7 +271,7 @@ def _economics(_: Any) -> str:
 <section class="panel"><h2>Break-even electricity price of the machine [USD/kWh]</h2>
   <div id="breakeven" class="plot"></div><p class="note" id="formulae"></p></section>
 <section class="panel"><h2>Hashprice [USD per PH/s per day]</h2>
-  <div id="hashprice" class="plot short"></div></section>"""
+  <div id="hashprice" class="plot"></div><p class="note" id="hashprice-note"></p></section>"""
 
 
 def _token_field(settings: Any) -> str:
@@ -240,14 +294,16 @@ def _lab(settings: Any) -> str:
   <label>Start from <select id="example" aria-label="example scenario"></select></label>
   <p class="note" id="example-desc"></p>
   <div class="row">
+    <label>As of <input type="date" id="as-of-input" aria-label="as of"></label>
     <label>Paths <input type="number" id="paths" min="1" max="{settings.max_paths}"
       step="1"></label>
     <label>Days <input type="number" id="horizon" min="1" max="{settings.max_horizon_days}"
       step="1"></label>
     <label>Seed <input type="number" id="seed" min="0" step="1"></label>
   </div>
-  <p class="note">as of <b id="as-of">…</b>; limits here: ≤ {settings.max_paths:,} paths,
-  ≤ {settings.max_horizon_days:,} days</p>
+  <p class="note">as of <b id="as-of">…</b>: the run starts that day, from what was known then;
+  limits here: ≤ {settings.max_paths:,} paths, ≤ {settings.max_horizon_days:,} days</p>
+  <ul class="note extrapolated" id="extrapolated" hidden></ul>
   {_token_field(settings)}<label class="inline"><input type="checkbox" id="baseline" checked>
     compare with the baseline (same scenario, bans removed)</label>
   <div class="row">
@@ -258,10 +314,23 @@ def _lab(settings: Any) -> str:
   <div id="status" class="status" role="status" aria-live="polite"></div>
   <progress id="progress" max="1" value="0" hidden></progress>
   <ul class="problems" id="problems"></ul>
-  <h2>Bans <span class="note">(switch off, move dates, change enforcement)</span></h2>
-  <div id="bans"></div>
-  <details id="other-events"><summary>Other events (kept as they are)</summary>
-    <ul id="events"></ul></details>
+  <p class="share" id="share" hidden>Link to this run (the scenario is in the link; opening it
+    runs it again): <a id="share-link">this run</a></p>
+  <h2>Events <span class="note">(switch on or off, edit, remove; or add one)</span></h2>
+  <div id="events"></div>
+  <div class="row add-row">
+    <label>New event <select id="new-kind" aria-label="kind of the new event">
+      <option value="ban">ban</option><option value="curtailment">curtailment</option>
+      <option value="seasonal">seasonal</option><option value="price_shock">price shock</option>
+      <option value="tax">tax</option></select></label>
+    <button type="button" class="secondary" id="add-event">Add event</button>
+  </div>
+  <h2>Regions <span class="note">(override a region's tariff, capacity, risk …)</span></h2>
+  <div id="regions"></div>
+  <div class="row add-row">
+    <label>Region <select id="new-region" aria-label="region to add"></select></label>
+    <button type="button" class="secondary" id="add-region">Add region</button>
+  </div>
 </aside>
 <section class="lab-results">
   <div class="cards" id="summary"></div>
@@ -280,5 +349,5 @@ def _lab(settings: Any) -> str:
 </div>"""
 
 
-_BODIES = {"map": _map, "network": _network, "energy": _energy, "economics": _economics,
-           "lab": _lab}
+_BODIES = {"map": _map, "events": _events, "network": _network, "energy": _energy,
+           "economics": _economics, "lab": _lab}

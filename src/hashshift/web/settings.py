@@ -26,7 +26,7 @@ class Settings:
     computing or queued; ``max_queue`` the requests waiting for a slot when all
     ``max_concurrent_runs`` are busy (beyond: 429). ``token``, when set, is needed (``Authorization:
     Bearer``) by every request that runs work or writes. ``response_cache_mb`` bounds the memory
-    of cached read responses (0: none).
+    of cached read responses (0: none). ``warm_up`` computes the nowcast at start-up.
     """
 
     max_paths: int = 2_000
@@ -40,6 +40,9 @@ class Settings:
     max_queue: int = 4
     token: str | None = field(default=None, repr=False)
     response_cache_mb: int = 64
+    #: Compute the map's nowcast in the background at start-up (``hashshift serve``), so that
+    #: the first visit of the map page need not wait for it.
+    warm_up: bool = False
 
     def __post_init__(self) -> None:
         from ..sim.scenario import LIMITS

@@ -34,8 +34,63 @@ const HS = (() => {
     }, extra);
   }
 
+  /** Draw (or redraw) a plot; its panel shows a spinner until plotly.js has drawn it. */
   function plot(id, traces, lay) {
-    return Plotly.react(id, traces, layout(lay), CONFIG);
+    const gd = typeof id === "string" ? document.getElementById(id) : id;
+    gd.classList.add("drawing");
+    return Plotly.react(gd, traces, layout(lay), CONFIG).then((r) => {
+      gd.classList.remove("drawing");
+      gd.dataset.drawn = "true";
+      return r;
+    }, (err) => { gd.classList.remove("drawing"); throw err; });
+  }
+
+  /** The range buttons of time axes (as in the report): 1 m, 6 m, 1 y, 3 y, all. */
+  const RANGES = [
+    { count: 1, label: "1 m", step: "month", stepmode: "backward" },
+    { count: 6, label: "6 m", step: "month", stepmode: "backward" },
+    { count: 1, label: "1 y", step: "year", stepmode: "backward" },
+    { count: 3, label: "3 y", step: "year", stepmode: "backward" },
+    { step: "all", label: "all" },
+  ];
+  function rangeButtons() {
+    return { buttons: RANGES, x: 0, xanchor: "left", y: 1.02, yanchor: "bottom", font: { size: 11 },
+      bgcolor: "#eef1f4", activecolor: "#fed7aa" };
+  }
+  /** Keep a linear y axis fitted to the x range shown (plotly fits y to all the data): on
+      every change of the x range, y runs from 0 to the largest visible value of ``series``
+      (arrays of y aligned with ``x``). */
+  function fitY(id, x, series) {
+    const gd = typeof id === "string" ? document.getElementById(id) : id;
+    const fit = () => {
+      if (gd.layout.yaxis.type === "log") return;
+      const r = gd.layout.xaxis.range;
+      const lo = String(r[0]).slice(0, 10);
+      const hi = String(r[1]).slice(0, 10);
+      let top = 0;
+      for (const ys of series) {
+        for (let i = 0; i < x.length; i++) {
+          const d = x[i].slice(0, 10);
+          if (d >= lo && d <= hi && ys[i] !== null && ys[i] > top) top = ys[i];
+        }
+      }
+      if (top > 0) Plotly.relayout(gd, { "yaxis.range": [0, top * 1.06], "yaxis.autorange": false });
+    };
+    if (!gd.dataset.fitY) {
+      gd.on("plotly_relayout", (ev) => {
+        if (Object.keys(ev).some((k) => k.startsWith("xaxis"))) fit();
+      });
+      gd.dataset.fitY = "true";
+    }
+    fit();
+  }
+
+  /** The last ``years`` of data: the initial x range of a time chart. */
+  function lastYears(dates, years) {
+    const end = dates[dates.length - 1];
+    const d = new Date(end + "T00:00:00Z");
+    d.setUTCFullYear(d.getUTCFullYear() - years);
+    return [d.toISOString().slice(0, 10), end];
   }
 
   /** Two traces drawing a filled band between lo and hi. */
@@ -126,5 +181,5 @@ const HS = (() => {
   }
 
   return { CONFIG, COLORS, layout, plot, band, rgba, api, fmt, signed, debounce, el, card, fail,
-    monthName };
+    monthName, rangeButtons, lastYears, fitY };
 })();

@@ -32,10 +32,6 @@
       { x: [v.month + "-01"], y: [m.break_even_usd_kwh], type: "scatter", mode: "markers", name: v.month,
         marker: { color: "#131a26", size: 9 }, hovertemplate: "%{y:.3f} USD/kWh" },
     ], { yaxis: { title: { text: "USD/kWh" }, type: "log" } });
-    HS.plot("hashprice", [{
-      x: h.date, y: h.hashprice_usd_ph_day, type: "scatter", mode: "lines", name: "hashprice",
-      line: { color: "#16a34a", width: 1.6 }, hovertemplate: "%{y:,.2f} USD/(PH/s)/day<extra></extra>",
-    }], { yaxis: { type: "log", title: { text: "USD/(PH/s)/day" } }, showlegend: false });
     $("formulae").textContent = `hashprice = ${v.formulae.hashprice}; break-even = ${v.formulae.break_even}; ` +
       `threshold = ${v.formulae.threshold}. Nameplate specs, no PUE. Source of the machine: ${m.source}`;
     if (!$("month").options.length) {
@@ -57,7 +53,25 @@
     } catch (err) { HS.fail("breakeven", err); }
   }
 
+  async function drawHashprice() {
+    const hp = await HS.api("/api/hashprice");
+    const d = hp.daily;
+    await HS.plot("hashprice", [
+      { x: d.date, y: d.hashprice_usd_ph_day, type: "scatter", mode: "lines", name: "per day (difficulty that day)",
+        line: { color: "#16a34a", width: 1.6 }, hovertemplate: "%{y:,.2f} USD/(PH/s)/day<extra></extra>" },
+      { x: hp.monthly.date.map((m) => m.slice(0, 8) + "15"), y: hp.monthly.hashprice_usd_ph_day, type: "scatter",
+        mode: "markers", name: "monthly mean (miners' revenue / hashrate)", marker: { color: "#131a26", size: 5 },
+        hovertemplate: "month: %{y:,.2f}<extra></extra>" },
+    ], { yaxis: { type: "linear", title: { text: "USD/(PH/s)/day" }, rangemode: "tozero", autorange: true },
+      xaxis: { rangeselector: HS.rangeButtons(), range: HS.lastYears(d.date, 1) }, margin: { t: 34, b: 60 },
+      legend: { orientation: "h", x: 0, y: -0.12, yanchor: "top" } });
+    HS.fitY("hashprice", d.date, [d.hashprice_usd_ph_day]);
+    $("hashprice-note").textContent = `${hp.first} … ${hp.last}. ${hp.basis}`;
+    document.body.dataset.hashpriceDrawn = "true";
+  }
+
   async function init() {
+    drawHashprice().catch((err) => HS.fail("hashprice", err));
     let list;
     try { list = (await HS.api("/api/machines")).machines; } catch (err) { HS.fail("breakeven", err); return; }
     $("machine").replaceChildren(...list.map((m) => HS.el("option", { value: m.model,

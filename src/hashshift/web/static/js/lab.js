@@ -1,13 +1,21 @@
-/* Scenario lab: start from an example, switch bans on and off, edit their dates, run, compare
-   with the baseline (the same scenario without bans), download the results. */
+/* Scenario lab: start from an example, a TOML file or a link; add, edit, switch off and remove
+   events of every kind and region settings (forms built from the scenario's JSON Schema, region
+   pickers from the region tree); run, compare with the baseline (the same scenario without
+   bans), download the results; the scenario is kept in the page's URL (compressed in the
+   fragment), so a reload or the link reproduces the run. */
 "use strict";
 
 (() => {
   const $ = (id) => document.getElementById(id);
   const root = document.querySelector(".lab");
   const LIMITS = { paths: Number(root.dataset.maxPaths), horizon: Number(root.dataset.maxHorizon) };
-  const state = { scenario: null, bans: [], others: [], source: "", polling: null, names: {} };
+  const state = { scenario: null, events: [], regions: [], schema: null, tree: null, names: {},
+    polling: null, leftOut: [] };
   const C = { run: "#f7931a", base: "#64748b" };
+  const KIND_DEF = { ban: "Ban", curtailment: "Curtailment", seasonal: "Seasonal", price_shock: "PriceShock", tax: "Tax" };
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  // values a new event starts with where the format has no default (edit them in the form)
+  const STARTERS = { enforcement: 0.9, share: 0.5, multiplier: 1.5, usd_kwh: 0.01, months: [6, 7, 8] };
 
   // ---- the access token (servers started with HASHSHIFT_TOKEN): kept in this tab only ------
   const TOKEN_KEY = "hashshift.token";
@@ -35,49 +43,201 @@
     return true;
   }
 
-  // ---- the scenario form ---------------------------------------------------------------------
-  function loadScenario(sc, source, description) {
+  // ---- the scenario in the URL: deflate-raw + base64url in the fragment ---------------------
+  async function pack(obj) {
+    const bytes = new TextEncoder().encode(JSON.stringify(obj));
+    const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("deflate-raw"));
+    const packed = new Uint8Array(await new Response(stream).arrayBuffer());
+    let bin = "";
+    for (const b of packed) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  async function unpack(text) {
+    const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    return JSON.parse(await new Response(stream).text());
+  }
+
+  // ---- region pickers (the region tree) ------------------------------------------------------
+  function regionName(code) {
+    return state.names[code] || code;
+  }
+  function regionSelect(value, opts) {
+    const sel = HS.el("select", Object.assign({ class: "region" }, opts || {}));
+    if (opts && opts.optional) sel.append(HS.el("option", { value: "", text: "all regions" }));
+    const t = state.tree;
+    for (const c of t.mining) {
+      const g = HS.el("optgroup", { label: c.name });
+      g.append(HS.el("option", { value: c.code, text: `${c.name} (${c.code}), whole country` }));
+      for (const s of c.children) g.append(HS.el("option", { value: s.code, text: `${s.name} (${s.code})` }));
+      sel.append(g);
+    }
+    const other = HS.el("optgroup", { label: "Other countries" });
+    for (const c of [...t.aggregates, ...t.other]) other.append(HS.el("option", { value: c.code, text: `${c.name} (${c.code})` }));
+    sel.append(other);
+    if (value && !sel.querySelector(`option[value="${CSS.escape(value)}"]`)) {
+      sel.prepend(HS.el("option", { value, text: value }));
+    }
+    sel.value = value || "";
+    return sel;
+  }
+
+  // ---- forms from the JSON Schema --------------------------------------------------------------
+  function plain(prop) {
+    // a nullable field (anyOf [X, null]): the X part, marked optional
+    if (prop.anyOf) {
+      const x = prop.anyOf.find((p) => p.type !== "null") || {};
+      return Object.assign({}, x, { optional: true, description: prop.description, default: prop.default });
+    }
+    return prop;
+  }
+  function isShare(p) { return p.type === "number" && p.maximum === 1 && p.minimum === 0; }
+
+  function field(obj, name, prop0, required, onchange) {
+    const p = plain(prop0);
+    const label = HS.el("label", { title: p.description || "" }, name + (required ? "" : " (optional)"));
+    const set = (v) => { if (v === "" || v === null || v === undefined) delete obj[name]; else obj[name] = v; onchange(); };
+    let input;
+    if (name === "region" || name === "code") {
+      input = regionSelect(obj[name], { optional: p.optional || !required });
+      input.addEventListener("change", () => set(input.value || null));
+    } else if (p.enum) {
+      input = HS.el("select", {}, ...p.enum.map((v) => HS.el("option", { value: v, text: v })));
+      input.value = obj[name] !== undefined ? obj[name] : p.default;
+      input.addEventListener("change", () => set(input.value));
+    } else if (p.format === "date") {
+      input = HS.el("input", { type: "date", value: obj[name] || "" });
+      input.addEventListener("change", () => set(input.value || null));
+    } else if (p.type === "array" && p.items && p.items.type === "integer") {
+      const chosen = new Set(obj[name] || []);
+      input = HS.el("div", { class: "months" }, ...MONTHS.map((m, i) => {
+        const box = HS.el("input", { type: "checkbox", value: String(i + 1), "aria-label": m });
+        box.checked = chosen.has(i + 1);
+        box.addEventListener("change", () => {
+          if (box.checked) chosen.add(i + 1); else chosen.delete(i + 1);
+          set([...chosen].sort((a, b) => a - b));
+        });
+        return HS.el("label", {}, box, m);
+      }));
+      label.classList.add("wide");
+    } else if (p.type === "array") {
+      input = HS.el("input", { type: "text", value: (obj[name] || []).join(", "), placeholder: "12 numbers, January first" });
+      input.addEventListener("change", () => set(input.value.trim()
+        ? input.value.split(",").map((x) => Number(x.trim())) : null));
+      label.classList.add("wide");
+    } else if (p.type === "number" || p.type === "integer") {
+      const step = p.type === "integer" ? "1" : isShare(p) ? "0.05" : "any";
+      input = HS.el("input", { type: "number", step, min: p.minimum, max: p.maximum,
+        value: obj[name] !== undefined && obj[name] !== null ? obj[name] : "" });
+      input.addEventListener("change", () => set(input.value === "" ? null : Number(input.value)));
+    } else {
+      input = HS.el("input", { type: "text", value: obj[name] || "" });
+      input.addEventListener("change", () => set(input.value));
+      label.classList.add("wide");
+    }
+    input.dataset.field = name;
+    label.append(input);
+    return label;
+  }
+
+  function defOf(kind) { return state.schema.$defs[KIND_DEF[kind]]; }
+
+  function eventTitle(ev) {
+    const where = ev.region ? `${regionName(ev.region)} (${ev.region})` : (ev.target === "btc" ? "BTC price" : "all regions");
+    return `${ev.kind.replace("_", " ")} — ${where}`;
+  }
+
+  function renderEvents() {
+    if (!state.events.length) {
+      $("events").replaceChildren(HS.el("p", { class: "note", text: "No events: add one below." }));
+      return;
+    }
+    $("events").replaceChildren(...state.events.map((item, i) => {
+      const ev = item.event;
+      const def = defOf(ev.kind);
+      const box = HS.el("div", { class: "ev" + (item.enabled ? "" : " off"), "data-kind": ev.kind,
+        "data-region": ev.region || "", "data-index": String(i) });
+      const head = HS.el("b", { text: eventTitle(ev) });
+      const toggle = HS.el("input", { type: "checkbox", id: `ev-${i}`, "aria-label": `event ${i + 1} on` });
+      toggle.checked = item.enabled;
+      toggle.addEventListener("change", () => { item.enabled = toggle.checked; box.classList.toggle("off", !item.enabled); });
+      const remove = HS.el("button", { type: "button", class: "remove", "aria-label": `remove event ${i + 1}`, text: "×" });
+      remove.addEventListener("click", () => { state.events.splice(i, 1); renderEvents(); });
+      const changed = () => { head.textContent = eventTitle(ev); box.dataset.region = ev.region || ""; };
+      const fields = Object.entries(def.properties).filter(([k]) => k !== "kind")
+        .map(([k, p]) => field(ev, k, p, (def.required || []).includes(k), changed));
+      box.append(HS.el("div", { class: "ev-head" }, head,
+        HS.el("span", { class: "tools" }, HS.el("label", { class: "inline", for: `ev-${i}` }, toggle, "on"), remove)),
+        HS.el("div", { class: "ev-fields" }, ...fields));
+      if (ev.source) box.title = ev.source;
+      return box;
+    }));
+  }
+
+  function renderRegions() {
+    const def = state.schema.$defs.RegionSpec;
+    if (!state.regions.length) {
+      $("regions").replaceChildren(HS.el("p", { class: "note", text: "No region settings: the data's defaults apply." }));
+      return;
+    }
+    $("regions").replaceChildren(...state.regions.map((r, i) => {
+      const head = HS.el("b", { text: `${regionName(r.code)} (${r.code})` });
+      const box = HS.el("div", { class: "ev region-spec", "data-code": r.code });
+      const remove = HS.el("button", { type: "button", class: "remove", "aria-label": `remove region ${r.code}`, text: "×" });
+      remove.addEventListener("click", () => { state.regions.splice(i, 1); renderRegions(); });
+      const changed = () => { head.textContent = `${regionName(r.code)} (${r.code})`; box.dataset.code = r.code; };
+      const fields = Object.entries(def.properties).map(([k, p]) => field(r, k, p, (def.required || []).includes(k), changed));
+      box.append(HS.el("div", { class: "ev-head" }, head, remove), HS.el("div", { class: "ev-fields" }, ...fields));
+      return box;
+    }));
+  }
+
+  function isoPlus(day, n) {
+    const d = new Date(day + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+
+  function newEvent(kind) {
+    const def = defOf(kind);
+    const asOf = $("as-of-input").value || state.scenario.scenario.as_of;
+    const ev = { kind };
+    for (const [k, p0] of Object.entries(def.properties)) {
+      const p = plain(p0);
+      if (k === "kind") continue;
+      if (p0.default !== undefined && p0.default !== null) ev[k] = p0.default;
+      else if (k in STARTERS) ev[k] = STARTERS[k];
+      else if (p.format === "date" && !p.optional) ev[k] = isoPlus(asOf, k === "end" ? 60 : k === "effective" ? 37 : 30);
+    }
+    if (ev.region === undefined && (def.required || []).includes("region")) ev.region = "";
+    return ev;
+  }
+
+  /** What a run from ``day`` extrapolates because the bundled data end before it. */
+  async function extrapolated(day) {
+    try {
+      const f = await HS.api(`/api/freshness?as_of=${encodeURIComponent(day)}`);
+      const notes = f.extrapolated || [];
+      $("extrapolated").replaceChildren(...notes.map((x) => HS.el("li", { text: x.note })));
+      $("extrapolated").hidden = !notes.length;
+    } catch (err) { $("extrapolated").hidden = true; }
+  }
+
+  function loadScenario(sc, description) {
     state.scenario = sc;
-    state.source = source;
-    state.bans = sc.event.filter((e) => e.kind === "ban").map((e) => Object.assign({ enabled: true }, e));
-    state.others = sc.event.filter((e) => e.kind !== "ban");
+    state.events = sc.event.map((e) => ({ enabled: true, event: JSON.parse(JSON.stringify(e)) }));
+    state.regions = JSON.parse(JSON.stringify(sc.region || []));
     $("paths").value = Math.min(sc.scenario.paths, LIMITS.paths);
     $("horizon").value = Math.min(sc.scenario.horizon_days, LIMITS.horizon);
     $("seed").value = sc.scenario.seed;
+    $("as-of-input").value = sc.scenario.as_of;
     $("as-of").textContent = sc.scenario.as_of;
     $("example-desc").textContent = description || sc.scenario.description || sc.scenario.name;
-    renderBans();
-    $("events").replaceChildren(...state.others.map((e) => HS.el("li", {
-      text: `${e.kind} ${e.region || e.target || ""} ${e.start || ""}${e.end ? " → " + e.end : ""}` })));
-    $("other-events").hidden = state.others.length === 0;
-  }
-
-  function renderBans() {
-    if (!state.bans.length) {
-      $("bans").replaceChildren(HS.el("p", { class: "note", text: "This scenario has no ban." }));
-      return;
-    }
-    $("bans").replaceChildren(...state.bans.map((b, i) => {
-      const box = HS.el("div", { class: "ban" + (b.enabled ? "" : " off"), "data-region": b.region });
-      const toggle = HS.el("input", { type: "checkbox", id: `ban-${i}`, "aria-label": `ban ${b.region} on` });
-      toggle.checked = b.enabled;
-      toggle.addEventListener("change", () => { b.enabled = toggle.checked; box.classList.toggle("off", !b.enabled); });
-      const date = (key, label) => {
-        const input = HS.el("input", { type: "date", value: b[key], id: `ban-${i}-${key}` });
-        input.addEventListener("change", () => { b[key] = input.value; });
-        return HS.el("label", {}, label, input);
-      };
-      const enf = HS.el("input", { type: "number", min: "0", max: "1", step: "0.05", value: b.enforcement, id: `ban-${i}-enforcement` });
-      enf.addEventListener("change", () => { b.enforcement = Number(enf.value); });
-      box.append(
-        HS.el("div", { class: "ban-head" },
-          HS.el("b", { text: state.names[b.region] ? `${state.names[b.region]} (${b.region})` : b.region }),
-          HS.el("label", { class: "inline", for: `ban-${i}` }, toggle, "on")),
-        HS.el("div", { class: "ban-fields" }, date("announced", "announced"), date("effective", "effective"),
-          HS.el("label", {}, "enforced", enf)));
-      if (b.source) box.title = b.source;
-      return box;
-    }));
+    extrapolated(sc.scenario.as_of);
+    renderEvents();
+    renderRegions();
   }
 
   function buildScenario() {
@@ -85,20 +245,16 @@
     sc.scenario.paths = Number($("paths").value);
     sc.scenario.horizon_days = Number($("horizon").value);
     sc.scenario.seed = Number($("seed").value);
-    const bans = state.bans.filter((b) => b.enabled).map((b) => {
-      const e = Object.assign({}, b);
-      delete e.enabled;
-      return e;
-    });
+    if ($("as-of-input").value) sc.scenario.as_of = $("as-of-input").value;
+    const on = state.events.filter((x) => x.enabled).map((x) => JSON.parse(JSON.stringify(x.event)));
     // events that start after the chosen horizon are left out (and named), not sent: a
     // scenario whose events fall after its horizon is invalid
-    const end = new Date(sc.scenario.as_of);
-    end.setUTCDate(end.getUTCDate() + sc.scenario.horizon_days - 1);
+    const end = isoPlus(sc.scenario.as_of, sc.scenario.horizon_days - 1);
     const starts = (e) => e.announced || e.start;
-    const all = [...state.others, ...bans];
-    sc.event = all.filter((e) => !starts(e) || new Date(starts(e)) <= end);
-    state.leftOut = all.filter((e) => starts(e) && new Date(starts(e)) > end)
+    sc.event = on.filter((e) => !starts(e) || starts(e) <= end);
+    state.leftOut = on.filter((e) => starts(e) && starts(e) > end)
       .map((e) => `${e.kind} ${e.region || ""} from ${starts(e)}`);
+    sc.region = JSON.parse(JSON.stringify(state.regions));
     return sc;
   }
 
@@ -106,6 +262,11 @@
   function status(text, error) {
     $("status").textContent = text;
     $("status").classList.toggle("error", Boolean(error));
+  }
+
+  function showProblems(err) {
+    const problems = (err.body && err.body.problems) || [err.message];
+    $("problems").replaceChildren(...problems.map((p) => HS.el("li", { text: p })));
   }
 
   function poll(sc) {
@@ -149,6 +310,15 @@
     if (!root.dataset.firstPartialMs) root.dataset.firstPartialMs = String(Math.round(performance.now() - state.t0));
   }
 
+  async function share(sc) {
+    const baseline = $("baseline").checked ? "" : "&b=0";
+    const hash = `#s=${await pack(sc)}${baseline}`;
+    history.replaceState(null, "", hash);
+    $("share-link").href = location.href;
+    $("share-link").textContent = location.href.length > 90 ? location.href.slice(0, 87) + "…" : location.href;
+    $("share").hidden = false;
+  }
+
   async function run() {
     const sc = buildScenario();
     $("problems").replaceChildren();
@@ -172,15 +342,15 @@
       clearInterval(state.polling);
       state.polling = null;
       status((res.cached ? `Done (from the cache, ${secs} s).` : `Done in ${secs} s.`) + left);
-      show(res);
+      await share(sc);
+      await show(res);
       root.dataset.doneMs = String(Math.round(performance.now() - t0));
     } catch (err) {
       if (needsToken(err)) { $("problems").replaceChildren(); return; }
       if (err.status === 429) status("The server is busy with other runs; try again in a few seconds.", true);
       else if (err.status === 413) status("The scenario is too large for this server.", true);
       else status(`The run failed (HTTP ${err.status || "?"}).`, true);
-      const problems = (err.body && err.body.problems) || [err.message];
-      $("problems").replaceChildren(...problems.map((p) => HS.el("li", { text: p })));
+      showProblems(err);
     } finally {
       clearInterval(state.polling);
       state.polling = null;
@@ -191,9 +361,9 @@
 
   // ---- results -------------------------------------------------------------------------------
   function downloads(res) {
-    const line = (label, run) => HS.el("div", {}, HS.el("b", { text: label + ": " }),
-      ...Object.entries(run.downloads).map(([name, url]) =>
-        HS.el("a", { href: url, download: `hashshift-${run.hash}-${name}`, "data-file": name, text: name })));
+    const line = (label, r) => HS.el("div", {}, HS.el("b", { text: label + ": " }),
+      ...Object.entries(r.downloads).map(([name, url]) =>
+        HS.el("a", { href: url, download: `hashshift-${r.hash}-${name}`, "data-file": name, text: name })));
     const box = $("downloads");
     box.replaceChildren(HS.el("h2", { text: "Downloads" }), line("Scenario", res),
       res.baseline ? line("Baseline", res.baseline) : null);
@@ -241,17 +411,18 @@
     ];
   }
 
-  function show(res) {
+  async function show(res) {
     const r = res.result;
     const b = res.baseline ? res.baseline.result : null;
     $("results").hidden = false;
     summary(res);
     downloads(res);
     const base = (metric) => (b ? bandsOf(b, metric, C.base, "baseline", true) : []);
-    HS.plot("lab-hashrate", [...base("hashrate_ehs"), ...bandsOf(r, "hashrate_ehs", C.run, "scenario")],
-      { yaxis: { title: { text: "EH/s" }, rangemode: "tozero" } });
-    HS.plot("lab-power", [...base("power_gw"), ...bandsOf(r, "power_gw", C.run, "scenario")],
-      { yaxis: { title: { text: "GW" }, rangemode: "tozero" } });
+    const draws = [];
+    draws.push(HS.plot("lab-hashrate", [...base("hashrate_ehs"), ...bandsOf(r, "hashrate_ehs", C.run, "scenario")],
+      { yaxis: { title: { text: "EH/s" }, rangemode: "tozero" } }));
+    draws.push(HS.plot("lab-power", [...base("power_gw"), ...bandsOf(r, "power_gw", C.run, "scenario")],
+      { yaxis: { title: { text: "GW" }, rangemode: "tozero" } }));
     const bar = (run, name, color) => ({
       x: run.epochs.retarget_height.map(String), y: run.epochs.q50, type: "bar", name, marker: { color },
       customdata: run.epochs.retarget_date,
@@ -259,10 +430,10 @@
         arrayminus: run.epochs.q50.map((v, i) => v - run.epochs.q05[i]), color: "#334155", thickness: 1, width: 3 },
       hovertemplate: `${name}: %{y:+.1f} % (~%{customdata})<extra></extra>`,
     });
-    HS.plot("lab-retargets", [...(b ? [bar(b, "baseline", "#94a3b8")] : []), bar(r, "scenario", C.run)],
+    draws.push(HS.plot("lab-retargets", [...(b ? [bar(b, "baseline", "#94a3b8")] : []), bar(r, "scenario", C.run)],
       { yaxis: { title: { text: "%" }, zerolinecolor: "#94a3b8" },
         xaxis: { type: "category", title: { text: "retarget at block" }, tickangle: -45, nticks: 20 },
-        barmode: "group", bargap: 0.2, hovermode: "x unified", margin: { b: 80 } });
+        barmode: "group", bargap: 0.2, hovermode: "x unified", margin: { b: 80 } }));
     const traces = [];
     Object.entries(r.regions).slice(0, 8).forEach(([code, reg], i) => {
       const color = HS.COLORS[i % HS.COLORS.length];
@@ -274,17 +445,23 @@
           line: { color, width: 1.2, dash: "dot" }, hovertemplate: `${code} baseline %{y:.1f} %<extra></extra>` });
       }
     });
-    HS.plot("lab-shares", traces, { yaxis: { title: { text: "% of world" }, rangemode: "tozero" },
-      hovermode: "x unified", legend: { orientation: "v", x: 1.01, y: 1, yanchor: "top" }, margin: { r: 170 } });
+    const narrow = window.innerWidth < 640;
+    draws.push(HS.plot("lab-shares", traces, { yaxis: { title: { text: "% of world" }, rangemode: "tozero" },
+      hovermode: "x unified",
+      legend: narrow ? { orientation: "h", x: 0, y: -0.15, yanchor: "top" } : { orientation: "v", x: 1.01, y: 1, yanchor: "top" },
+      margin: narrow ? { r: 10, b: 90 } : { r: 170 } }));
+    await Promise.all(draws);
     document.body.dataset.runHash = res.hash;
   }
 
-  // ---- loading examples and TOML files -------------------------------------------------------
+  // ---- loading examples, TOML files and links ------------------------------------------------
+  function names(map) { Object.assign(state.names, map || {}); }
+
   async function loadExample(name) {
     try {
       const ex = await HS.api(`/api/examples/${encodeURIComponent(name)}`);
-      state.names = ex.region_names || {};
-      loadScenario(ex.scenario, `example ${name}`, ex.description);
+      names(ex.region_names);
+      loadScenario(ex.scenario, ex.description);
       status("");
       $("problems").replaceChildren();
     } catch (err) { status(err.message, true); }
@@ -292,35 +469,77 @@
 
   async function loadToml(file) {
     const text = await file.text();
+    status(`Checking ${file.name}…`);
     try {
+      // the server validates fully (format, regions, the data known on as_of) before it answers
       const res = await HS.api("/api/scenario/parse", { method: "POST", headers: authorized({ "content-type": "application/toml" }), body: text });
-      state.names = res.region_names || {};
-      loadScenario(res.scenario, file.name, `${res.scenario.scenario.name} (from ${file.name})`);
-      status(`Loaded ${file.name}.`);
+      names(res.region_names);
+      loadScenario(res.scenario, `${res.scenario.scenario.name} (from ${file.name})`);
+      status(`Loaded ${file.name}: valid, ready to run.`);
       $("problems").replaceChildren();
     } catch (err) {
       if (needsToken(err)) return;
-      status(`${file.name} is not a valid scenario.`, true);
-      const problems = (err.body && err.body.problems) || [err.message];
-      $("problems").replaceChildren(...problems.map((p) => HS.el("li", { text: p })));
+      status(`${file.name} is not a valid scenario; nothing was loaded.`, true);
+      showProblems(err);
     }
+  }
+
+  async function fromLink() {
+    const m = location.hash.match(/^#s=([A-Za-z0-9_-]+)(&b=0)?$/);
+    if (!m) return false;
+    try {
+      const sc = await unpack(m[1]);
+      loadScenario(sc, `${sc.scenario.name} (from a link)`);
+      $("baseline").checked = !m[2];
+      status("Scenario from the link: running it…");
+      await run();
+    } catch (err) {
+      status(`The link does not hold a scenario this page can read (${err.message}).`, true);
+    }
+    return true;
   }
 
   async function init() {
     let list;
-    try { list = (await HS.api("/api/examples")).examples; } catch (err) { status(err.message, true); return; }
+    try {
+      [list, state.schema, state.tree] = await Promise.all([
+        HS.api("/api/examples").then((x) => x.examples), HS.api("/api/scenario/schema"), HS.api("/api/regions")]);
+    } catch (err) { status(err.message, true); return; }
+    for (const c of state.tree.mining) {
+      state.names[c.code] = c.name;
+      for (const s of c.children) state.names[s.code] = s.name;
+    }
+    for (const c of [...state.tree.other, ...state.tree.aggregates]) state.names[c.code] = c.name;
+    $("new-region").replaceWith(Object.assign(regionSelect("US-TX"), { id: "new-region" }));
     $("example").replaceChildren(...list.map((e) => HS.el("option", { value: e.name, text: `${e.title} (${e.name})` })));
     const first = list.find((e) => e.name === "china_2021") || list[0];
     $("example").value = first.name;
     $("example").addEventListener("change", () => loadExample($("example").value));
     $("run").addEventListener("click", run);
+    $("add-event").addEventListener("click", () => {
+      state.events.push({ enabled: true, event: newEvent($("new-kind").value) });
+      renderEvents();
+      $("events").lastElementChild.scrollIntoView({ block: "nearest" });
+    });
+    $("add-region").addEventListener("click", () => {
+      const code = $("new-region").value;
+      if (!state.regions.some((r) => r.code === code)) state.regions.push({ code });
+      renderRegions();
+    });
+    $("as-of-input").addEventListener("change", () => {
+      $("as-of").textContent = $("as-of-input").value;
+      extrapolated($("as-of-input").value);
+    });
     if ($("token")) {
       $("token").value = storedToken();
       $("token").addEventListener("input", () => storeToken($("token").value.trim()));
     }
     $("toml-file").addEventListener("change", (ev) => { if (ev.target.files.length) loadToml(ev.target.files[0]); });
+    window.addEventListener("hashchange", () => { if (location.hash.startsWith("#s=")) fromLink(); });
+    document.body.dataset.labReady = "true";
+    if (await fromLink()) return;
     await loadExample(first.name);
-    $("summary").replaceChildren(HS.el("div", { class: "empty", text: "Choose the bans and press “Run scenario”." }));
+    $("summary").replaceChildren(HS.el("div", { class: "empty", text: "Choose the events and press “Run scenario”." }));
   }
 
   document.addEventListener("DOMContentLoaded", init);
