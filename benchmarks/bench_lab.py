@@ -99,14 +99,14 @@ def _measure(sync_playwright: object, base: str) -> tuple[list[float], list[floa
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1360, "height": 900})
         page.goto(base + "/lab")  # opening the lab starts and prepares the workers
-        _until(page, "document.querySelectorAll('#bans .ban').length >= 5")
+        _until(page, "document.querySelectorAll('#events .ev').length >= 5")
         page.fill("#paths", "10")
         page.fill("#horizon", "30")
         page.click("#run")  # waits for the workers to be ready
         _until(page, "document.querySelector('.lab').dataset.doneMs")
         for k in range(REPEATS):
             page.goto(base + "/lab")
-            _until(page, "document.querySelectorAll('#bans .ban').length >= 5")
+            _until(page, "document.querySelectorAll('#events .ev').length >= 5")
             page.fill("#seed", str(100 + k))  # a new run each time, not the cache's
             page.click("#run")
             _until(page, "document.querySelector('.lab').dataset.doneMs")

@@ -73,7 +73,7 @@ def run_kernel(inp: Any, paths: int, seed: int) -> dict[str, np.ndarray]:
     M = (shares.T[:, None, :] * inp.classes.initial_share[None, :, None]
          * (h0 / m.uptime)[None, None, :]).astype(f32)
     price_mult = build_timeline(sc.model_copy(update={"event": []}), inp.regions, inp.specs,
-                                inp.start, T, P, rng).price_mult
+                                inp.start, T, P, seed).price_mult  # no events: no draws
     scale = m.site_price_sigma * math.sqrt(3.0) / math.pi
     band = math.log1p(m.hysteresis_pct / 100.0)
     kwh = inp.classes.efficiency_j_th * KWH_PER_THS_DAY_PER_J_TH
