@@ -336,3 +336,42 @@ def test_deliveries_without_a_lag_follow_todays_hashprice() -> None:
 
     none, some = world_at_end(0.0), world_at_end(10.0)
     assert some > none + 5.0  # about 20 EH/s delivered over two months
+
+
+def test_build_time_prior_is_drawn_per_path_from_its_own_stream() -> None:
+    """Each path's build time is lognormal around ``build_days``, drawn from the prior stream
+    (``SeedSequence(seed, spawn_key=(PRIOR_STREAM, 0))``): turning the prior off leaves every
+    other draw of the run as it was, and the waiting machines' capacity is built at each
+    path's own pace."""
+    sc = scenario(horizon=20, paths=40)
+    sim = engine._Simulation(resolve(sc), 40, np.random.default_rng(1), np.random.default_rng(2))
+    z = np.random.default_rng(np.random.SeedSequence(
+        7, spawn_key=(engine.PRIOR_STREAM, 0))).standard_normal(40)
+    mig = sc.migration
+    assert mig.build_days_uncertainty > 0
+    assert_allclose(sim.build_days, mig.build_days * np.exp(mig.build_days_uncertainty * z))
+    ban = """
+[[region]]
+code = "US"
+capacity_mw = 0
+
+[migration]
+build_days = 60
+{prior}
+
+[[event]]
+kind = "ban"
+region = "CN"
+announced = 2021-06-01
+effective = 2021-06-01
+enforcement = 1.0
+ramp_down_days = 1
+"""
+    with_prior = run(scenario(ban.format(prior=""), horizon=120))
+    without = run(scenario(ban.format(prior="build_days_uncertainty = 0"), horizon=120))
+    w, wo = with_prior.world("hashrate_ehs"), without.world("hashrate_ehs")
+    assert w["q50"].iloc[0] == wo["q50"].iloc[0]  # the same start: no draw moved
+    us = [r.daily[(r.daily["metric"] == "hashrate_ehs") & (r.daily["region"] == "US")]
+          for r in (with_prior, without)]
+    assert not np.allclose(us[0]["q95"].to_numpy() - us[0]["q05"].to_numpy(),
+                           us[1]["q95"].to_numpy() - us[1]["q05"].to_numpy())
