@@ -6,7 +6,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_DEV  := $(VENV)/.installed-dev
 OUT    ?= out
 
-.PHONY: run test lint typecheck pytest audit bench fuzz docs clean
+.PHONY: run test lint typecheck pytest audit test-under-load bench fuzz docs clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11) on PATH, or run: make PYTHON=python3 ..."; exit 1; }
@@ -41,7 +41,12 @@ pytest: $(STAMP_DEV)
 audit: $(STAMP_DEV)
 	$(PY) scripts/audit.py
 
-test: lint typecheck pytest audit
+# pytest last: its closing line is the last line of the run (.ci/run relies on it)
+test: lint typecheck audit pytest
+
+# the whole pytest suite three times while every core runs a busy loop (docs/reliability.md)
+test-under-load: $(STAMP_DEV)
+	$(PY) scripts/test_under_load.py --runs 3
 
 bench: $(STAMP_DEV)
 	$(PY) benchmarks/run.py
