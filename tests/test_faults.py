@@ -327,7 +327,7 @@ class ForkServer:
     def close(self) -> None:
         if self.proc.stdin is not None:
             self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        self.proc.wait(timeout=120)
 
 
 @dataclass
@@ -767,7 +767,7 @@ def test_file_size_limit(tmp_path: Path, chain_files: dict[str, Path]) -> None:
     args = ["--quiet", "data", "import", str(chain_files["headers"]), "--network", "regtest",
             "--chunk", "2000", "--home", str(home)]
     proc = subprocess.run([sys.executable, "-c", LIMIT_RUNNER, str(limit), *args],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     err = " ".join(proc.stderr.split())
     assert proc.returncode == 1, err
     assert "file size limit" in err and "unchanged" in err, err
@@ -820,7 +820,7 @@ def test_read_only_store_with_leftovers_of_a_killed_import(
     env = {**os.environ, "HS_KILL_AT": "12", "HS_KILL_WHEN": "after"}
     proc = subprocess.run([sys.executable, "-c", HOOK, "--quiet", "data", "import",
                            str(chain_files["headers"]), "--network", "regtest", "--chunk",
-                           "500", "--home", str(fs)], env=env, capture_output=True, timeout=120)
+                           "500", "--home", str(fs)], env=env, capture_output=True, timeout=600)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert orphans(fs / DB_NAME) > 0  # the killed import's chunks, not registered
     set_ro(True)
@@ -878,10 +878,10 @@ def wal_store(chain_files: dict[str, Path], tmp_path_factory: pytest.TempPathFac
     shutil.copyfile(home / DB_NAME, copy / DB_NAME)
     subprocess.run([sys.executable, "-c", HOOK, *[a.replace(str(home), str(copy))
                                                   for a in args]],
-                   env={**os.environ, "HS_COUNT_FILE": str(count)}, check=True, timeout=120)
+                   env={**os.environ, "HS_COUNT_FILE": str(count)}, check=True, timeout=600)
     after = user_view(copy / DB_NAME)
     env = {**os.environ, "HS_KILL_AT": count.read_text(), "HS_KILL_WHEN": "after"}
-    proc = subprocess.run([sys.executable, "-c", HOOK, *args], env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", HOOK, *args], env=env, timeout=600)
     assert proc.returncode == -signal.SIGKILL
     assert (home / (DB_NAME + ".wal")).stat().st_size > 100_000
     return home / DB_NAME, after

@@ -1161,7 +1161,7 @@ def web() -> Iterator[Any]:
 
     settings = Settings(**WEB_LIMITS, max_runs_per_client=4, max_queue=8)  # type: ignore[arg-type]
     with BackgroundServer(create_app(settings)) as srv, \
-            httpx.Client(base_url=srv.url, timeout=120.0) as client:
+            httpx.Client(base_url=srv.url, timeout=300.0) as client:  # hang guard
         yield client
 
 

@@ -294,7 +294,7 @@ def test_kill_driver_then_resume_gives_identical_results(reference: sw.SweepResu
     mtimes = {p.name: p.stat().st_mtime_ns for p in parts}
 
     out = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True,
-                         timeout=120)
+                         timeout=600)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["resumed"] == len(parts) and info["computed"] == 8 - len(parts)

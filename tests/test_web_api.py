@@ -131,9 +131,10 @@ def test_security_headers(client: httpx.Client) -> None:
 
 
 def test_foreign_host_header_is_refused(server: BackgroundServer) -> None:
-    r = httpx.get(server.url + "/", headers={"host": "evil.example"})
+    r = httpx.get(server.url + "/", headers={"host": "evil.example"}, timeout=300)
     assert r.status_code == 400
-    ok = httpx.get(server.url + "/api/limits", headers={"host": f"localhost:{server.port}"})
+    ok = httpx.get(server.url + "/api/limits", headers={"host": f"localhost:{server.port}"},
+                   timeout=300)
     assert ok.status_code == 200
 
 
@@ -530,7 +531,7 @@ def test_busy_is_429_and_the_server_stays_responsive(china: dict[str, Any]) -> N
 
 def test_cache_is_an_lru(china: dict[str, Any]) -> None:
     app = create_app(Settings(cache_size=2))
-    with BackgroundServer(app) as srv, httpx.Client(base_url=srv.url, timeout=60) as c:
+    with BackgroundServer(app) as srv, httpx.Client(base_url=srv.url, timeout=300) as c:
         hashes = []
         for seed in (1, 2, 3):
             r = c.post("/api/scenario/run", params={"baseline": "false"},

@@ -202,7 +202,7 @@ def test_economics_machine_picker(visit: Visit, server: BackgroundServer) -> Non
     p.select_option("#machine", "Antminer S9")
     until(p, "document.querySelector('.cards').textContent.includes('Antminer S9:')")
     api = httpx.get(server.url + "/api/economics",
-                    params={"machine": "Antminer S9", "price": 0.05}).json()
+                    params={"machine": "Antminer S9", "price": 0.05}, timeout=300).json()
     be = api["machine"]["break_even_usd_kwh"]
     assert _card(p, 2) == f"{be:.3f} USD/kWh"
     assert float(p.evaluate("() => document.body.dataset.breakEven")) == pytest.approx(be)
