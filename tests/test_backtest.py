@@ -41,8 +41,9 @@ def test_the_forecasts_use_only_what_was_public(runs) -> None:  # type: ignore[n
 def test_retarget_at_689472(runs) -> None:  # type: ignore[no-untyped-def]
     f, nv = runs["forecast"].summary, runs["naive"].summary
     assert f["retarget_real_pct"] == pytest.approx(-27.94, abs=0.005)
-    # Measured: forecast -40.8 % (-12.9 pp, 90 % band -55.0 to -25.8: it holds the real cut);
-    # naive -43.1 % (-15.2 pp, band -48.8 to -37.1: it does not). Goal ±5 pp missed by both.
+    # Measured: forecast -41.0 % (-13.0 pp, 90 % band -54.6 to -25.9: it holds the real cut);
+    # naive -43.1 % (-15.1 pp, band -48.9 to -37.1: it does not). Goal ±5 pp missed by both;
+    # hindsight -27.96 % (-0.02 pp).
     assert abs(f["retarget_diff_pp"]) <= 14.0
     assert f["retarget_sim_q05"] <= f["retarget_real_pct"] <= f["retarget_sim_q95"]
     assert abs(f["retarget_diff_pp"]) < abs(nv["retarget_diff_pp"])
@@ -52,17 +53,18 @@ def test_retarget_at_689472(runs) -> None:  # type: ignore[no-untyped-def]
 def test_epoch_hashrate_june_2021_to_january_2022(runs) -> None:  # type: ignore[no-untyped-def]
     f, nv = runs["forecast"].summary, runs["naive"].summary
     assert f["hashrate_epochs"] >= 16  # June 2021 .. January 2022
-    # Measured: MAPE 20.6 % (naive 24.7 %), coverage 24 % (naive 0 %). Goals (≤ 12 %, ≥ 80 %)
-    # missed: the bands are the subject of issue 15.
-    assert f["hashrate_mape_pct"] <= 22.0 and f["hashrate_mape_pct"] < nv["hashrate_mape_pct"]
+    # Measured: MAPE 20.2 % (naive 24.7 %), coverage 24 % (naive 0 %). Goals (≤ 12 %, ≥ 80 %)
+    # missed: docs/validation.md says where the bands miss.
+    assert f["hashrate_mape_pct"] <= 21.5 and f["hashrate_mape_pct"] < nv["hashrate_mape_pct"]
     assert f["hashrate_coverage_pct"] >= 20.0 > nv["hashrate_coverage_pct"]
 
 
 def test_proper_score_of_the_epoch_hashrate(runs) -> None:  # type: ignore[no-untyped-def]
     """The weighted interval score (50 % and 90 % bands and the median, ≈ CRPS [EH/s]): lower
-    is better and a wider band is not better by itself. Measured: forecast 20.0, naive 26.3,
-    hindsight 12.4 EH/s; the real hashrate was above the forecast's band in 12 of 17 epochs and
-    below it in none (the recovery came faster than the model moves machines)."""
+    is better and a wider band is not better by itself. Measured with the fleet calibrated to
+    CBECI: forecast 19.3, naive 25.9, hindsight 10.8 EH/s (20.0, 26.3, 12.4 with the age mix);
+    the real hashrate was above the forecast's band in 13 of 17 epochs and below it in none
+    (China's covert mining after the bans and faster American growth: docs/validation.md)."""
     from hashshift.scoring import weighted_interval_score
 
     f, nv, h = (runs[v].summary for v in ("forecast", "naive", "hindsight"))
@@ -73,7 +75,7 @@ def test_proper_score_of_the_epoch_hashrate(runs) -> None:  # type: ignore[no-un
                for r in hr.itertuples()]
     assert f["hashrate_wis_ehs"] == pytest.approx(sum(by_hand) / len(by_hand))
     assert h["hashrate_wis_ehs"] < f["hashrate_wis_ehs"] < nv["hashrate_wis_ehs"]
-    assert f["hashrate_wis_ehs"] <= 22.0
+    assert f["hashrate_wis_ehs"] <= 20.5 and h["hashrate_wis_ehs"] <= 12.0
     assert f["hashrate_above_band"] + f["hashrate_below_band"] == round(
         f["hashrate_epochs"] * (1 - f["hashrate_coverage_pct"] / 100))
 
@@ -83,8 +85,10 @@ def test_hindsight_explains_the_rest(runs) -> None:  # type: ignore[no-untyped-d
     _print("hindsight", h)
     assert {"mining_map", "market_monthly"} <= set(h["data_after_as_of"])
     assert "hindsight" in h["start"]
-    # the same engine, given April 2021's map and the real price path: measured -27.2 %
-    assert abs(h["retarget_diff_pp"]) <= GOALS["retarget_pp"]
+    # the same engine, given April 2021's map and the real price path: measured -27.96 %
+    # (-0.02 pp; -27.45 % with the age mix); MAPE 11.4 %, within its goal of 12 %
+    assert abs(h["retarget_diff_pp"]) <= 1.0
+    assert h["hashrate_mape_pct"] <= GOALS["hashrate_mape_pct"]
     assert abs(h["retarget_diff_pp"]) < abs(f["retarget_diff_pp"]) - 10
 
 

@@ -115,3 +115,24 @@ def test_engine_starts_at_the_observed_layers_power(as_of: str) -> None:
               f"{r.config['provenance']['fleet']}")
     assert_allclose(got["cbeci"], cbeci_gw_per_ehs, rtol=0.03)
     assert got["age"] < 0.85 * cbeci_gw_per_ehs
+
+
+def test_after_the_2024_halving_idle_old_machines_explain_the_gap() -> None:
+    """June 2024: at the real price the engine starts 5 % below CBECI's power per EH/s, because
+    CBECI counts every machine profitable at 0.05 USD/kWh while the engine's oldest classes are
+    idle at the regions' tariffs (at most 10× idle per running machine on day 0); at a price
+    where every class runs, the two agree."""
+    day = date(2024, 6, 1)
+    row = run_cbeci(market=read_market_monthly(as_of=day),
+                    machines=catalogue(as_of=day)).iloc[-1]
+    ref = row["power_guess_gw"] / row["hashrate_ehs"]
+    got = {}
+    for name, price in (("real", 'kind = "historical"'), ("high", 'kind = "fixed"\nusd = 500000')):
+        text = SCENARIO.format(as_of=day, mix="cbeci").replace('[price]\nkind = "historical"',
+                                                                f"[price]\n{price}")
+        w = run(parse_scenario(text)).world
+        got[name] = w("power_gw").iloc[0]["mean"] / w("hashrate_ehs").iloc[0]["mean"]
+    print(f"2024-06: CBECI {ref:.4f}, engine at the real price {got['real']:.4f}, "
+          f"at 500 000 USD/BTC {got['high']:.4f} GW per EH/s")
+    assert_allclose(got["high"], ref, rtol=0.01)
+    assert 0.90 * ref < got["real"] < 0.97 * ref

@@ -15,7 +15,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from ..sim.engine import Result
 
-__all__ = ["Fact", "Narrative", "observed_narrative", "scenario_narrative"]
+__all__ = ["Fact", "Narrative", "observed_narrative", "scenario_narrative",
+           "track_record_text"]
 
 
 @dataclass
@@ -113,7 +114,7 @@ def observed_narrative(epochs: pd.DataFrame | None = None,
     return out
 
 
-def _track_record_text(result: Result) -> str:
+def track_record_text(result: Result) -> str:
     """The run against the real epochs, in plain words: how often the band held the truth, on
     which side it missed, when the recovery came, and the daily low beside the epoch mean."""
     from ..sim.backtest import track_record
@@ -205,7 +206,7 @@ def scenario_narrative(result: Result) -> Narrative:
         out.facts.append(Fact("real low", _ehs(float(r["hashrate_ehs"])),
                               f"epoch mean, epoch from {_d(r['first_time'])}, "
                               f"{_pct((float(r['hashrate_ehs']) / r0 - 1) * 100)}"))
-        record = _track_record_text(result)
+        record = track_record_text(result)
         if record:
             out.paragraphs.append(record)
 
