@@ -188,8 +188,10 @@ def _where_the_band_misses(bt: object) -> list[str]:
             f"simulated median {last['sim_q50']:.0f} EH/s (90 %: {last['sim_q95']:.0f} at most). "
             "The scenario's June bans allow 0–10 % of the stopped hashrate to go underground "
             "(judgements stated in `examples/china_2021.toml`); China's published share after the "
-            "bans says far more stayed or returned, and American capacity grew faster than the "
-            "trend of the year before. Widening those priors now, after seeing the outcome, "
+            "bans says far more stayed or returned, and the United States gained share faster "
+            "than the model moves machines there (not for want of capacity: a test run with a "
+            "lognormal prior of 0.5 on every region's capacity growth changed no epoch). "
+            "Widening those priors now, after seeing the outcome, "
             "would be tuning to data later than the as-of date, so the scenario keeps the priors "
             "it was written with and this page reports the miss.", ""]
 
