@@ -113,3 +113,39 @@ def test_history_daily_command_says_which_source(store: Store, monkeypatch: pyte
             "of their timestamps)") in text
     assert "2019-07-22 to 2019-07-23: bundled daily block counts" in text
     assert np.isfinite(out["rows"][-1]["hashrate_ehs"])
+
+
+def test_a_store_newer_than_the_bundled_counts(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers after the bundled counts end (mined here on regtest rules, dated November 2026)
+    extend the daily series; the days between have no count and are left out, and a 7-day
+    window that reaches them has no figure."""
+    from hashshift.consensus import ChainState
+    from hashshift.store import DB_NAME
+    from hashshift.testing import REGTEST_STRICT, build_chain, mine_header
+
+    params = REGTEST_STRICT
+    start = int(pd.Timestamp("2026-11-01T07:00:00Z").timestamp())
+    anchor = mine_header(bytes(32), bytes(32), start, params.pow_limit_bits)
+    raw, _ = build_chain(1440, params, tip=ChainState.checkpoint(anchor, params.interval, params))
+    store = Store(tmp_path / DB_NAME, params=params)
+    store.import_headers([anchor + raw], start_height=params.interval, location="mined")
+    hdr_days = Counter(pd.Timestamp(Header.parse(raw[i:i + 80]).time, unit="s").normalize()
+                       for i in range(0, len(raw), 80))
+    one = history.hashrate_daily(store=store).set_index("date")
+    bundled_end = history.hashrate_daily().date.iloc[-1]
+    stored = one[one["blocks_source"] == "store"]
+    assert stored.index[0] == pd.Timestamp("2026-11-02")
+    assert stored.index[-1] < max(hdr_days)  # the tip's day is not whole
+    assert stored["blocks"].tolist() == [hdr_days[d] for d in stored.index]
+    gap = (one.index > bundled_end) & (one.index < stored.index[0])
+    assert not gap.any() and len(one) == len(history.hashrate_daily()) + len(stored)
+    week = history.hashrate_daily(window_days=7, store=store).set_index("date")
+    assert week.loc[stored.index[:6], "hashrate_ehs"].isna().all()
+    assert np.isfinite(week.loc[stored.index[6], "hashrate_ehs"])
+    assert week.loc[stored.index[6], "blocks_source"] == "store"
+    monkeypatch.setenv("HASHSHIFT_HOME", str(tmp_path))
+    r = runner.invoke(app, ["history", "--daily", "--since", "2026-11-01", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["first"] == "2026-11-02" and out["block_counts"][0]["source"] == "store"

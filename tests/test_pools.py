@@ -95,6 +95,8 @@ BAD: list[tuple[str, Any, str, str]] = [
      "letters, digits"),
     ("slug twice", lambda p: _set(p, 5, "slug", "antpool"), "pools[5].slug", "listed twice"),
     ("name empty", lambda p: _set(p, 1, "name", " "), "pools[1].name", "non-empty string"),
+    ("name markup", lambda p: _set(p, 1, "name", "<a href='x'>AntPool</a>"), "pools[1].name",
+     "without '<', '>'"),
     ("empty blocks", lambda p: _set(p, 14, "emptyBlocks", 6), "pools[14].emptyBlocks",
      "more empty blocks than blocks"),
     ("total", lambda p: {**p, "blockCount": 1009}, "blockCount", "add up to 1008"),

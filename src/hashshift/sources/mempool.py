@@ -277,6 +277,7 @@ POOL_COLUMNS = ("period", "as_of", "rank", "pool_slug", "pool_name", "blocks", "
                 "share_pct", "period_blocks")
 
 _SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_NAME = re.compile(r"[^<>\x00-\x1f\x7f]+")  # shown in tables and chart labels: no markup
 
 
 def _pool_text(item: dict[str, Any], key: str, where: str, pattern: re.Pattern[str] | None,
@@ -287,9 +288,12 @@ def _pool_text(item: dict[str, Any], key: str, where: str, pattern: re.Pattern[s
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise SourceFormatError(SOURCE, f"{where}.{key}", value,
                                 f"expected a non-empty string of at most {limit} characters")
-    if pattern is not None and not pattern.fullmatch(value):
+    if pattern is _SLUG and not pattern.fullmatch(value):
         raise SourceFormatError(SOURCE, f"{where}.{key}", value,
                                 "expected letters, digits, '.', '_' or '-'")
+    if pattern is _NAME and not pattern.fullmatch(value):
+        raise SourceFormatError(SOURCE, f"{where}.{key}", value,
+                                "expected text without '<', '>' or control characters")
     return value.strip()
 
 
@@ -345,7 +349,7 @@ def parse_pools(obj: Any, period: str, as_of: Any) -> pd.DataFrame:
         if empty > blocks:
             raise SourceFormatError(SOURCE, f"{where}.emptyBlocks", empty,
                                     f"more empty blocks than blocks ({blocks})")
-        rows.append({"pool_slug": slug, "pool_name": _pool_text(item, "name", where, None, 100),
+        rows.append({"pool_slug": slug, "pool_name": _pool_text(item, "name", where, _NAME, 100),
                      "blocks": blocks, "empty_blocks": empty})
     got = sum(r["blocks"] for r in rows)
     if got != total:
