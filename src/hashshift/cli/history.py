@@ -112,6 +112,9 @@ def _daily(start: Any, end: Any, since: str | None, until: str | None, csv: Path
                             "hashrate_lo_ehs_7d": "hashrate_7d_lo_ehs",
                             "hashrate_hi_ehs_7d": "hashrate_7d_hi_ehs",
                             "blocks_source_7d": "blocks_7d_source"})
+    # the figures first, as before; where each count came from at the end
+    df = df[[c for c in df.columns if not c.endswith("source")]
+            + ["blocks_source", "blocks_7d_source"]]
     first, last = pd.Timestamp(df["date"].iloc[0]), pd.Timestamp(df["date"].iloc[-1])
     day = pd.to_datetime(df["date"])
     if start is not None:
