@@ -51,7 +51,9 @@ def test_history_daily(tmp_path: Path) -> None:
     df = pd.read_csv(csv)
     assert list(df.columns) == ["date", "blocks", "difficulty", "hashrate_ehs",
                                 "hashrate_lo_ehs", "hashrate_hi_ehs", "hashrate_7d_ehs",
-                                "hashrate_7d_lo_ehs", "hashrate_7d_hi_ehs"]
+                                "hashrate_7d_lo_ehs", "hashrate_7d_hi_ehs", "blocks_source",
+                                "blocks_7d_source"]
+    assert set(df["blocks_source"]) == {"bundled"}  # an empty store: the bundled counts
     assert len(df) == 61 and df["date"].iloc[-1] == "2021-07-31"
     july = one.set_index("date").loc["2021-07-01"]
     got = df.set_index("date").loc["2021-07-01"]

@@ -1032,6 +1032,8 @@ def _valid_payloads() -> dict[str, Any]:
         "info": info,
         "reply": {"result": _core_header(chain, 5, chain.headers[5]), "error": None, "id": 1},
         "batch": [{"result": chain.hashes[h], "error": None, "id": h} for h in range(3)],
+        "pools": json.loads((Path(__file__).parent / "data" / "mempool_pools_1w.json")
+                            .read_text()),
     }
 
 
@@ -1042,6 +1044,8 @@ def _payload_parse(kind: str, obj: Any) -> Any:
         return mempool.parse_hashrate(obj)
     if kind == "adjustments":
         return mempool.parse_difficulty_adjustments(obj)
+    if kind == "pools":
+        return mempool.parse_pools(obj, "1w", "2026-12-01T12:00:00Z")
     if kind == "info":
         return bitcoind.parse_blockchain_info(obj)
     if kind == "reply":

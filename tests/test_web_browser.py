@@ -13,6 +13,8 @@ Needs ``pip install playwright`` (never ``playwright install``: the browser is D
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -253,7 +255,13 @@ def test_network_daily_hashrate_and_retarget(visit: Visit, server: BackgroundSer
     p.locator("#hashrate .rangeselector .button").filter(has_text="all").click()
     until(p, f"document.getElementById('hashrate').layout.xaxis.range[0] < '{x0}'")
     until(p, f"document.getElementById('hashrate').layout.yaxis.range[1] >= {top}")
-    assert "Nothing is shown rather than a guess" in p.locator("#pools-note").inner_text()
+    # an empty store: the pool panel says what would fill it, and shows no chart or table
+    until(p, "document.body.dataset.poolsDrawn === 'true'")
+    assert p.evaluate("document.body.dataset.pools") == "none"
+    assert "no pool data in the store: run `hashshift data update --pools` with network " \
+        "access" in p.locator("#pools-note").inner_text()
+    assert not p.locator("#pools-chart").is_visible() and not p.locator("#pools-table").is_visible()
+    assert p.evaluate("document.getElementById('estimator').dataset.sources") == "bundled"
     # real inputs: the whole epoch's 2015 intervals in exactly two weeks: no change
     p.fill("#rt-blocks", "2016")
     p.fill("#rt-hours", "336")
@@ -274,6 +282,45 @@ def test_network_daily_hashrate_and_retarget(visit: Visit, server: BackgroundSer
     visit.shot("network")
     p.click("#rt-reset")
     until(p, "document.body.dataset.retargetSource === 'none'")
+    visit.check_clean()
+
+
+def test_network_pools_and_daily_counts_from_the_store(visit: Visit) -> None:
+
+    import realheaders
+    from hashshift.sources.mempool import parse_pools
+
+    store = realheaders.fill(Path(os.environ["HASHSHIFT_HOME"]))  # this test's store
+    payload = json.loads((Path(__file__).parent / "data" / "mempool_pools_1w.json").read_text())
+    for period, when in (("1w", "2026-12-01T12:00:00Z"), ("1m", "2026-12-01T12:00:00Z")):
+        store.write_frame("pool_shares", parse_pools(payload, period, when), kind="mempool",
+                          location=f"http://127.0.0.1/api/v1/mining/pools/{period}")
+    p = visit.page
+    p.goto(visit.base + "/network")
+    until(p, "document.body.dataset.poolsDrawn === 'true'")
+    assert p.evaluate("document.body.dataset.pools") == "shown"
+    rows = p.locator("#pools-table tbody tr")
+    assert rows.count() == 15
+    assert rows.nth(0).inner_text().split("\t")[:4] == ["1", "Foundry USA", "300", "29.8"]
+    bars = p.evaluate("document.getElementById('pools-chart').data[0].y")
+    assert len(bars) == 11  # the top 10 and the rest summed, the largest on top
+    assert bars[-1] == "Foundry USA" and bars[0] == "other pools (5)"
+    note = p.locator("#pools-note").inner_text()
+    assert "The last 1w to 2026-12-01 12:00 UTC: 1,008 blocks" in note
+    assert "hashshift data update --pools" in note
+    # the period picker: both stored periods, and switching redraws from /api/pools
+    assert p.locator("#pools-period option").all_inner_texts() == ["1w", "1m"]
+    p.evaluate("document.body.dataset.poolsDrawn = ''")
+    p.select_option("#pools-period", "1m")
+    until(p, "document.body.dataset.poolsDrawn === 'true'")
+    assert "The last 1m to" in p.locator("#pools-note").inner_text()
+    # the daily chart's note names the store's range of block counts
+    until(p, "document.body.dataset.historyDrawn === 'true'")
+    assert p.evaluate("document.getElementById('estimator').dataset.sources") == \
+        "bundled,store,bundled"
+    assert "2019-07-24 to 2019-08-08: block headers in the local store" in \
+        p.locator("#estimator").inner_text()
+    visit.shot("network-pools")
     visit.check_clean()
 
 

@@ -33,7 +33,7 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import pandas as pd
@@ -54,9 +54,14 @@ from .sources.electrum import Checkpoint
 from .sources.pit import as_of_day, filter_public, note_access
 from .units import EH, HASHES_PER_DIFFICULTY
 
+if TYPE_CHECKING:
+    from .store import Store
+
 __all__ = [
+    "BLOCK_COUNT_SOURCES",
     "EPOCH_COLUMNS",
     "build_epochs",
+    "count_sources",
     "difficulty_at",
     "epochs",
     "halvings",
@@ -67,6 +72,7 @@ __all__ = [
     "largest_cuts",
     "latest",
     "project_retarget",
+    "store_blocks_daily",
     "time_at",
     "timespan_from_retarget",
 ]
@@ -580,27 +586,55 @@ def largest_cuts(epochs_df: pd.DataFrame | None = None, n: int = 1,
     return cuts.nsmallest(n, "change_pct")
 
 
-def hashrate_daily(*, window_days: int = 1, as_of: Any = None, level: float = 0.90
-                   ) -> pd.DataFrame:
-    """Hashrate [EH/s] per UTC day from the blocks mined that day (bundled counts,
-    :mod:`hashshift.sources.bundled_chain`) and the difficulty in force, with the exact
-    interval of the block process; ``window_days`` > 1 gives a trailing mean over that many days
-    (7: the weekly figure mining dashboards show).
+#: What ``blocks_source`` of :func:`hashrate_daily` means.
+BLOCK_COUNT_SOURCES = {
+    "bundled": "bundled daily block counts (Coin Metrics BlkCnt, the market file)",
+    "store": "block headers in the local store (headers per UTC day of their timestamps)",
+    "bundled+store": "a window with days of both",
+}
 
-    n blocks in T seconds at difficulty D: λ = H / (D · 2**32); given n, λT has the Gamma
-    posterior of a Poisson count, so the interval is ``D · 2**32 · [Gamma(n).ppf(a),
-    Gamma(n + 1).ppf(1 − a)] / T`` (Garwood 1936, doi:10.1093/biomet/28.3-4.437) and the
-    estimate ``n · D · 2**32 / T``. Difficulty changes within a day are weighted by the day's
-    share of each epoch (a few percent error on retarget days at most). A day has only about
-    144 blocks: a −12 % day is barely outside the noise; use ``window_days``.
 
-    Returns ``date`` (UTC day), ``blocks``, ``difficulty``, ``hashrate_ehs``,
-    ``hashrate_lo_ehs``, ``hashrate_hi_ehs``; days public on ``as_of`` (the day after).
+def store_blocks_daily(store: Store, *, as_of: Any = None) -> pd.DataFrame:
+    """Blocks per UTC day counted from the headers in ``store`` (the day of each header's
+    timestamp), for the whole days the stored chain covers: from the day after the lowest
+    stored header's day to the last day that ends at or before the tip's median time past
+    (every later block has a later timestamp than that, Bitcoin Core's ``GetMedianTimePast``
+    rule; an earlier block whose timestamp lies after the first stored header's day is not
+    excluded by consensus but needs a clock hours fast). Days public on ``as_of`` (the day after).
+
+    Returns ``date`` (UTC day, naive), ``blocks``, ``work`` (the sum of the blocks'
+    difficulties [dimensionless], from each header's bits); empty without headers.
+    ``attrs``: ``first_height``, ``tip_height``.
     """
+    from .consensus import bits_to_difficulty as _difficulty
+
+    raw = store.headers_per_day()
+    cols = ["date", "blocks", "work"]
+    if raw.empty:
+        return pd.DataFrame(columns=cols)
+    day = 86400
+    first_day = raw.attrs["first_time"] // day + 1
+    mtp = int(np.median(raw.attrs["tip_times"]))
+    last_day = mtp // day - 1
+    diff = {int(b): _difficulty(int(b)) for b in raw["bits"].unique()}
+    raw = raw.assign(work=raw["blocks"].to_numpy(float) * raw["bits"].map(diff).to_numpy(float))
+    per = raw.groupby("day", sort=True)[["blocks", "work"]].sum()
+    per = per[(per.index >= first_day) & (per.index <= last_day)]
+    out = pd.DataFrame({"date": pd.to_datetime(per.index.to_numpy(np.int64) * day, unit="s"),
+                        "blocks": per["blocks"].to_numpy(np.int64),
+                        "work": per["work"].to_numpy(float)})
+    out = filter_public(out, out["date"] + pd.Timedelta(days=1), as_of, dataset="blocks_daily",
+                        source=f"store headers {raw.attrs['path']}").reset_index(drop=True)
+    out.attrs = {"first_height": raw.attrs["first_height"],
+                 "tip_height": raw.attrs["tip_height"]}
+    return out
+
+
+def _blocks_daily(as_of: Any, store: Store | None) -> pd.DataFrame:
+    """One row per calendar day from the first counted day to the last: ``blocks``, ``work``
+    (NaN on days without a count), ``source`` (``bundled`` or ``store``)."""
     from .sources.bundled_chain import read_blocks_daily
 
-    if window_days < 1:
-        raise ValueError(f"window_days = {window_days} is not allowed (allowed: >= 1)")
     d = read_blocks_daily(as_of=as_of)
     ep = _known(_table(), as_of)
     day_start = pd.to_datetime(d["date"]).dt.tz_localize(UTC)
@@ -608,20 +642,95 @@ def hashrate_daily(*, window_days: int = 1, as_of: Any = None, level: float = 0.
     idx = np.clip(np.searchsorted(starts, day_start.to_numpy(), side="right") - 1, 0,
                   len(ep) - 1)
     diff = ep["difficulty"].to_numpy(dtype=float)[idx]
+    bundled = pd.DataFrame({"date": pd.to_datetime(d["date"]).to_numpy(),
+                            "blocks": d["blocks"].to_numpy(float),
+                            "work": d["blocks"].to_numpy(float) * diff, "source": "bundled"})
+    frames = [bundled]
+    stored = None if store is None else store_blocks_daily(store, as_of=as_of)
+    if stored is not None and not stored.empty:
+        frames = [bundled[~bundled["date"].isin(stored["date"])],
+                  stored.assign(blocks=stored["blocks"].astype(float), source="store")]
+    both = pd.concat(frames, ignore_index=True).sort_values("date").set_index("date")
+    calendar = pd.date_range(both.index[0], both.index[-1], freq="D")
+    return both.reindex(calendar).rename_axis("date").reset_index()
+
+
+def hashrate_daily(*, window_days: int = 1, as_of: Any = None, level: float = 0.90,
+                   store: Store | None = None) -> pd.DataFrame:
+    """Hashrate [EH/s] per UTC day from the blocks mined that day and the difficulty in force,
+    with the exact interval of the block process; ``window_days`` > 1 gives a trailing mean
+    over that many days (7: the weekly figure mining dashboards show).
+
+    The blocks per day: the bundled counts (:mod:`hashshift.sources.bundled_chain`), with the
+    difficulty of the epoch in force at the day's start; where ``store`` holds headers covering
+    whole days, those days' counts come from the headers' timestamps instead and each block
+    counts with the difficulty of its own bits (:func:`store_blocks_daily`).
+
+    n blocks in T seconds at difficulty D: λ = H / (D · 2**32); given n, λT has the Gamma
+    posterior of a Poisson count, so the interval is ``D · 2**32 · [Gamma(n).ppf(a),
+    Gamma(n + 1).ppf(1 − a)] / T`` (Garwood 1936, doi:10.1093/biomet/28.3-4.437) and the
+    estimate ``n · D · 2**32 / T``, D the mean difficulty of the n blocks. A day has only about
+    144 blocks: a −12 % day is barely outside the noise; use ``window_days``.
+
+    Returns ``date`` (UTC day), ``blocks``, ``difficulty``, ``hashrate_ehs``,
+    ``hashrate_lo_ehs``, ``hashrate_hi_ehs``, ``blocks_source`` (``bundled``, ``store`` or,
+    for a window with days of both, ``bundled+store``; :data:`BLOCK_COUNT_SOURCES`); days
+    public on ``as_of`` (the day after). Days without a count (between the bundled counts and
+    the store's) are left out; a window that reaches one has NaN figures.
+    """
+    if window_days < 1:
+        raise ValueError(f"window_days = {window_days} is not allowed (allowed: >= 1)")
+    d = _blocks_daily(as_of, store)
+    has = d["blocks"].notna().to_numpy()
     n = d["blocks"].rolling(window_days).sum().to_numpy()
-    work = (d["blocks"] * diff).rolling(window_days).sum().to_numpy()
+    work = d["work"].rolling(window_days).sum().to_numpy()
+    from_store = (d["source"] == "store").astype(float).where(d["blocks"].notna())
+    k = from_store.rolling(window_days).sum().to_numpy()
+    source = np.where(k == window_days, "store", np.where(k == 0, "bundled", "bundled+store"))
     secs = 86400.0 * window_days
-    d_eff = np.where(n > 0, work / np.maximum(n, 1), diff)
+    ok = np.isfinite(n)
+    nn = np.where(ok, n, 0.0)
+    # no blocks in the window: the difficulty in force on its last day still applies
+    d_eff = np.where(nn > 0, work / np.maximum(nn, 1), _difficulty_on(d["date"], as_of))
     a = (1 - level) / 2
     from scipy.special import gammaincinv  # gamma quantiles (scipy.stats.gamma.ppf's)
 
-    lo = np.where(n > 0, gammaincinv(np.maximum(n, 1), a), 0.0)
-    hi = gammaincinv(np.nan_to_num(n) + 1, 1 - a)
+    lo = np.where(nn > 0, gammaincinv(np.maximum(nn, 1), a), 0.0)
+    hi = gammaincinv(nn + 1, 1 - a)
     scale = d_eff * HASHES_PER_DIFFICULTY / secs / EHS
-    out = pd.DataFrame({"date": d["date"], "blocks": n, "difficulty": d_eff,
-                        "hashrate_ehs": n * scale, "hashrate_lo_ehs": lo * scale,
-                        "hashrate_hi_ehs": hi * scale})
-    return out.iloc[window_days - 1:].reset_index(drop=True)
+    nan = np.full(len(d), np.nan)
+    out = pd.DataFrame({"date": d["date"], "blocks": np.where(ok, n, nan),
+                        "difficulty": np.where(ok, d_eff, nan),
+                        "hashrate_ehs": np.where(ok, nn * scale, nan),
+                        "hashrate_lo_ehs": np.where(ok, lo * scale, nan),
+                        "hashrate_hi_ehs": np.where(ok, hi * scale, nan),
+                        "blocks_source": pd.Series(source).where(ok, None).to_numpy()})
+    keep = has & (np.arange(len(d)) >= window_days - 1)
+    return out[keep].reset_index(drop=True)
+
+
+def _difficulty_on(days: pd.Series, as_of: Any) -> np.ndarray:
+    """[dimensionless] the difficulty in force at the start of each UTC day (bundled epochs)."""
+    ep = _known(_table(), as_of)
+    t = pd.to_datetime(days).dt.tz_localize(UTC).to_numpy()
+    idx = np.clip(np.searchsorted(ep["first_time"].to_numpy(), t, side="right") - 1, 0,
+                  len(ep) - 1)
+    return ep["difficulty"].to_numpy(dtype=float)[idx]
+
+
+def count_sources(daily: pd.DataFrame) -> list[dict[str, Any]]:
+    """The ranges of consecutive rows of a :func:`hashrate_daily` table with the same
+    ``blocks_source``: ``source``, ``first``, ``last`` (days), ``days`` (rows), ``what``."""
+    out: list[dict[str, Any]] = []
+    if daily.empty:
+        return out
+    src = daily["blocks_source"].astype(str).to_numpy()
+    cut = np.flatnonzero(src[1:] != src[:-1]) + 1
+    for a, b in zip(np.r_[0, cut], np.r_[cut, len(src)], strict=True):
+        out.append({"source": src[a], "first": pd.Timestamp(daily["date"].iloc[a]),
+                    "last": pd.Timestamp(daily["date"].iloc[b - 1]), "days": int(b - a),
+                    "what": BLOCK_COUNT_SOURCES.get(src[a], src[a])})
+    return out
 
 
 def hashprice_daily(*, as_of: Any = None) -> pd.DataFrame:

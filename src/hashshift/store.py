@@ -58,6 +58,7 @@ TABLES: dict[str, str] = {
     "energy": "date",
     "grid": "region_code, month",
     "sweep_results": "sweep, task, metric",
+    "pool_shares": "as_of, period, rank",
     "sources": "source_id",
 }
 
@@ -104,6 +105,11 @@ CREATE TABLE IF NOT EXISTS sweep_results (
     sweep VARCHAR NOT NULL, task INTEGER NOT NULL, seed BIGINT, params VARCHAR,
     metric VARCHAR NOT NULL, value DOUBLE, source_id INTEGER NOT NULL,
     PRIMARY KEY (sweep, task, metric));
+CREATE TABLE IF NOT EXISTS pool_shares (
+    period VARCHAR NOT NULL, as_of TIMESTAMPTZ NOT NULL, rank INTEGER NOT NULL,
+    pool_slug VARCHAR NOT NULL, pool_name VARCHAR NOT NULL, blocks BIGINT NOT NULL,
+    empty_blocks BIGINT, share_pct DOUBLE NOT NULL, period_blocks BIGINT NOT NULL,
+    source_id INTEGER NOT NULL, PRIMARY KEY (period, as_of, pool_slug));
 """
 
 
@@ -501,6 +507,68 @@ class Store:
                         "value, source_id FROM incoming_sweep")
             con.unregister("incoming_sweep")
         return sid
+
+    def pool_shares(self, period: str | None = None, *, before: Any = None) -> pd.DataFrame:
+        """The newest stored snapshot of ``pool_shares`` for each period (or only ``period``),
+        of those taken before ``before`` (a UTC time; all when None), with its source's
+        ``location`` and ``fetched_at``; empty when none is stored."""
+        import pandas as pd
+
+        with self.read() as con:
+            if con is None or not _has_table(con, "pool_shares"):
+                return pd.DataFrame()
+            conds, params = [], []
+            if period is not None:
+                conds.append("period = ?")
+                params.append(period)
+            if before is not None:
+                conds.append("as_of < ?")
+                params.append(before)
+            where = ("WHERE " + " AND ".join(conds)) if conds else ""
+            return con.execute(
+                "SELECT p.*, s.location, s.fetched_at FROM pool_shares p "
+                "JOIN sources s USING (source_id) "
+                "WHERE (p.period, p.as_of) IN (SELECT period, max(as_of) FROM pool_shares "
+                f"{where} GROUP BY period) ORDER BY p.period, p.rank", params).df()
+
+    def headers_per_day(self) -> pd.DataFrame:
+        """Stored headers counted per UTC day of their timestamps and per ``bits``: columns
+        ``day`` [days since 1970-01-01], ``bits``, ``blocks``. ``attrs``: ``first_height``,
+        ``tip_height``, ``first_time`` [unix s] (the lowest stored header's),
+        ``tip_times`` [unix s] (the last 11 headers', for the tip's median time past); an
+        empty frame when no headers are stored."""
+        import pandas as pd
+
+        with self.read() as con:
+            if con is None or not _has_table(con, "headers"):
+                return pd.DataFrame(columns=["day", "bits", "blocks"])
+            df = con.execute(
+                "SELECT CAST(floor(epoch(time) / 86400) AS BIGINT) AS day, bits, "
+                "count(*) AS blocks FROM headers GROUP BY 1, 2 ORDER BY 1, 2").df()
+            if df.empty:
+                return df
+            lo = _one(con, "SELECT height, CAST(epoch(time) AS BIGINT) FROM headers "
+                           "ORDER BY height LIMIT 1")
+            tip = con.execute("SELECT height, CAST(epoch(time) AS BIGINT) FROM headers "
+                              "ORDER BY height DESC LIMIT 11").fetchall()
+        assert lo is not None
+        df.attrs = {"first_height": int(lo[0]), "first_time": int(lo[1]),
+                    "tip_height": int(tip[0][0]), "tip_times": [int(t) for _, t in tip],
+                    "path": str(self.path)}
+        return df
+
+    def fingerprint(self) -> str:
+        """A text that changes whenever the store file changes (size and modification time of
+        the file and its write-ahead log), without opening it; ``"absent"`` when there is none."""
+        parts = []
+        for p in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = p.stat()
+            except OSError:
+                parts.append("-")
+                continue
+            parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+        return "absent" if parts == ["-", "-"] else f"{self.path}|{'|'.join(parts)}"
 
     def read_table(self, table: str) -> pd.DataFrame:
         """A whole table as a DataFrame (empty when nothing is stored)."""

@@ -19,6 +19,7 @@ from . import (
     events,
     history,
     map,
+    pools,
     report,
     run,
     scenario,
@@ -79,8 +80,8 @@ def _main(
 
 
 # In the order `hashshift --help` lists them (commands first, then groups, each as added).
-for _module in (history, backtest, data, map, events, energy, economics, validate, report, serve,
-                scenario, run, sweep):
+for _module in (history, backtest, data, map, pools, events, energy, economics, validate, report,
+                serve, scenario, run, sweep):
     _module.register(app)
 
 

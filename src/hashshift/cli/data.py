@@ -121,14 +121,24 @@ def update(
         min=0, help="First height when the store has no headers (a multiple of 2016).")] = None,
     max_headers: Annotated[int | None, typer.Option(min=1, help="Pull at most this many.")]
     = None,
+    pools: Annotated[bool, typer.Option(
+        "--pools", help="Also fetch mining-pool shares (mempool only; see --pool-periods).")]
+    = False,
+    pool_periods: Annotated[str, typer.Option(
+        help="Periods of pool shares to fetch with --pools, comma-separated (24h, 3d, 1w, 1m, "
+             "3m, 6m, 1y, 2y, 3y, 4y, all).")] = "24h,1w,1m,1y",
     network: NetworkOpt = "mainnet",
     home: HomeOpt = None,
     as_json: JsonOption = False,
 ) -> None:
     """Pull what is new: headers (verified before anything is written) and, from mempool, the
-    difficulty adjustments and the daily hashrate."""
+    difficulty adjustments, the daily hashrate and, with --pools, the pool shares."""
     if source not in SOURCES:
         raise UserError(f"--source {source!r} is not known; use one of: {', '.join(SOURCES)}")
+    periods = _pool_periods(pool_periods) if pools else []
+    if pools and source != "mempool":
+        raise UserError(f"--pools: pool shares come from mempool's API; --source {source!r} has "
+                        "none (use --source mempool)")
     st = _store(home, network)
     client: Any
     if source == "mempool":
@@ -142,6 +152,8 @@ def update(
                             user=rpc_user, password=rpc_password)
     out: dict[str, Any] = {"source": source, "store": str(st.path)}
     with client, _progress(f"headers from {source}") as bar:
+        # pool shares first: every period is fetched and checked before anything is written
+        shares = _fetch_pools(client, periods) if periods else None
         task = bar.add_task("headers", total=None)
         res = st.update_headers(client, start_height=start_height, max_headers=max_headers,
                                 location=url or source,
@@ -157,6 +169,12 @@ def update(
             st.write_frame("hashrate", hr.hashrates[["time", "hashrate_ehs"]],
                            kind="mempool", location=client.http.base_url)
             out.update(difficulty_adjustments=len(adj), hashrate_days=len(hr.hashrates))
+        if shares is not None:  # all periods in one transaction, one provenance row
+            st.write_frame("pool_shares", shares, kind="mempool",
+                           location=f"{client.http.base_url}/v1/mining/pools/"
+                                    f"{{{','.join(periods)}}}",
+                           note="GET /v1/mining/pools/:period for " + ", ".join(periods))
+            out["pool_shares"] = {p: int((shares["period"] == p).sum()) for p in periods}
     if as_json:
         emit_json(out)
     elif not state.quiet:
@@ -164,6 +182,30 @@ def update(
         if res.replaced:
             msg += f" (reorg: {res.replaced} stale headers kept in stale_headers)"
         console.print(msg)
+        if shares is not None:
+            console.print("pool shares stored for " + ", ".join(
+                f"{p} ({n} pools)" for p, n in out["pool_shares"].items())
+                + "; see them with `hashshift pools`")
+
+
+def _pool_periods(text: str) -> list[str]:
+    """``--pool-periods`` as a list of mempool periods (each named once)."""
+    from ..sources.mempool import PERIODS
+
+    got = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in got if p not in PERIODS]
+    if not got or bad:
+        raise UserError(f"--pool-periods {text!r}: {bad[0] if bad else 'empty'} is not a period; "
+                        f"allowed: {', '.join(PERIODS)} (comma-separated)")
+    return list(dict.fromkeys(got))
+
+
+def _fetch_pools(client: Any, periods: list[str]) -> Any:
+    """Every period's pool shares, fetched at one time and checked, as one frame."""
+    import pandas as pd
+
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    return pd.concat([client.get_pools(p, as_of=now) for p in periods], ignore_index=True)
 
 
 @data_app.command("import")

@@ -99,21 +99,27 @@ def _daily(start: Any, end: Any, since: str | None, until: str | None, csv: Path
     import pandas as pd
 
     from .. import history as hist
+    from ..store import Store
 
     if chart is not None:
         raise UserError("--chart draws the epochs; with --daily use --csv and plot the days")
-    one = hist.hashrate_daily(window_days=1)
-    week = hist.hashrate_daily(window_days=7)
-    df = one.merge(week[["date", "hashrate_ehs", "hashrate_lo_ehs", "hashrate_hi_ehs"]],
-                   on="date", how="left", suffixes=("", "_7d"))
+    store = Store()  # days its headers cover take their counts from the headers
+    one = hist.hashrate_daily(window_days=1, store=store)
+    week = hist.hashrate_daily(window_days=7, store=store)
+    df = one.merge(week[["date", "hashrate_ehs", "hashrate_lo_ehs", "hashrate_hi_ehs",
+                         "blocks_source"]], on="date", how="left", suffixes=("", "_7d"))
     df = df.rename(columns={"hashrate_ehs_7d": "hashrate_7d_ehs",
                             "hashrate_lo_ehs_7d": "hashrate_7d_lo_ehs",
-                            "hashrate_hi_ehs_7d": "hashrate_7d_hi_ehs"})
+                            "hashrate_hi_ehs_7d": "hashrate_7d_hi_ehs",
+                            "blocks_source_7d": "blocks_7d_source"})
+    # the figures first, as before; where each count came from at the end
+    df = df[[c for c in df.columns if not c.endswith("source")]
+            + ["blocks_source", "blocks_7d_source"]]
     first, last = pd.Timestamp(df["date"].iloc[0]), pd.Timestamp(df["date"].iloc[-1])
     day = pd.to_datetime(df["date"])
     if start is not None:
         if pd.Timestamp(start.date()) > last:
-            raise UserError(f"--since {since}: the bundled daily block counts end {last:%Y-%m-%d}"
+            raise UserError(f"--since {since}: the daily block counts end {last:%Y-%m-%d}"
                             "; nothing is known after it (hashshift data status says how far "
                             "each dataset reaches)")
         df = df[day >= pd.Timestamp(start.date())]
@@ -123,11 +129,14 @@ def _daily(start: Any, end: Any, since: str | None, until: str | None, csv: Path
     if df.empty:
         raise UserError(f"no days in that range; the bundled daily counts cover "
                         f"{first:%Y-%m-%d} to {last:%Y-%m-%d}")
+    ranges = hist.count_sources(df)
     if csv is not None:
         write_csv(df, csv)
     if as_json:
         emit_json({"days": len(df), "first": f"{df['date'].iloc[0]:%Y-%m-%d}",
                    "last": f"{df['date'].iloc[-1]:%Y-%m-%d}", "level": 0.90,
+                   "block_counts": [{**r, "first": f"{r['first']:%Y-%m-%d}",
+                                     "last": f"{r['last']:%Y-%m-%d}"} for r in ranges],
                    "csv": str(csv) if csv else None, "rows": records(df.tail(rows))})
         return
     if state.quiet:
@@ -136,11 +145,12 @@ def _daily(start: Any, end: Any, since: str | None, until: str | None, csv: Path
 
     table = Table(title=f"Hashrate per UTC day: last {min(rows, len(df))} of {len(df)} days "
                         "in range",
-                  caption="from the blocks mined (bundled daily counts) and the difficulty in "
-                          "force; 90 % intervals of the block process (a day has about 144 "
-                          "blocks: ±15 %); 7 d: the trailing 7-day mean")
+                  caption="from the blocks mined and the difficulty in force; 90 % intervals of "
+                          "the block process (a day has about 144 blocks: ±15 %); 7 d: the "
+                          "trailing 7-day mean; src: block counts bundled (b) or from the "
+                          "store's headers (s)")
     for col in ("date", "blocks", "EH/s (1 d)", "90 %", "EH/s (7 d)", "90 % (7 d)",
-                "difficulty"):
+                "difficulty", "src"):
         table.add_column(col, justify="left" if col == "date" else "right", no_wrap=True)
     for r in df.tail(rows).to_dict("records"):
         table.add_row(f"{r['date']:%Y-%m-%d}", f"{r['blocks']:,.0f}",
@@ -148,8 +158,11 @@ def _daily(start: Any, end: Any, since: str | None, until: str | None, csv: Path
                       f"{_fmt_ehs(r['hashrate_lo_ehs'])}–{_fmt_ehs(r['hashrate_hi_ehs'])}",
                       _fmt_ehs(r["hashrate_7d_ehs"]),
                       f"{_fmt_ehs(r['hashrate_7d_lo_ehs'])}–{_fmt_ehs(r['hashrate_7d_hi_ehs'])}",
-                      _fmt_difficulty(float(r["difficulty"])))
+                      _fmt_difficulty(float(r["difficulty"])),
+                      {"bundled": "b", "store": "s"}.get(str(r["blocks_source"]), "–"))
     console.print(table)
+    console.print("Block counts: " + "; ".join(
+        f"{r['first']:%Y-%m-%d} to {r['last']:%Y-%m-%d}: {r['what']}" for r in ranges))
     if csv is not None:
         say_written("days", csv)
 

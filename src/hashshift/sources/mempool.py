@@ -20,7 +20,13 @@ Endpoints used (https://mempool.space/docs/api/rest; backend ``mining-routes.ts`
   (byte-reversed) hex, ``previousblockhash`` null for the genesis block, integers otherwise;
 - ``GET /v1/blocks/:height`` (mempool backend, ``blocks.$getBlocks(height, 15)``) — the same
   block objects plus mempool's ``extras``, up to 15 going down; asked above the tip it starts at
-  the tip and returns ``15 - (height - tip)`` blocks.
+  the tip and returns ``15 - (height - tip)`` blocks;
+- ``GET /v1/mining/pools/:period`` (backend ``mining.ts``, ``$getPoolsStats``) — ``{"pools":
+  [{"poolId", "name", "link", "blockCount", "rank", "emptyBlocks", "slug", "avgMatchRate",
+  "avgFeeDelta", "poolUniqueId"}], "blockCount", "lastEstimatedHashrate",
+  "lastEstimatedHashrate3d", "lastEstimatedHashrate1w"}``: the blocks each pool mined in the
+  period ending now (pools identified by mempool from coinbase tags and payout addresses), most
+  blocks first; ``blockCount`` is the period's total (:func:`parse_pools`).
 
 Periods: ``24h 3d 1w 1m 3m 6m 1y 2y 3y 4y all``.
 
@@ -56,6 +62,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "HEADER_METHODS",
     "PERIODS",
+    "POOL_COLUMNS",
     "VARIABLE_MAP",
     "BlockHeaderRow",
     "MempoolClient",
@@ -65,6 +72,7 @@ __all__ = [
     "parse_difficulty_adjustments",
     "parse_hashrate",
     "parse_header_hex",
+    "parse_pools",
     "parse_tip_height",
 ]
 
@@ -93,6 +101,13 @@ VARIABLE_MAP: dict[str, str] = {
     "merkle_root": "merkle_root",  # display hex
     "bits": "bits",  # compact target, uint32 (a number; an 8-digit hex string is accepted)
     "nonce": "nonce",  # uint32
+    # /v1/mining/pools/:period: the top level and each item of "pools" (see parse_pools)
+    "blockCount": "blocks",  # [blocks] a pool's blocks in the period (top level: the total,
+    #                          stored as period_blocks)
+    "emptyBlocks": "empty_blocks",  # [blocks] of them, blocks with only the coinbase
+    "slug": "pool_slug",  # mempool's identifier of the pool, as in its URLs
+    "name": "pool_name",
+    "rank": "rank",  # 1 = most blocks
 }
 
 #: Ways :meth:`MempoolClient.get_headers` can fetch headers: ``"blocks"`` (esplora
@@ -255,6 +270,101 @@ def parse_hashrate(obj: Any) -> MempoolHashrate:
         current_hashrate_ehs=_num(obj["currentHashrate"], "currentHashrate") / _EH,
         current_difficulty=_num(obj["currentDifficulty"], "currentDifficulty"),
     )
+
+
+#: Columns of :func:`parse_pools` (the store's ``pool_shares`` table without ``source_id``).
+POOL_COLUMNS = ("period", "as_of", "rank", "pool_slug", "pool_name", "blocks", "empty_blocks",
+                "share_pct", "period_blocks")
+
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_NAME = re.compile(r"[^<>\x00-\x1f\x7f]+")  # shown in tables and chart labels: no markup
+
+
+def _pool_text(item: dict[str, Any], key: str, where: str, pattern: re.Pattern[str] | None,
+               limit: int) -> str:
+    value = item.get(key)
+    if key not in item:
+        raise SourceFormatError(SOURCE, f"{where}.{key}", None, "missing")
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise SourceFormatError(SOURCE, f"{where}.{key}", value,
+                                f"expected a non-empty string of at most {limit} characters")
+    if pattern is _SLUG and not pattern.fullmatch(value):
+        raise SourceFormatError(SOURCE, f"{where}.{key}", value,
+                                "expected letters, digits, '.', '_' or '-'")
+    if pattern is _NAME and not pattern.fullmatch(value):
+        raise SourceFormatError(SOURCE, f"{where}.{key}", value,
+                                "expected text without '<', '>' or control characters")
+    return value.strip()
+
+
+def _count(obj: dict[str, Any], key: str, where: str) -> int:
+    if key not in obj:
+        raise SourceFormatError(SOURCE, f"{where}{key}", None, "missing")
+    return int(_num(obj[key], f"{where}{key}", integer=True, max_value=_MAX_FIELD["height"]))
+
+
+def parse_pools(obj: Any, period: str, as_of: Any) -> pd.DataFrame:
+    """Parse ``GET /v1/mining/pools/:period`` (decoded JSON): the blocks each pool mined in the
+    ``period`` ending at ``as_of`` (the time it was fetched; the API gives none).
+
+    Returns
+    -------
+    DataFrame with the columns :data:`POOL_COLUMNS`, most blocks first: ``period`` (as asked),
+    ``as_of`` [UTC], ``rank`` (1 = most blocks), ``pool_slug``, ``pool_name``, ``blocks``
+    [blocks], ``empty_blocks`` [blocks], ``share_pct`` [% of the period's blocks] (``blocks /
+    blockCount · 100``; a share of blocks found, which estimates the share of hashrate),
+    ``period_blocks`` [blocks] (``blockCount``).
+
+    Raises
+    ------
+    SourceFormatError — a field missing or of the wrong type (the field path names the item,
+        e.g. ``"pools[2].blockCount"``), a slug listed twice, a pool with more empty blocks than
+        blocks, no pools, or pool counts that do not add up to ``blockCount``
+    """
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {', '.join(PERIODS)}; got {period!r}")
+    when = pd.Timestamp(as_of)
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    if not isinstance(obj, dict):
+        raise SourceFormatError(SOURCE, "(root)", obj, "expected a JSON object")
+    if "pools" not in obj:
+        raise SourceFormatError(SOURCE, "pools", None, "missing")
+    items = _list(obj["pools"], "pools")
+    total = _count(obj, "blockCount", "")
+    if not items or total == 0:
+        raise SourceFormatError(SOURCE, "pools", obj["pools"] if not items else total,
+                                f"no pool mined a block in the period {period!r}")
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"pools[{i}]"
+        if not isinstance(item, dict):
+            raise SourceFormatError(SOURCE, where, item, "expected an object")
+        slug = _pool_text(item, "slug", where, _SLUG, 64)
+        if slug in seen:
+            raise SourceFormatError(SOURCE, f"{where}.slug", slug, "listed twice")
+        seen.add(slug)
+        blocks = _count(item, "blockCount", where + ".")
+        empty = _count(item, "emptyBlocks", where + ".") if "emptyBlocks" in item else 0
+        if empty > blocks:
+            raise SourceFormatError(SOURCE, f"{where}.emptyBlocks", empty,
+                                    f"more empty blocks than blocks ({blocks})")
+        rows.append({"pool_slug": slug, "pool_name": _pool_text(item, "name", where, _NAME, 100),
+                     "blocks": blocks, "empty_blocks": empty})
+    got = sum(r["blocks"] for r in rows)
+    if got != total:
+        raise SourceFormatError(SOURCE, "blockCount", total,
+                                f"the pools' blockCount values add up to {got}")
+    df = pd.DataFrame(rows).sort_values(["blocks", "pool_slug"], ascending=[False, True],
+                                        kind="stable").reset_index(drop=True)
+    df.insert(0, "rank", np.arange(1, len(df) + 1, dtype=np.int64))
+    df.insert(0, "as_of", when)
+    df.insert(0, "period", period)
+    df["share_pct"] = df["blocks"].to_numpy(dtype=np.float64) / total * 100.0
+    df["period_blocks"] = np.int64(total)
+    df["blocks"] = df["blocks"].astype(np.int64)
+    df["empty_blocks"] = df["empty_blocks"].astype(np.int64)
+    return df[list(POOL_COLUMNS)]
 
 
 def parse_tip_height(text: str) -> int:
@@ -476,6 +586,13 @@ class MempoolClient:
         see :func:`parse_hashrate`."""
         path = self._period_path("/v1/mining/hashrate", period)
         return parse_hashrate(self.http.get_json(path))
+
+    def get_pools(self, period: str = "1w", *, as_of: Any = None) -> pd.DataFrame:
+        """Blocks and shares per mining pool over ``period`` (``GET /v1/mining/pools/:period``);
+        see :func:`parse_pools`. ``as_of`` [UTC]: when the answer was fetched (default: now)."""
+        path = self._period_path("/v1/mining/pools", period)
+        when = pd.Timestamp.now(tz="UTC") if as_of is None else as_of
+        return parse_pools(self.http.get_json(path), period, when)
 
     def get_tip_height(self) -> int:
         """Height [block height] of the best chain tip (``GET /blocks/tip/height``)."""

@@ -97,6 +97,17 @@ def history() -> dict[str, Any]:
     return data.history_view()
 
 
+@router.get("/pools", summary="Mining pools' shares of the blocks of a period, from the local "
+                               "store (mempool.space)")
+def pools(
+    period: Annotated[str | None, Query(
+        pattern=r"^(24h|3d|1w|1m|3m|6m|1y|2y|3y|4y|all)$",
+        description="24h, 3d, 1w, 1m, 3m, 6m, 1y, 2y, 3y, 4y or all (default: 1w when "
+                    "stored, else the shortest stored)")] = None,
+) -> dict[str, Any]:
+    return data.pools_view(period)
+
+
 @router.get("/hashprice", summary="Hashprice per day at the difficulty in force, and monthly")
 def hashprice() -> dict[str, Any]:
     return data.hashprice_view()

@@ -100,7 +100,7 @@ def _asset_response(request: Request, path: str) -> Response:
 # ---------------------------------------------------------------------------------------------
 #: Data views computed once per process from the bundled data (``/api/retarget`` is not one:
 #: it reads the local store's tip).
-_FIXED_VIEWS = frozenset({"/api/map", "/api/map/months", "/api/history", "/api/overview",
+_FIXED_VIEWS = frozenset({"/api/map", "/api/map/months", "/api/overview",
                           "/api/machines", "/api/examples", "/api/energy", "/api/economics",
                           "/api/nowcast", "/api/nowcast/months", "/api/nowcast/series",
                           "/api/events", "/api/hashprice", "/api/regions",
@@ -109,12 +109,23 @@ _EXAMPLE = re.compile(r"/api/(examples/[A-Za-z0-9_.-]{1,100}|events/[a-z0-9_]{1,
 _RUN = re.compile(r"/api/runs/([0-9a-f]{16})(?:/([a-z.]{1,20}))?")
 
 
+_HISTORY = "history|"
+
+
+def _valid_history(tag: str) -> bool:
+    """A cached ``/api/history`` is valid while the local store is as it was then."""
+    return tag == _HISTORY + data.history_key()
+
+
 def cacheable(path: str) -> str | None:
     """The response-cache tag of a GET of ``path``, or ``None`` when its answer may change:
-    ``"data"`` for the fixed data views and examples, the run's hash for a run and its files
-    (kept while the run is in the run cache)."""
+    ``"data"`` for the fixed data views and examples, ``history|<store fingerprint>`` for
+    ``/api/history`` (kept while the local store is unchanged), the run's hash for a run and its
+    files (kept while the run is in the run cache)."""
     if path in _FIXED_VIEWS or _EXAMPLE.fullmatch(path):
         return "data"
+    if path == "/api/history":  # its daily counts may come from the local store
+        return _HISTORY + data.history_key()
     m = _RUN.fullmatch(path)
     if m and (m.group(2) is None or m.group(2) in DOWNLOADS):
         return m.group(1)
@@ -247,7 +258,8 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
 
         def response_cache(inner: ASGIApp) -> ASGIApp:
             cache = ResponseCache(inner, rule=cacheable,
-                                  valid=lambda tag: tag == "data" or tag in manager,
+                                  valid=lambda tag: tag == "data" or tag in manager
+                                  or (tag.startswith(_HISTORY) and _valid_history(tag)),
                                   max_bytes=budget, max_entry_bytes=min(8 * 2**20, budget))
             manager.on_evict(cache.purge)
             app.state.response_cache = cache

@@ -35,6 +35,7 @@ __all__ = [
     "nowcast_series",
     "nowcast_view",
     "overview",
+    "pools_view",
     "retarget_projection",
     "regions_view",
     "retarget_view",
@@ -97,36 +98,66 @@ def _month_key(value: str) -> pd.Timestamp:
 # ---------------------------------------------------------------------------------------------
 # history and the next retarget
 # ---------------------------------------------------------------------------------------------
-@functools.cache
+def history_key() -> str:
+    """What :func:`history_view` depends on beyond the bundled data: the local store's
+    fingerprint (it changes whenever the store is written)."""
+    from ..store import Store
+
+    return Store().fingerprint()
+
+
 def history_view() -> dict[str, Any]:
-    """Daily hashrate [EH/s] with its 95 % interval, and per-epoch difficulty and retargets."""
+    """Daily hashrate [EH/s] from block counts (bundled, or the local store's headers where they
+    cover whole days) and from the epochs, and per-epoch difficulty and retargets."""
+    return _history_view(history_key())
+
+
+@functools.lru_cache(maxsize=2)
+def _history_view(key: str) -> dict[str, Any]:
+    return {"blocks_daily": _blocks_daily_view(key), **_history_fixed()}
+
+
+def _blocks_daily_view(key: str) -> dict[str, Any]:
+    from .. import history
+    from ..store import Store, StoreError
+
+    store = None if key == "absent" else Store(lock_timeout_s=1.0)
+    note = None
+    try:
+        one = history.hashrate_daily(window_days=1, store=store)
+        week = history.hashrate_daily(window_days=7, store=store)
+    except StoreError as exc:  # busy or damaged: the bundled counts, and say why
+        note = f"the local store could not be read ({exc}); bundled block counts only"
+        one = history.hashrate_daily(window_days=1)
+        week = history.hashrate_daily(window_days=7)
+    week = week.set_index("date").reindex(one["date"])
+    return {
+        "date": days(one["date"]),
+        "blocks": [int(x) for x in one["blocks"]],
+        "hashrate_ehs": nums(one["hashrate_ehs"], 4),
+        "hashrate_lo_ehs": nums(one["hashrate_lo_ehs"], 4),
+        "hashrate_hi_ehs": nums(one["hashrate_hi_ehs"], 4),
+        "hashrate_7d_ehs": nums(week["hashrate_ehs"], 4),
+        "hashrate_7d_lo_ehs": nums(week["hashrate_lo_ehs"], 4),
+        "hashrate_7d_hi_ehs": nums(week["hashrate_hi_ehs"], 4),
+        "blocks_source": [str(x) for x in one["blocks_source"]],
+        "sources": [{**r, "first": f"{r['first']:%Y-%m-%d}", "last": f"{r['last']:%Y-%m-%d}"}
+                    for r in history.count_sources(one)],
+        "store_note": note,
+        "level": 0.90,
+        "estimator": "blocks mined that UTC day (or the 7 days to it) × difficulty × 2^32 / "
+                     "seconds; 90 % interval of the Poisson block count (Garwood)",
+    }
+
+
+@functools.cache
+def _history_fixed() -> dict[str, Any]:
     from .. import history
 
     d = history.hashrate(freq="D")
     e = history.epochs()
     halvings = history.halvings()
-    one = history.hashrate_daily(window_days=1)
-    week = history.hashrate_daily(window_days=7).set_index("date").reindex(one["date"])
     return {
-        "blocks_daily": {
-            "date": days(one["date"]),
-            "blocks": [int(x) for x in one["blocks"]],
-            "hashrate_ehs": nums(one["hashrate_ehs"], 4),
-            "hashrate_lo_ehs": nums(one["hashrate_lo_ehs"], 4),
-            "hashrate_hi_ehs": nums(one["hashrate_hi_ehs"], 4),
-            "hashrate_7d_ehs": nums(week["hashrate_ehs"], 4),
-            "hashrate_7d_lo_ehs": nums(week["hashrate_lo_ehs"], 4),
-            "hashrate_7d_hi_ehs": nums(week["hashrate_hi_ehs"], 4),
-            "level": 0.90,
-            "estimator": "blocks mined that UTC day (or the 7 days to it) × difficulty × 2^32 / "
-                         "seconds; 90 % interval of the Poisson block count (Garwood)",
-        },
-        "pools": {
-            "available": False,
-            "note": "no pool shares: hashshift bundles none, and its data sources (mempool "
-                    "headers and hashrate, Bitcoin Core, file imports) hold none; mempool.space's "
-                    "/api/v1/mining/pools would be one. Nothing is shown rather than a guess.",
-        },
         "daily": {
             "date": days(d["date"]),
             "hashrate_ehs": nums(d["hashrate_ehs"], 5),
@@ -178,6 +209,42 @@ def hashprice_view() -> dict[str, Any]:
                  "bundled market table is monthly), so daily price moves are not in it. "
                  "Monthly: miners' revenue / hashrate (Coin Metrics).",
     }
+
+
+def pools_view(period: str | None = None) -> dict[str, Any]:
+    """The newest pool shares in the local store (:func:`hashshift.pools.pool_shares`): every
+    pool, and the top 10 with the rest summed for the chart; without any, ``available`` false
+    and ``note`` says what would give them."""
+    from ..pools import pool_shares, top_pools
+    from ..store import Store, StoreError
+
+    try:
+        df = pool_shares(Store(lock_timeout_s=1.0), period)
+    except ValueError as exc:
+        raise BadInput("period", str(exc)) from None
+    except StoreError as exc:  # busy or damaged: say so, do not guess
+        return {"available": False, "period": period, "periods": [], "pools": [], "top": [],
+                "note": f"the local store could not be read ({exc})"}
+    out: dict[str, Any] = {"available": not df.empty, "period": df.attrs["period"],
+                           "periods": df.attrs["periods"], "note": df.attrs["note"] or None}
+    if df.empty:
+        return {**out, "pools": [], "top": []}
+
+    def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        return [{"rank": None if pd.isna(r["rank"]) else int(r["rank"]),
+                 "pool_name": str(r["pool_name"]), "pool_slug": str(r["pool_slug"]),
+                 "blocks": int(r["blocks"]), "empty_blocks": int(r["empty_blocks"]),
+                 "share_pct": num(r["share_pct"], 5)} for r in frame.to_dict("records")]
+
+    first = df.iloc[0]
+    return {**out,
+            "as_of": pd.Timestamp(first["as_of"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "fetched_at": pd.Timestamp(first["fetched_at"]).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "period_blocks": int(first["period_blocks"]), "source": str(first["source"]),
+            "pools": rows(df), "top": rows(top_pools(df, 10)),
+            "basis": "share of the blocks found in the period, as mempool.space attributes "
+                     "them (coinbase tags and payout addresses); it estimates the share of "
+                     "hashrate, ±√(p(1−p)/n) over n blocks"}
 
 
 def retarget_projection(bits: int, first_time_s: int, blocks: int, elapsed_s: float

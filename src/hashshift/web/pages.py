@@ -237,7 +237,13 @@ def _network(_: Any) -> str:
   <p class="note" id="estimator"></p>
 </section>
 <section class="panel" id="pools">
-  <h2>Pool shares</h2>
+  <div class="panel-head"><h2>Pool shares [% of blocks]</h2>
+    <label class="inline" id="pools-period-label" hidden>period
+      <select id="pools-period"></select></label></div>
+  <div id="pools-chart" class="plot short" hidden></div>
+  <div class="table-wrap" id="pools-wrap" hidden><table class="data" id="pools-table"><thead><tr>
+    <th class="num">#</th><th>Pool</th><th class="num">blocks</th><th class="num">share %</th>
+    <th class="num">empty</th></tr></thead><tbody></tbody></table></div>
   <p class="note" id="pools-note"></p>
 </section>
 <section class="panel">

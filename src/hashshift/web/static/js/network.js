@@ -1,6 +1,6 @@
 /* Network page: hashrate per day (1 and 7 days, with intervals) and per epoch, difficulty per
-   epoch, the projected next retarget (from real inputs only), pool shares (when a source has
-   them). */
+   epoch, the projected next retarget (from real inputs only), pool shares (from the local store,
+   when `hashshift data update --pools` has fetched them; otherwise the page says so). */
 "use strict";
 
 (() => {
@@ -114,6 +114,44 @@
       xaxis: { rangeselector: HS.rangeButtons(), range }, margin: { t: 34 } });
   }
 
+  function showPools(p) {
+    const has = p.available;
+    document.body.dataset.pools = has ? "shown" : "none";
+    $("pools-chart").hidden = !has;
+    $("pools-wrap").hidden = !has;
+    $("pools-period-label").hidden = !has || p.periods.length < 2;
+    if (!has) {
+      $("pools-note").textContent = p.note;
+      return Promise.resolve();
+    }
+    const sel = $("pools-period");
+    sel.replaceChildren(...p.periods.map((x) => HS.el("option", { value: x, text: x, selected: x === p.period })));
+    $("pools-table").tBodies[0].replaceChildren(...p.pools.map((r) => HS.el("tr", {},
+      HS.el("td", { class: "num", text: r.rank }), HS.el("td", { text: r.pool_name }),
+      HS.el("td", { class: "num", text: r.blocks.toLocaleString("en-US") }),
+      HS.el("td", { class: "num", text: HS.fmt(r.share_pct, 1) }),
+      HS.el("td", { class: "num", text: r.empty_blocks.toLocaleString("en-US") }))));
+    $("pools-note").textContent = `The last ${p.period} to ${p.as_of.slice(0, 16).replace("T", " ")} UTC: ` +
+      `${p.period_blocks.toLocaleString("en-US")} blocks. Share: ${p.basis}. Source: ${p.source}, ` +
+      `fetched ${p.fetched_at.slice(0, 16).replace("T", " ")} UTC (hashshift data update --pools).`;
+    const top = p.top.slice().reverse();
+    return HS.plot("pools-chart", [{
+      type: "bar", orientation: "h", x: top.map((r) => r.share_pct), y: top.map((r) => r.pool_name),
+      customdata: top.map((r) => r.blocks), marker: { color: top.map((r) => (r.rank === null ? "#9aa4b2" : "#f7931a")) },
+      hovertemplate: "%{y}: %{x:.1f} % (%{customdata} blocks)<extra></extra>",
+    }], { xaxis: { title: { text: "% of blocks" }, rangemode: "tozero" }, yaxis: { automargin: true },
+      showlegend: false, hovermode: "closest", margin: { l: 8, t: 8 } });
+  }
+
+  async function pools(query) {
+    try {
+      await showPools(await HS.api("/api/pools" + (query || "")));
+    } catch (err) {
+      $("pools-note").textContent = "Could not load the pool shares: " + err.message;
+    }
+    document.body.dataset.poolsDrawn = "true";
+  }
+
   async function init() {
     $("rt-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
@@ -123,14 +161,18 @@
     });
     $("rt-reset").addEventListener("click", () => retarget(""));
     $("log").addEventListener("change", drawHashrate);
+    $("pools-period").addEventListener("change", (ev) => pools(`?period=${encodeURIComponent(ev.target.value)}`));
     retarget("");
+    pools("");
     try {
       hist = await HS.api("/api/history");
     } catch (err) { HS.fail("hashrate", err); return; }
     const b = hist.blocks_daily;
     $("estimator").textContent = `1 day and 7 days: ${b.estimator}; newest day ${b.date[b.date.length - 1]}. ` +
-      `${hist.estimator[0].toUpperCase()}${hist.estimator.slice(1)}. Source: ${hist.source}. A day has about 144 blocks: a single day's estimate is ±15 %.`;
-    $("pools-note").textContent = hist.pools.available ? "" : hist.pools.note;
+      `${hist.estimator[0].toUpperCase()}${hist.estimator.slice(1)}. Source: ${hist.source}. A day has about 144 blocks: a single day's estimate is ±15 %. ` +
+      `Block counts: ${b.sources.map((r) => `${r.first} to ${r.last}: ${r.what}`).join("; ")}.` +
+      (b.store_note ? ` Note: ${b.store_note}.` : "");
+    $("estimator").dataset.sources = b.sources.map((r) => r.source).join(",");
     await Promise.all([drawHashrate(), drawDifficulty()]);
     document.body.dataset.historyDrawn = "true";
   }
