@@ -318,6 +318,40 @@ def test_energy_price_slider(visit: Visit) -> None:
     visit.check_clean()
 
 
+def test_energy_emissions_chart(visit: Visit, server: BackgroundServer) -> None:
+    import httpx
+
+    p = visit.page
+    p.goto(visit.base + "/energy")
+    until(p, "document.body.dataset.emissionsPrice === '0.05'", 60)
+    api = httpx.get(server.url + "/api/energy/emissions", params={"price": 0.05},
+                    timeout=60).json()
+    s = api["series"]
+    assert p.locator("#emissions").locator("xpath=..").locator("h2").inner_text() == \
+        "Network emissions by month [MtCO2e/yr]"
+    assert _plot_traces(p, "emissions") == 4  # band (2), observed guess, nowcast guess
+    names = p.evaluate("document.getElementById('emissions').data.map(t => t.name || '')")
+    assert "lower–upper: CBECI's power bounds × grid intensity" in names
+    assert "best guess, observed map (CCAF)" in names
+    lo = p.evaluate("document.getElementById('emissions').data[0].y")
+    hi = p.evaluate("document.getElementById('emissions').data[1].y")
+    assert lo == s["emissions_lower_mt_yr"] and hi == s["emissions_upper_mt_yr"]
+    assert p.evaluate("document.getElementById('emissions').data[0].x.length") == \
+        len(s["month"]) > 28
+    note = p.locator("#emissions-note").inner_text()
+    i = s["month"].index(api["last_published"])
+    assert f"In {api['last_published']}: {s['emissions_guess_mt_yr'][i]:.1f} MtCO2e/yr" in note
+    assert "CBECI's power bounds" in note and "nowcast" in note and "world average" in note
+    # the price slider redraws the emissions too
+    p.locator("#price").focus()
+    for _ in range(10):
+        p.keyboard.press("ArrowRight")
+    until(p, "document.body.dataset.emissionsPrice === '0.1'", 60)
+    assert "at 0.1 USD/kWh" in p.locator("#emissions-note").inner_text()
+    visit.shot("energy-emissions")
+    visit.check_clean()
+
+
 def test_economics_machine_picker(visit: Visit, server: BackgroundServer) -> None:
     import httpx
 

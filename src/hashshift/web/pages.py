@@ -255,6 +255,8 @@ def _energy(_: Any) -> str:
 </div>
 <section class="cards" id="energy-cards"></section>
 <section class="panel"><h2>Power [GW]</h2><div id="power" class="plot"></div></section>
+<section class="panel"><h2>Network emissions by month [MtCO2e/yr]</h2>
+  <div id="emissions" class="plot"></div><p class="note" id="emissions-note"></p></section>
 <section class="panel"><h2>Profitability threshold and the fleet's efficiency [J/TH]</h2>
   <div id="efficiency" class="plot"></div><p class="note" id="method"></p></section>"""
 
