@@ -184,6 +184,18 @@ def test_history(client: httpx.Client) -> None:
     i = e["first_height"].index(689_472)
     assert e["change_pct"][i] == pytest.approx(-27.94, abs=0.01)
     assert [x["halving"] for x in h["halvings"]][:4] == [1, 2, 3, 4]
+    # truth in labels (issue 15 §4): 'daily' is the epoch's estimate and 95 % interval
+    # repeated over its days; blocks_daily holds the daily estimates with 90 % intervals
+    assert d["level"] == 0.95 and "not a daily interval" in d["what"]
+    j = d["date"].index("2021-07-10")  # inside the epoch that began on 3 July 2021
+    assert d["hashrate_lo_ehs"][j] == d["hashrate_lo_ehs"][j + 1]
+    assert d["hashrate_hi_ehs"][j] == d["hashrate_hi_ehs"][j + 1]
+    b = h["blocks_daily"]
+    assert b["level"] == 0.90 and "90 % interval" in b["estimator"]
+    k = b["date"].index("2021-07-10")
+    assert b["hashrate_hi_ehs"][k] != b["hashrate_hi_ehs"][k + 1]  # a real daily interval
+    home = client.get("/").text
+    assert "95 % interval" not in home and "90 % intervals" in home
 
 
 def test_retarget_projection(client: httpx.Client) -> None:

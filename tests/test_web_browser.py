@@ -260,6 +260,13 @@ def test_network_daily_hashrate_and_retarget(visit: Visit, server: BackgroundSer
     names = p.evaluate("document.getElementById('hashrate').data.map(t => t.name)")
     assert "1 day (blocks that day)" in names and "7 days" in names
     assert "7-day 90 % interval" in names and any(str(n).startswith("per epoch") for n in names)
+    # the band is the 7-day interval of the blocks mined (issue 15 §4), not the epoch's
+    # interval repeated over its days, and no label claims a 95 % interval
+    band = p.evaluate("document.getElementById('hashrate').data"
+                      ".find(t => t.name === '7-day 90 % interval').y")
+    assert band == hist["blocks_daily"]["hashrate_7d_hi_ehs"]
+    assert band != hist["daily"]["hashrate_hi_ehs"][-len(band):]
+    assert not any("95" in str(n) for n in names), names
     one = p.evaluate("document.getElementById('hashrate').data"
                      ".find(t => (t.name || '').startsWith('1 day')).x.slice(-1)[0]")
     assert one == hist["blocks_daily"]["date"][-1]

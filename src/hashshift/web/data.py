@@ -100,7 +100,9 @@ def _month_key(value: str) -> pd.Timestamp:
 # ---------------------------------------------------------------------------------------------
 @functools.cache
 def history_view() -> dict[str, Any]:
-    """Daily hashrate [EH/s] with its 95 % interval, and per-epoch difficulty and retargets."""
+    """Hashrate per UTC day from the blocks mined (1 and 7 days, 90 % intervals of the block
+    count), the epoch estimate spread over its days (with the epoch's 95 % interval, not a daily
+    one), and per-epoch difficulty and retargets."""
     from .. import history
 
     d = history.hashrate(freq="D")
@@ -129,6 +131,11 @@ def history_view() -> dict[str, Any]:
                     "/api/v1/mining/pools would be one. Nothing is shown rather than a guess.",
         },
         "daily": {
+            "what": "the epoch estimate on each UTC day of its epoch (time-weighted where two "
+                    "epochs meet in a day): one value per epoch, repeated; hashrate_lo_ehs / "
+                    "hashrate_hi_ehs are the epoch's 95 % interval, not a daily interval "
+                    "(blocks_daily has the daily estimates and their 90 % intervals)",
+            "level": 0.95,
             "date": days(d["date"]),
             "hashrate_ehs": nums(d["hashrate_ehs"], 5),
             "hashrate_lo_ehs": nums(d["hashrate_lo_ehs"], 5),
@@ -150,8 +157,8 @@ def history_view() -> dict[str, Any]:
         "source": "bundled epoch history (hashshift.history; Electrum checkpoints and block "
                   "headers, see hashshift/data/SOURCES.md)",
         "estimator": "per epoch: (n−1)·D·2^32 / T over the n = 2015 block intervals; 95 % "
-                     "interval from Gamma(n, 1); daily values are the time-weighted epoch "
-                     "estimates",
+                     "interval for the epoch from Gamma(n, 1); 'daily' repeats each epoch's "
+                     "estimate and interval over its days (time-weighted where epochs meet)",
     }
 
 
