@@ -134,7 +134,8 @@ def _emissions_text(out: Narrative) -> None:
                 f"{float(r['emissions_lower_mt_yr']):.0f}–"
                 f"{float(r['emissions_upper_mt_yr']):.0f})")
 
-    peak, last = w.loc[w["emissions_guess_mt_yr"].idxmax()], w.iloc[-1]
+    peak = w.iloc[int(np.argmax(w["emissions_guess_mt_yr"].to_numpy(dtype=float)))]
+    last = w.iloc[-1]
     price = f.attrs["price_usd_kwh"]
     out.paragraphs.append(
         f"Observed emissions (each country's share in CCAF's map × CBECI's power at {price:g} "
