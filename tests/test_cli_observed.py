@@ -185,6 +185,8 @@ def test_energy_emissions_by_country_json() -> None:
     (["energy", "--emissions", "--market", "x.csv"], "--market and --max-age-years apply to "
                                                      "the CBECI table only"),
     (["energy", "--as-of", "2021-06-01"], "--as-of and --observed-only apply to --emissions"),
+    (["energy", "--month", "2021-05", "--since", "2021-01-01"],
+     "--month 2021-05 shows one month by country; --since and --until apply to --emissions"),
     (["energy", "--emissions", "--since", "2030-01-01"], "no month with emissions figures"),
 ])
 def test_energy_emissions_errors(args: list[str], message: str) -> None:

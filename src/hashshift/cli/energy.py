@@ -75,6 +75,9 @@ def energy(
         if market is not None or max_age_years is not None:
             raise UserError("--market and --max-age-years apply to the CBECI table only; "
                             "--emissions and --month use the bundled monthly market table")
+        if month is not None and (since is not None or until is not None):
+            raise UserError(f"--month {month} shows one month by country; --since and --until "
+                            "apply to --emissions by month")
         _emissions(price, start, end, month, parse_day(as_of, "--as-of"), not observed_only,
                    csv, rows, as_json)
         return
