@@ -6,7 +6,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_DEV  := $(VENV)/.installed-dev
 OUT    ?= out
 
-.PHONY: run test lint typecheck pytest audit bench fuzz docs clean
+.PHONY: run test lint typecheck pytest audit test-under-load bench fuzz docs clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python >= 3.11) on PATH, or run: make PYTHON=python3 ..."; exit 1; }
@@ -23,6 +23,7 @@ $(STAMP_DEV): pyproject.toml | $(PY)
 
 run: $(STAMP_RUN)
 	$(VENV)/bin/hashshift history --rows 6 --chart $(OUT)/history.png --csv $(OUT)/history.csv
+	$(VENV)/bin/hashshift map --date latest --csv $(OUT)/map_latest.csv
 	$(VENV)/bin/hashshift run china_2021 --out $(OUT)/china_2021
 	$(VENV)/bin/hashshift backtest china-2021 --csv $(OUT)/china_2021/backtest.csv
 	$(VENV)/bin/hashshift sweep ban_top15 --work $(OUT)/ban_top15/work --out $(OUT)/ban_top15 --no-store
@@ -41,7 +42,12 @@ pytest: $(STAMP_DEV)
 audit: $(STAMP_DEV)
 	$(PY) scripts/audit.py
 
-test: lint typecheck pytest audit
+# pytest last: its closing line is the last line of the run (.ci/run relies on it)
+test: lint typecheck audit pytest
+
+# the whole pytest suite three times while every core runs a busy loop (docs/reliability.md)
+test-under-load: $(STAMP_DEV)
+	$(PY) scripts/test_under_load.py --runs 3
 
 bench: $(STAMP_DEV)
 	$(PY) benchmarks/run.py

@@ -25,7 +25,9 @@ def _print(name: str, s: dict) -> None:  # type: ignore[type-arg]
           f"±{GOALS['retarget_pp']:g}); epoch hashrate MAPE {s['hashrate_mape_pct']:.1f} % "
           f"(goal ≤ {GOALS['hashrate_mape_pct']:g}), real inside the 90 % band "
           f"{s['hashrate_coverage_pct']:.0f} % of {s['hashrate_epochs']} epochs (goal ≥ "
-          f"{GOALS['coverage_pct']:g}); data published after as_of: {s['data_after_as_of']}")
+          f"{GOALS['coverage_pct']:g}; above it {s['hashrate_above_band']}, below "
+          f"{s['hashrate_below_band']}), weighted interval score {s['hashrate_wis_ehs']:.2f} "
+          f"EH/s; data published after as_of: {s['data_after_as_of']}")
 
 
 def test_the_forecasts_use_only_what_was_public(runs) -> None:  # type: ignore[no-untyped-def]
@@ -39,8 +41,9 @@ def test_the_forecasts_use_only_what_was_public(runs) -> None:  # type: ignore[n
 def test_retarget_at_689472(runs) -> None:  # type: ignore[no-untyped-def]
     f, nv = runs["forecast"].summary, runs["naive"].summary
     assert f["retarget_real_pct"] == pytest.approx(-27.94, abs=0.005)
-    # Measured: forecast -40.8 % (-12.9 pp, 90 % band -55.0 to -25.8: it holds the real cut);
-    # naive -43.1 % (-15.2 pp, band -48.8 to -37.1: it does not). Goal ±5 pp missed by both.
+    # Measured: forecast -41.0 % (-13.0 pp, 90 % band -54.6 to -25.9: it holds the real cut);
+    # naive -43.1 % (-15.1 pp, band -48.9 to -37.1: it does not). Goal ±5 pp missed by both;
+    # hindsight -27.96 % (-0.02 pp).
     assert abs(f["retarget_diff_pp"]) <= 14.0
     assert f["retarget_sim_q05"] <= f["retarget_real_pct"] <= f["retarget_sim_q95"]
     assert abs(f["retarget_diff_pp"]) < abs(nv["retarget_diff_pp"])
@@ -50,10 +53,31 @@ def test_retarget_at_689472(runs) -> None:  # type: ignore[no-untyped-def]
 def test_epoch_hashrate_june_2021_to_january_2022(runs) -> None:  # type: ignore[no-untyped-def]
     f, nv = runs["forecast"].summary, runs["naive"].summary
     assert f["hashrate_epochs"] >= 16  # June 2021 .. January 2022
-    # Measured: MAPE 20.6 % (naive 24.7 %), coverage 24 % (naive 0 %). Goals (≤ 12 %, ≥ 80 %)
-    # missed: the bands are the subject of issue 15.
-    assert f["hashrate_mape_pct"] <= 22.0 and f["hashrate_mape_pct"] < nv["hashrate_mape_pct"]
+    # Measured: MAPE 20.2 % (naive 24.7 %), coverage 24 % (naive 0 %). Goals (≤ 12 %, ≥ 80 %)
+    # missed: docs/validation.md says where the bands miss.
+    assert f["hashrate_mape_pct"] <= 21.5 and f["hashrate_mape_pct"] < nv["hashrate_mape_pct"]
     assert f["hashrate_coverage_pct"] >= 20.0 > nv["hashrate_coverage_pct"]
+
+
+def test_proper_score_of_the_epoch_hashrate(runs) -> None:  # type: ignore[no-untyped-def]
+    """The weighted interval score (50 % and 90 % bands and the median, ≈ CRPS [EH/s]): lower
+    is better and a wider band is not better by itself. Measured with the fleet calibrated to
+    CBECI: forecast 19.3, naive 25.9, hindsight 10.8 EH/s (20.0, 26.3, 12.4 with the age mix);
+    the real hashrate was above the forecast's band in 13 of 17 epochs and below it in none
+    (China's covert mining after the bans and faster American growth: docs/validation.md)."""
+    from hashshift.scoring import weighted_interval_score
+
+    f, nv, h = (runs[v].summary for v in ("forecast", "naive", "hindsight"))
+    t = runs["forecast"].table
+    hr = t[(t["metric"] == "hashrate_ehs") & (t["start"].astype(str) >= "2021-06-01")]
+    by_hand = [weighted_interval_score(r.sim_q50, {0.5: (r.sim_q25, r.sim_q75),
+                                                   0.1: (r.sim_q05, r.sim_q95)}, r.real)
+               for r in hr.itertuples()]
+    assert f["hashrate_wis_ehs"] == pytest.approx(sum(by_hand) / len(by_hand))
+    assert h["hashrate_wis_ehs"] < f["hashrate_wis_ehs"] < nv["hashrate_wis_ehs"]
+    assert f["hashrate_wis_ehs"] <= 20.5 and h["hashrate_wis_ehs"] <= 12.0
+    assert f["hashrate_above_band"] + f["hashrate_below_band"] == round(
+        f["hashrate_epochs"] * (1 - f["hashrate_coverage_pct"] / 100))
 
 
 def test_hindsight_explains_the_rest(runs) -> None:  # type: ignore[no-untyped-def]
@@ -61,8 +85,10 @@ def test_hindsight_explains_the_rest(runs) -> None:  # type: ignore[no-untyped-d
     _print("hindsight", h)
     assert {"mining_map", "market_monthly"} <= set(h["data_after_as_of"])
     assert "hindsight" in h["start"]
-    # the same engine, given April 2021's map and the real price path: measured -27.2 %
-    assert abs(h["retarget_diff_pp"]) <= GOALS["retarget_pp"]
+    # the same engine, given April 2021's map and the real price path: measured -27.96 %
+    # (-0.02 pp; -27.45 % with the age mix); MAPE 11.4 %, within its goal of 12 %
+    assert abs(h["retarget_diff_pp"]) <= 1.0
+    assert h["hashrate_mape_pct"] <= GOALS["hashrate_mape_pct"]
     assert abs(h["retarget_diff_pp"]) < abs(f["retarget_diff_pp"]) - 10
 
 
@@ -80,3 +106,50 @@ def test_monthly_country_shares_beside_the_published_ones(runs, tmp_path) -> Non
     out = tmp_path / "shares.csv"
     shares.to_csv(out, index=False)
     assert out.stat().st_size > 500
+
+
+def test_backtest_cli(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from hashshift.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "bt.csv"
+    r = runner.invoke(app, ["backtest", "china-2021", "--paths", "100", "--variant", "naive",
+                            "--csv", str(out)])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())  # rich wraps lines at the terminal's width
+    assert "weighted interval score" in text and "inside the 50 % band" in text
+    assert out.exists() and (tmp_path / "bt_shares.csv").exists()
+    r = runner.invoke(app, ["backtest", "--paths", "100", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["summary"]["variant"] == "forecast" and doc["summary"]["hashrate_wis_ehs"] > 0
+    assert {"sim_q25", "sim_q75", "wis", "inside_50"} <= set(doc["epochs"][0])
+    r = runner.invoke(app, ["backtest", "--variant", "oracle"])
+    assert r.exit_code == 2, r.output
+    assert ("--variant 'oracle' is not known; use one of forecast, naive, hindsight"
+            in " ".join(r.output.split()))
+
+
+def test_track_record_in_plain_words(runs) -> None:  # type: ignore[no-untyped-def]
+    """What the report's narrative says about the forecast: coverage, the side it missed on,
+    when the recovery came (real: the epoch from 4 October 2021), the daily low of 27 June 2021
+    beside the lowest epoch mean."""
+    from hashshift.report.narrative import scenario_narrative
+    from hashshift.sim.backtest import track_record
+
+    result = runs["forecast"].result
+    t = track_record(result)
+    assert t is not None
+    print(t)
+    assert t["inside"] + t["above"] + t["below"] == t["epochs"] >= 20
+    assert t["real_back"] == "2021-10-04"
+    assert t["sim_back"] is None or t["sim_back"] > t["real_back"]  # measured: 2022-01-08
+    assert t["daily_low_date"] == "2021-06-27" and t["daily_low_ehs"] < 0.7 * t["epoch_low_ehs"]
+    text = " ".join(scenario_narrative(result).paragraphs)
+    assert f"inside the simulated 90 % band in {t['inside']} ({t['coverage_pct']:.0f} %" in text
+    assert "back at its pre-ban level" in text and "4 Oct 2021" in text
+    assert "27 Jun 2021" in text

@@ -168,3 +168,16 @@ def test_map_as_known_on_a_day() -> None:
     assert published["kind"] == "observed"
     cn = next(r for r in published["regions"] if r["region_code"] == "CN")
     assert cn["share_pct"] == 46.04
+
+
+def test_map_latest_is_the_newest_month_the_chain_reaches() -> None:
+    from hashshift.freshness import nowcast_reach
+
+    result = runner.invoke(app, ["map", "--date", "latest", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["date"] == f"{nowcast_reach():%Y-%m}" and payload["kind"] == "nowcast"
+    # as known on a day: the month of the newest block count public then
+    result = runner.invoke(app, ["map", "--date", "latest", "--as-of", "2021-05-31", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["date"] == "2021-05"

@@ -4,7 +4,10 @@ References (``shared/data/cambridge``, see its SOURCES.md; tests skip when ../sh
 - CCAF's API files ``ccaf_api_cbeci_daily_*`` (vintage Aug 2022): power [GW] vs annualised
   energy [TWh/yr] (× 8.766), and emissions = energy × intensity / 1000;
 - CCAF's hardware list + Coin Metrics daily data reproduce CCAF's daily bounds (the validation
-  the project owes: median |error| ≤ 5 % best guess, ≤ 10 % bounds, 2015-2020).
+  the project owes: median |error| ≤ 5 % best guess, ≤ 10 % bounds, 2015-2020); the default
+  path (bundled catalogue, monthly market means) against CCAF's monthly means; the measured
+  levels are asserted, so that a regression fails.
+- A hardware list reconstructed from the API series is checked as such, not as a validation.
 """
 
 from __future__ import annotations
@@ -114,8 +117,7 @@ def test_run_cbeci_on_bundled_monthly_data() -> None:
     assert out.attrs["resolution"] == "monthly" and len(out) == 12
     assert (out["power_lower_gw"] <= out["power_guess_gw"]).all()
     assert (out["power_guess_gw"] <= out["power_upper_gw"]).all()
-    # 2021: CBECI's best guess was of the order of 100 TWh/yr
-    assert 40 < out["energy_guess_twh_yr"].mean() < 250
+    # its accuracy against CCAF's series: test_default_energy_path_against_ccaf_monthly_means
     with pytest.raises(ValueError, match=r"cover 2010-08 \.\. 20"):
         cb.run_cbeci(since="2040-01-01")
 
@@ -152,9 +154,8 @@ def test_bundled_grid_table(shared: type) -> None:
     assert en.intensity_lookup(grid, "BR", 5)[0] == en.intensity_lookup(grid, "OTHER", 5)[0]
     assert en.intensity_lookup(grid, "CN-XJ", 5) == en.intensity_lookup(grid, "CN", 5)
     # CN and OTHER are CCAF's own coefficients (api/historical.csv, 2019)
-    hist, _ = _api_files(str(shared.root)) if (shared.root / "cambridge").exists() else (None, None)
-    if hist is None:
-        pytest.skip("reference data not available")
+    shared.file("cambridge", "ccaf_api_cbeci_daily_2010-07_2019-08.csv")
+    hist, _ = _api_files(str(shared.root))
     y2019 = hist[hist["date"].dt.year == 2019]
     assert_allclose(en.intensity_lookup(grid, "OTHER", 1)[0],
                     y2019["intensity_world_g_kwh"].iloc[0], atol=0.05)
@@ -188,7 +189,27 @@ def test_energy_by_region_from_the_mining_map() -> None:
 
 # ---------------------------------------------------------------------------------------------
 # validation against CCAF (the project's promise)
+#
+# Thresholds follow the measured values (printed by each test), so that a regression fails;
+# docs/energy.md explains the gaps.
 # ---------------------------------------------------------------------------------------------
+_REFERENCE_FILES = (("cambridge", "ccaf_cbeci_miners_2021-02.json"),
+                    ("market", "coinmetrics_btc_2026-03.csv"),
+                    ("cambridge", "ccaf_api_cbeci_daily_2010-07_2019-08.csv"),
+                    ("cambridge", "ccaf_api_cbeci_daily_2019-09_2020-12.csv"),
+                    ("cambridge",
+                     "cbeci_daily_annualised_TWh_vintage-2022-01_2014-07_2020-12.csv"))
+
+
+def _root(shared: type) -> str:
+    for parts in _REFERENCE_FILES:
+        shared.file(*parts)
+    return str(shared.root)
+
+
+def _show(df: pd.DataFrame) -> None:
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print("\n" + df.round(3).to_string())
 
 
 @functools.cache
@@ -197,44 +218,94 @@ def _validation(root: str) -> pd.DataFrame:
 
 
 def _table(shared: type) -> pd.DataFrame:
-    for parts in (("cambridge", "ccaf_cbeci_miners_2021-02.json"),
-                  ("market", "coinmetrics_btc_2026-03.csv"),
-                  ("cambridge", "cbeci_daily_annualised_TWh_vintage-2022-01_2014-07_2020-12.csv")):
-        shared.file(*parts)
-    df = _validation(str(shared.root))
-    with pd.option_context("display.width", 200):
-        print("\n" + df.round(3).to_string())
+    df = _validation(_root(shared))
+    _show(df)
     return df.set_index(["hardware", "vintage", "series"])
+
+
+@functools.cache
+def _error_sources(root: str) -> pd.DataFrame:
+    return cb.cbeci_error_sources(Path(root)).set_index(["hardware", "market", "series"])
 
 
 def test_cbeci_reproduced_from_ccaf_list_api_vintage(shared: type) -> None:
     t = _table(shared)
+    assert set(t.index.get_level_values("hardware")) == {"ccaf-2021-02"}  # nothing fitted
     for b, goal in en.VALIDATION_GOALS_PCT.items():
         row = t.loc[("ccaf-2021-02", "api-2022-08", b)]
         assert row["days"] == 2192
         assert row["median_abs_err_pct"] <= goal, (b, row["median_abs_err_pct"])
-    # measured: bounds to rounding, best guess 3.7 % (CCAF's API list differs, see next test)
-    assert t.loc[("ccaf-2021-02", "api-2022-08", "lower"), "median_abs_err_pct"] < 0.01
-    assert t.loc[("ccaf-2021-02", "api-2022-08", "upper"), "median_abs_err_pct"] < 0.01
-    assert t.loc[("ccaf-2021-02", "api-2022-08", "guess"), "median_abs_err_pct"] < 4.0
-
-
-def test_cbeci_reproduced_exactly_with_the_api_vintage_list(shared: type) -> None:
-    t = _table(shared)
-    for b in en.BOUNDS:
-        row = t.loc[("api-recon", "api-2022-08", b)]
-        assert row["median_abs_err_pct"] < 0.01
-        assert row["max_abs_err_pct"] < 1.0  # guess: ≤ 0.84 % in December 2020
+    # measured: bounds to rounding on most days, best guess 3.68 %; the 90th percentiles are
+    # 2015 (a 2000 J/TH machine CCAF's series counted is not in its published list) and 2018's
+    # lower bound (makers the series left out): 29.29 / 41.56 / 61.72 %
+    med = {b: t.loc[("ccaf-2021-02", "api-2022-08", b), "median_abs_err_pct"] for b in en.BOUNDS}
+    p90 = {b: t.loc[("ccaf-2021-02", "api-2022-08", b), "p90_abs_err_pct"] for b in en.BOUNDS}
+    assert med["lower"] < 0.01 and med["upper"] < 0.01 and med["guess"] < 3.8, med
+    assert p90["lower"] < 30 and p90["guess"] < 42 and p90["upper"] < 62, p90
 
 
 def test_cbeci_2022_01_vintage_reported(shared: type) -> None:
     t = _table(shared)
     rows = t.sort_index().loc[("ccaf-2021-02", "download-2022-01")]
     # bounds meet the goal; the best guess does not (CCAF re-weighted S7/S9-class machines from
-    # v1.1.0 with Coin Metrics' unpublished shares): measured 12.1 %
-    assert rows.loc["lower", "median_abs_err_pct"] <= 10
-    assert rows.loc["upper", "median_abs_err_pct"] <= 10
-    assert 5 < rows.loc["guess", "median_abs_err_pct"] < 15
+    # v1.1.0 with Coin Metrics' unpublished shares): measured 0.00 / 12.07 / 6.47 %
+    assert rows.loc["lower", "median_abs_err_pct"] < 0.01
+    assert rows.loc["upper", "median_abs_err_pct"] < 6.6
+    assert 11.5 < rows.loc["guess", "median_abs_err_pct"] < 12.5
+
+
+def test_api_list_reconstruction_is_complete_but_no_validation(shared: type) -> None:
+    """The reconstructed list was fitted to the API series: agreeing with it only shows that
+    the reconstruction accounts for every day (it is no evidence for the method)."""
+    df = cb.cbeci_reconstruction_table(Path(_root(shared)))
+    _show(df)
+    t = df.set_index(["hardware", "vintage", "series"])
+    for b in en.BOUNDS:
+        row = t.loc[("api-reconstruction", "api-2022-08", b)]
+        assert row["median_abs_err_pct"] < 0.01 and row["p90_abs_err_pct"] < 0.01
+        assert row["max_abs_err_pct"] < 1.0  # guess: 0.84 % in December 2020
+
+
+def test_default_energy_path_against_ccaf_monthly_means(shared: type) -> None:
+    """What `hashshift energy` shows by default (bundled monthly market means, bundled
+    catalogue) against the monthly means of CCAF's API series, 2015-2020."""
+    df = cb.cbeci_default_path_table(Path(_root(shared)))
+    _show(df)
+    t = df.set_index("series")
+    assert (t["months"] == 72).all()
+    # measured: median 1.35 / 8.01 / 5.66 %, best guess p90 51.5 % (2017, see the next test)
+    assert t.loc["lower", "median_abs_err_pct"] < 1.5
+    assert t.loc["guess", "median_abs_err_pct"] < 8.5
+    assert t.loc["upper", "median_abs_err_pct"] < 6.0
+    assert t.loc["guess", "p90_abs_err_pct"] < 52
+    # the goals of the daily reproduction hold for the bounds, not for the best guess
+    assert t.loc["lower", "median_abs_err_pct"] <= en.VALIDATION_GOALS_PCT["lower"]
+    assert t.loc["upper", "median_abs_err_pct"] <= en.VALIDATION_GOALS_PCT["upper"]
+    assert t.loc["guess", "median_abs_err_pct"] > en.VALIDATION_GOALS_PCT["guess"]
+
+
+def test_where_the_gaps_come_from(shared: type) -> None:
+    """docs/energy.md's explanation, measured: the median |error| per year of each hardware
+    list on each market input, against the monthly means of CCAF's API series."""
+    e = _error_sources(_root(shared))
+    _show(e.reset_index())
+    # 2015 with CCAF's published list: 40 % (best guess) and 60 % (upper bound) too low on
+    # either market input; the 2000 J/TH Antminer S1 alone closes it
+    for market in ("monthly", "daily"):
+        assert 39 < e.loc[("ccaf-2021-02", market, "guess"), "2015"] < 42
+        assert 59 < e.loc[("ccaf-2021-02", market, "upper"), "2015"] < 62
+        for b in en.BOUNDS:
+            assert e.loc[("ccaf-2021-02+S1", market, b), "2015"] < 1.5
+    # the default path's 2017 best guess (68 % too high) comes from the bundled catalogue,
+    # not from the monthly inputs: the same with daily inputs, and CCAF's list on the same
+    # monthly inputs is within 3 %
+    assert 66 < e.loc[("catalogue", "monthly", "guess"), "2017"] < 70
+    assert 66 < e.loc[("catalogue", "daily", "guess"), "2017"] < 69
+    assert e.loc[("ccaf-2021-02", "monthly", "guess"), "2017"] < 3
+    # monthly instead of daily inputs: at most 7.6 % per year on the reconstructed list
+    rec = e.sort_index().loc[("api-reconstruction", "monthly")]
+    assert rec.to_numpy().max() < 7.7
+    assert e.sort_index().loc[("api-reconstruction", "daily")].to_numpy().max() < 0.01
 
 
 def test_cbeci_validation_names_every_missing_reference_file(tmp_path: Path) -> None:

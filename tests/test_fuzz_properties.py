@@ -1161,7 +1161,7 @@ def web() -> Iterator[Any]:
 
     settings = Settings(**WEB_LIMITS, max_runs_per_client=4, max_queue=8)  # type: ignore[arg-type]
     with BackgroundServer(create_app(settings)) as srv, \
-            httpx.Client(base_url=srv.url, timeout=120.0) as client:
+            httpx.Client(base_url=srv.url, timeout=300.0) as client:  # hang guard
         yield client
 
 
@@ -1312,6 +1312,10 @@ GET_ROUTES = {
 
 @fuzz(400)
 @example(route="/api/economics", params={"machine": "\x00", "price": "nan"}, tail="")
+# found by hypothesis: `%2F` as the name answered 307 (Starlette's redirect to the URL without
+# its trailing slash); fixed: the app has no automatic slash redirects, so it is a 404
+@example(route="/api/examples/", params={}, tail="/")
+@example(route="/api/runs/", params={}, tail="/")
 @given(route=st.sampled_from([*GET_ROUTES, "/api/examples/", "/api/runs/"]),
        params=st.dictionaries(st.sampled_from(
            sorted({p for ps in GET_ROUTES.values() for p in ps} | {"x"})), query_text,

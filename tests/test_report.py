@@ -10,14 +10,13 @@ report uses none of the features that would reach them (no map/mapbox traces, ba
 page provides, the cloud button off), and the browser test is the proof.
 
 Needs ``pip install playwright`` (never ``playwright install``) and Debian's ``chromium``
-(``apt-get install -y chromium``); the browser tests skip with that reason otherwise.
-Screenshots go to tests/artifacts/ (git-ignored).
+(``apt-get install -y chromium``); the browser tests skip with that reason otherwise (fail
+under ``HASHSHIFT_REQUIRE_BROWSER=1``). Screenshots go to tests/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -29,23 +28,19 @@ import pandas as pd
 import plotly.offline
 import pytest
 
+from conftest import (
+    CHROMIUM_ARGS,
+    REQUIRE_BROWSER,
+    chromium_path,
+    playwright_sync_api,
+    skip_or_fail,
+)
 from hashshift.report import assets
 from sweepspecs import small_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
-PAGE_TIMEOUT_MS = 60_000
-
-
-def _chromium() -> str | None:
-    for cand in (os.environ.get("BROWSER_PATH"), "/usr/bin/chromium",
-                 "/usr/lib/chromium/chromium"):
-        if cand and Path(cand).exists():
-            return cand
-    return shutil.which("chromium")
+PAGE_TIMEOUT_MS = 120_000  # a hang guard: the page is rendered on a possibly loaded machine
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,13 +336,8 @@ def test_narrative_states_the_numbers(small_result: Any) -> None:
 # the document in a real browser, offline
 # ---------------------------------------------------------------------------------------------
 def _render(html_path: Path, shot_prefix: str) -> dict[str, Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="needs playwright: pip install playwright "
-                                      "(the browser is Debian's chromium; never "
-                                      "`playwright install`)")
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("needs Chromium: apt-get install -y chromium")
+    sync_api = playwright_sync_api()
+    chromium = chromium_path()
     attempted: list[str] = []
     blocked: list[str] = []
     console: list[tuple[str, str]] = []
@@ -519,10 +509,8 @@ def test_report_extrapolation_is_said(tmp_path: Path) -> None:
 
 def test_report_csv_downloads_and_ban_labels_in_chromium(scenario_report: Path,
                                                           tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright")
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("needs Chromium: apt-get install -y chromium")
+    sync_api = playwright_sync_api()
+    chromium = chromium_path()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -566,9 +554,11 @@ def test_report_csv_downloads_and_ban_labels_in_chromium(scenario_report: Path,
 # static export for slides (kaleido + the local Chromium, offline)
 # ---------------------------------------------------------------------------------------------
 def test_export_png_with_kaleido(small_result: Any, tmp_path: Path) -> None:
-    pytest.importorskip("kaleido", reason="needs kaleido (pip install kaleido) for --format png")
-    if _chromium() is None:
-        pytest.skip("needs Chromium: apt-get install -y chromium")
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        skip_or_fail("needs kaleido (pip install kaleido) for --format png", REQUIRE_BROWSER)
+    chromium_path()
     from hashshift.report import figures
     from hashshift.report.export import export_figures
     from hashshift.report.html import FigureSpec

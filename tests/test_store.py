@@ -209,11 +209,13 @@ def test_kill_9_during_import_leaves_store_as_before(tmp_path: Path, trial: int)
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # wait until the import is writing (the WAL grows), then kill at a trial-dependent moment
     wal = home / (DB_NAME + ".wal")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (wal.exists() and wal.stat().st_size > 0):
+    deadline = time.monotonic() + 300  # a hang guard: start-up is slow on a loaded machine
+    while proc.poll() is None and not (wal.exists() and wal.stat().st_size > 0):
+        assert time.monotonic() < deadline, "the import never started writing"
         time.sleep(0.01)
     time.sleep(0.05 * trial)
-    os.kill(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:  # else it ended on its own: the assertion below says so
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
     assert snapshot(st) == before

@@ -178,12 +178,12 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     with socket.socket() as s:  # a port with nobody listening
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    t0 = time.monotonic()
     res = runner.invoke(app, ["sweep", str(spec), "--scheduler", "dask",
                               "--address", f"tcp://127.0.0.1:{port}"])
     assert res.exit_code == 2, res.output
-    assert "cannot reach the Dask scheduler" in res.output
-    assert time.monotonic() - t0 < 10
+    # refused by the socket check before any Dask client waits for its connect timeout
+    out = " ".join(res.output.split())
+    assert "cannot reach the Dask scheduler" in out and "Connection refused" in out, out
     for args, text in (
         (["--max-tasks", "5"], "more than --max-tasks 5"),
         (["--scheduler", "ray"], "not one of local, processes, dask"),
@@ -289,10 +289,9 @@ def test_kill_driver_then_resume_gives_identical_results(reference: sw.SweepResu
     cmd = [*_cli_cmd(), "sweep", str(spec), "--scheduler", "local", "--work", str(work)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        if len(list(work.glob("part-*.parquet"))) >= 2:
-            break
+    deadline = time.monotonic() + 300  # a hang guard: waits for two parts, not for a time
+    while proc.poll() is None and len(list(work.glob("part-*.parquet"))) < 2:
+        assert time.monotonic() < deadline, "the sweep wrote fewer than two parts"
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -304,7 +303,7 @@ def test_kill_driver_then_resume_gives_identical_results(reference: sw.SweepResu
     mtimes = {p.name: p.stat().st_mtime_ns for p in parts}
 
     out = subprocess.run([*cmd, "--json"], env=env, capture_output=True, text=True,
-                         timeout=120)
+                         timeout=600)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["resumed"] == len(parts) and info["computed"] == 8 - len(parts)

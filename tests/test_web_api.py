@@ -47,7 +47,7 @@ def server() -> Iterator[BackgroundServer]:
 
 @pytest.fixture(scope="module")
 def client(server: BackgroundServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60.0) as c:
+    with httpx.Client(base_url=server.url, timeout=300.0) as c:  # a hang guard only
         yield c
 
 
@@ -132,9 +132,10 @@ def test_security_headers(client: httpx.Client) -> None:
 
 
 def test_foreign_host_header_is_refused(server: BackgroundServer) -> None:
-    r = httpx.get(server.url + "/", headers={"host": "evil.example"})
+    r = httpx.get(server.url + "/", headers={"host": "evil.example"}, timeout=300)
     assert r.status_code == 400
-    ok = httpx.get(server.url + "/api/limits", headers={"host": f"localhost:{server.port}"})
+    ok = httpx.get(server.url + "/api/limits", headers={"host": f"localhost:{server.port}"},
+                   timeout=300)
     assert ok.status_code == 200
 
 
@@ -357,13 +358,23 @@ def test_examples(client: httpx.Client) -> None:
     assert one["region_names"]["CN-XJ"] == "Xinjiang"
 
 
+def test_api_urls_with_a_trailing_slash_are_not_found(client: httpx.Client) -> None:
+    # no automatic redirect to the URL without the slash (it was a 307 for `%2F` as a name)
+    for url in ("/api/map/", "/api/examples/", "/api/examples/%2F", "/api/runs/%2F",
+                "/api/examples/china_2021/"):
+        r = client.get(url, follow_redirects=False)
+        assert r.status_code == 404 and r.json()["detail"], (url, r.status_code)
+    # the pages keep their own redirects
+    for slug in ("map", "lab"):
+        r = client.get(f"/{slug}/", follow_redirects=False)
+        assert r.status_code == 308 and r.headers["location"] == f"/{slug}"
+
+
 # ---------------------------------------------------------------------------------------------
 # scenario runs
 # ---------------------------------------------------------------------------------------------
 def test_run_compare_cache_and_download(client: httpx.Client, china: dict[str, Any]) -> None:
-    t0 = time.perf_counter()
     r = client.post("/api/scenario/run", json=china)
-    first_s = time.perf_counter() - t0
     assert r.status_code == 200, r.text
     out = r.json()
     assert re.fullmatch(r"[0-9a-f]{16}", out["hash"])
@@ -379,13 +390,14 @@ def test_run_compare_cache_and_download(client: httpx.Client, china: dict[str, A
     assert "(baseline: bans removed)" in base["name"]
     assert "CN-XJ" in res["regions"]
 
-    # the same scenario again: from the cache, quickly
-    t1 = time.perf_counter()
+    # the same scenario again: from the cache, not computed again (how fast a cached answer
+    # is, is measured in benchmarks/bench_web_load.py)
+    runs_before = len(client.get("/api/runs").json()["runs"])
     again = client.post("/api/scenario/run", json=china)
-    second_s = time.perf_counter() - t1
     assert again.status_code == 200 and again.json()["cached"] is True
     assert again.json()["hash"] == out["hash"]
-    assert second_s < max(0.5 * first_s, 0.05) or second_s < 0.3, (first_s, second_s)
+    assert again.json()["result"] == out["result"]
+    assert len(client.get("/api/runs").json()["runs"]) == runs_before
     assert client.get(f"/api/runs/{out['hash']}").json()["hash"] == out["hash"]
     assert out["hash"] in {x["hash"] for x in client.get("/api/runs").json()["runs"]}
 
@@ -518,11 +530,12 @@ def test_busy_is_429_and_the_server_stays_responsive(china: dict[str, Any]) -> N
     def slow_runner(scenario: Scenario, progress: Callable[[int, int], None]) -> Result:
         calls.append(scenario.scenario.name)
         progress(1, scenario.scenario.horizon_days)
-        assert gate.wait(30), "the test never released the run"
+        assert gate.wait(300), "the test never released the run"
         return run(scenario, progress=progress)
 
     app = create_app(Settings(max_concurrent_runs=1), runner=slow_runner)
-    with BackgroundServer(app) as srv, httpx.Client(base_url=srv.url, timeout=60) as c:
+    runs = app.state.runs
+    with BackgroundServer(app) as srv, httpx.Client(base_url=srv.url, timeout=300) as c:
         first = _tiny(china, 1)
         results: dict[str, httpx.Response] = {}
 
@@ -531,7 +544,7 @@ def test_busy_is_429_and_the_server_stays_responsive(china: dict[str, Any]) -> N
 
         a = threading.Thread(target=post, args=("a", first))
         a.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120  # a hang guard: waits for a state, not a time
         while c.get("/api/runs/active").json()["active"] < 1:
             assert time.monotonic() < deadline
             time.sleep(0.02)
@@ -542,16 +555,18 @@ def test_busy_is_429_and_the_server_stays_responsive(china: dict[str, Any]) -> N
         # the same scenario joins the computation under way instead
         b = threading.Thread(target=post, args=("b", first))
         b.start()
-        # meanwhile the server answers other requests at once
-        t0 = time.perf_counter()
+        deadline = time.monotonic() + 120
+        while runs.joined < 1:  # b has joined a's computation
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        # meanwhile (the run waits for the gate) the server answers other requests
         assert c.get("/api/limits").json()["max_concurrent_runs"] == 1
         assert c.get("/api/examples").status_code == 200
-        assert time.perf_counter() - t0 < 2.0
         active = c.get("/api/runs/active").json()
         assert active["runs"][0]["done"] == 1 and active["runs"][0]["total"] == 8
         gate.set()
-        a.join(30)
-        b.join(30)
+        a.join()
+        b.join()
         assert results["a"].status_code == 200 and results["b"].status_code == 200
         assert results["a"].json()["hash"] == results["b"].json()["hash"]
         assert len(calls) == 1, "one computation for two identical requests"
@@ -562,7 +577,7 @@ def test_busy_is_429_and_the_server_stays_responsive(china: dict[str, Any]) -> N
 
 def test_cache_is_an_lru(china: dict[str, Any]) -> None:
     app = create_app(Settings(cache_size=2))
-    with BackgroundServer(app) as srv, httpx.Client(base_url=srv.url, timeout=60) as c:
+    with BackgroundServer(app) as srv, httpx.Client(base_url=srv.url, timeout=300) as c:
         hashes = []
         for seed in (1, 2, 3):
             r = c.post("/api/scenario/run", params={"baseline": "false"},

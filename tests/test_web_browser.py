@@ -7,14 +7,13 @@ attempted: the dashboard works offline. Console errors fail the test too. Screen
 tests/artifacts/ (git-ignored).
 
 Needs ``pip install playwright`` (never ``playwright install``: the browser is Debian's,
-``apt-get install chromium``); skipped with the reason when either is missing.
+``apt-get install chromium``); skipped with the reason when either is missing, failed instead under
+``HASHSHIFT_REQUIRE_BROWSER=1`` (the ``browser`` fixture of conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,38 +24,20 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 
 from hashshift.web import Settings, create_app  # noqa: E402
 from hashshift.web.server import BackgroundServer  # noqa: E402
 
-CHROMIUM = os.environ.get("HASHSHIFT_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)) and not shutil.which(
-        CHROMIUM):
-    pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)",
-                allow_module_level=True)
+#: How long a page may take to reach a state before the test fails (a hang guard, not a speed
+#: promise: a loaded two-core machine can be slow).
+STATE_TIMEOUT_S = 90.0
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[BackgroundServer]:
     with BackgroundServer(create_app(Settings())) as srv:
         yield srv
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        except Exception as exc:  # pragma: no cover - depends on the machine
-            pytest.skip(f"Chromium at {CHROMIUM} did not start: {exc}")
-        yield b
-        b.close()
 
 
 @dataclass
@@ -94,12 +75,12 @@ def visit(browser: Any, server: BackgroundServer) -> Iterator[Visit]:
     page.route("**/*", route)
     page.on("console", lambda m: v.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: v.errors.append(f"page error: {e}"))
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(STATE_TIMEOUT_S * 1000)
     yield v
     ctx.close()
 
 
-def until(page: Any, js: str, timeout_s: float = 20.0) -> None:
+def until(page: Any, js: str, timeout_s: float = STATE_TIMEOUT_S) -> None:
     """Wait until the JavaScript expression ``js`` is true in the page. (Playwright's
     ``wait_for_function`` compiles its predicate with eval, which the dashboard's CSP forbids;
     ``evaluate`` runs through the DevTools protocol instead.)"""
@@ -368,7 +349,7 @@ def test_economics_machine_picker(visit: Visit, server: BackgroundServer) -> Non
     p.select_option("#machine", "Antminer S9")
     until(p, "document.querySelector('.cards').textContent.includes('Antminer S9:')")
     api = httpx.get(server.url + "/api/economics",
-                    params={"machine": "Antminer S9", "price": 0.05}).json()
+                    params={"machine": "Antminer S9", "price": 0.05}, timeout=300).json()
     be = api["machine"]["break_even_usd_kwh"]
     assert _card(p, 2) == f"{be:.3f} USD/kWh"
     assert float(p.evaluate("() => document.body.dataset.breakEven")) == pytest.approx(be)
@@ -404,7 +385,7 @@ def test_lab_run_compare_and_download(visit: Visit, tmp_path: Path) -> None:
     xj.fill("2021-06-16")
     xj.dispatch_event("change")
     p.click("#run")
-    p.wait_for_selector("#downloads:not([hidden])", timeout=60_000)
+    p.wait_for_selector("#downloads:not([hidden])")
     assert p.locator("#status").inner_text().startswith("Done")
     summary = p.locator("#summary").inner_text()
     assert "EH/s" in summary and "baseline" in summary and "40 paths" in summary

@@ -25,10 +25,13 @@ from .energy import (
     power_by_region,
 )
 
-__all__ = ["CCAF_API_MAKERS", "MarketInputError", "cbeci_market", "cbeci_validation_table",
-           "ccaf_api_hardware", "energy_by_region", "run_cbeci", "validate_cbeci"]
+__all__ = ["CCAF_API_MAKERS", "MarketInputError", "cbeci_default_path_table",
+           "cbeci_error_sources", "cbeci_market", "cbeci_reconstruction_table",
+           "cbeci_validation_table", "energy_by_region", "reconstruct_api_hardware", "run_cbeci",
+           "validate_cbeci"]
 
-#: Makers whose machines the CCAF API vintage files count (measured; see ccaf_api_hardware).
+#: Makers whose machines the CCAF API vintage files count (measured, by comparing runs with
+#: those files; see reconstruct_api_hardware).
 CCAF_API_MAKERS = ("Bitmain", "Canaan", "MicroBT")
 _HW_COLUMNS = ("model", "release_date", "efficiency_j_th")
 
@@ -194,11 +197,14 @@ def energy_by_region(
     return emissions_by_region(power_by_region(frame, eff, pue=pue), grid)
 
 
-def ccaf_api_hardware(miners: pd.DataFrame, early: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Reconstruct the hardware list behind CCAF's API vintage files (measured, see
-    docs/energy.md): CCAF's list restricted to :data:`CCAF_API_MAKERS`, plus ``early`` rows
+def reconstruct_api_hardware(miners: pd.DataFrame, early: pd.DataFrame | None = None
+                             ) -> pd.DataFrame:
+    """A **reconstruction**, not a validation: the hardware list that CCAF's API vintage files
+    evidently used, found by comparing them day by day with runs of CCAF's published list
+    (docs/energy.md). CCAF's list restricted to :data:`CCAF_API_MAKERS`, plus ``early`` rows
     (machines older than the list, e.g. the catalogue's Antminer S1 at 2000 J/TH), each machine
-    counted from the day after its release timestamp.
+    counted from the day after its release timestamp. Since it was fitted to the API series,
+    agreeing with that series is true by construction.
 
     Parameters
     ----------
@@ -215,6 +221,36 @@ def ccaf_api_hardware(miners: pd.DataFrame, early: pd.DataFrame | None = None) -
     return out.reset_index(drop=True)
 
 
+def _error_rows(ours: pd.DataFrame, reference: pd.DataFrame, days: pd.DatetimeIndex,
+                by_year: bool = False, count: str = "days") -> list[dict[str, Any]]:
+    """Error statistics of ``ours`` against ``reference`` (both indexed by date, columns
+    ``energy_{b}_twh_yr``) on ``days``, per series (and per year); ``count`` names the column
+    of the number of dates compared."""
+    rows = []
+    for b in BOUNDS:
+        col = f"energy_{b}_twh_yr"
+        if col not in reference.columns:
+            raise ValueError(f"the reference lacks column {col!r}")
+        a = ours[col].reindex(days).to_numpy(dtype=float)
+        c = reference[col].reindex(days).to_numpy(dtype=float)
+        ok = np.isfinite(a) & np.isfinite(c) & (c > 0)
+        groups = ({int(y): ok & (days.year == y) for y in sorted(set(days.year))} if by_year
+                  else {None: ok})
+        for year, sel in groups.items():
+            rel = a[sel] / c[sel] - 1.0
+            err = np.abs(rel) * 100
+            n = int(sel.sum())
+            row: dict[str, Any] = {} if year is None else {"year": year}
+            rows.append({
+                **row, "series": b, count: n,
+                "median_abs_err_pct": float(np.median(err)) if n else float("nan"),
+                "p90_abs_err_pct": float(np.quantile(err, 0.9)) if n else float("nan"),
+                "max_abs_err_pct": float(err.max()) if n else float("nan"),
+                "median_err_pct": float(np.median(rel) * 100) if n else float("nan"),
+            })
+    return rows
+
+
 def validate_cbeci(
     hardware: pd.DataFrame | Mapping[str, pd.DataFrame],
     market: pd.DataFrame,
@@ -224,14 +260,14 @@ def validate_cbeci(
     end: str = "2020-12-31",
     price_usd_kwh: float = 0.05,
 ) -> pd.DataFrame:
-    """Reproduce CBECI with CCAF's hardware list and compare with CCAF's published series.
+    """Reproduce CBECI from a hardware list and compare with CCAF's published daily series.
 
     Parameters
     ----------
     hardware : DataFrame or mapping name -> DataFrame — hardware lists with ``release_date,
         efficiency_j_th`` [J/TH] (CCAF's list from
-        :func:`hashshift.sources.bundled_observed.read_ccaf_miners`, or
-        :func:`ccaf_api_hardware` of it); a bare DataFrame is named ``ccaf``
+        :func:`hashshift.sources.bundled_observed.read_ccaf_miners`); a bare DataFrame is named
+        ``ccaf``
     market : DataFrame — Coin Metrics daily ``date, revenue_usd`` [USD/day] ``, hashrate_ehs``
         [EH/s] (:func:`hashshift.sources.prices.read_coinmetrics`)
     references : mapping — vintage name -> CCAF daily frame with ``date,
@@ -253,51 +289,116 @@ def validate_cbeci(
         ours = ours.set_index("date")
         for vintage, ref in references.items():
             r = ref.drop_duplicates("date").set_index("date")
-            for b in BOUNDS:
-                col = f"energy_{b}_twh_yr"
-                if col not in r.columns:
-                    raise ValueError(f"reference {vintage!r} lacks column {col!r}")
-                a = ours[col].reindex(days).to_numpy(dtype=float)
-                c = r[col].reindex(days).to_numpy(dtype=float)
-                ok = np.isfinite(a) & np.isfinite(c) & (c > 0)
-                rel = a[ok] / c[ok] - 1.0
-                n = int(ok.sum())
-                err = np.abs(rel) * 100
-                med = float(np.median(err)) if n else float("nan")
-                rows.append({
-                    "hardware": hw_name, "vintage": vintage, "series": b, "days": n,
-                    "median_abs_err_pct": med,
-                    "p90_abs_err_pct": float(np.quantile(err, 0.9)) if n else float("nan"),
-                    "max_abs_err_pct": float(err.max()) if n else float("nan"),
-                    "median_err_pct": float(np.median(rel) * 100) if n else float("nan"),
-                    "goal_pct": VALIDATION_GOALS_PCT[b],
-                    "meets_goal": bool(n and med <= VALIDATION_GOALS_PCT[b]),
-                })
+            for row in _error_rows(ours, r, days):
+                goal = VALIDATION_GOALS_PCT[row["series"]]
+                rows.append({"hardware": hw_name, "vintage": vintage, **row, "goal_pct": goal,
+                             "meets_goal": bool(row["days"] and
+                                                row["median_abs_err_pct"] <= goal)})
     return pd.DataFrame(rows)
+
+
+def _references(data_dir: Path | None) -> Any:
+    from .sources.reference import default_data_dir, read_cbeci_references
+
+    return read_cbeci_references(default_data_dir() if data_dir is None else data_dir)
+
+
+def _catalogue_s1() -> pd.DataFrame:
+    """The bundled catalogue's Antminer S1 (2000 J/TH), named as in CCAF's list."""
+    from .hardware import catalogue
+
+    cat = catalogue()
+    return cat[cat["model"] == "Antminer S1"].assign(model="Bitmain Antminer S1")
 
 
 def cbeci_validation_table(data_dir: Path | None = None, *, start: str = "2015-01-01",
                            end: str = "2020-12-31", price_usd_kwh: float = 0.05) -> pd.DataFrame:
-    """:func:`validate_cbeci` on the reference files under ``data_dir`` (default:
-    :func:`hashshift.sources.reference.default_data_dir`): CCAF's 2021-02 hardware list and its
-    API-vintage reconstruction, against the API vintage (Aug 2022) and the 2022-01 download.
+    """The CBECI validation: :func:`validate_cbeci` with CCAF's published hardware list (2021-02)
+    and Coin Metrics' daily data, against CCAF's API vintage (Aug 2022) and its 2022-01
+    download. Nothing in this path was fitted to those series.
 
     Parameters
     ----------
     data_dir : Path or None — folder with ``cambridge/`` and ``market/``
-        (:data:`hashshift.sources.reference.CBECI_FILES`); a missing file raises
+        (:data:`hashshift.sources.reference.CBECI_FILES`; default:
+        :func:`hashshift.sources.reference.default_data_dir`); a missing file raises
         :class:`~hashshift.sources.errors.MissingFilesError`
     start, end : str — days compared (inclusive)
     price_usd_kwh : float — [USD/kWh]
     """
-    from .hardware import catalogue
-    from .sources.reference import default_data_dir, read_cbeci_references
+    ref = _references(data_dir)
+    return validate_cbeci({"ccaf-2021-02": ref.miners}, ref.market,
+                          {"api-2022-08": ref.api, "download-2022-01": ref.download},
+                          start=start, end=end, price_usd_kwh=price_usd_kwh)
 
-    ref = read_cbeci_references(default_data_dir() if data_dir is None else data_dir)
-    cat = catalogue()
-    s1 = cat[cat["model"] == "Antminer S1"].assign(model="Bitmain Antminer S1")
-    return validate_cbeci(
-        {"ccaf-2021-02": ref.miners, "api-recon": ccaf_api_hardware(ref.miners, s1)},
-        ref.market, {"api-2022-08": ref.api, "download-2022-01": ref.download},
-        start=start, end=end, price_usd_kwh=price_usd_kwh,
-    )
+
+def cbeci_reconstruction_table(data_dir: Path | None = None, *, start: str = "2015-01-01",
+                               end: str = "2020-12-31", price_usd_kwh: float = 0.05
+                               ) -> pd.DataFrame:
+    """How closely the **reconstructed** API hardware list (:func:`reconstruct_api_hardware`,
+    hardware ``api-reconstruction``) reproduces CCAF's series; the same columns as
+    :func:`cbeci_validation_table`. Not a validation: the list was fitted to the
+    ``api-2022-08`` series, so its agreement with that series shows only that the
+    reconstruction is complete. Arguments as :func:`cbeci_validation_table`."""
+    ref = _references(data_dir)
+    return validate_cbeci({"api-reconstruction": reconstruct_api_hardware(ref.miners,
+                                                                          _catalogue_s1())},
+                          ref.market, {"api-2022-08": ref.api, "download-2022-01": ref.download},
+                          start=start, end=end, price_usd_kwh=price_usd_kwh)
+
+
+def _monthly(frame: pd.DataFrame) -> pd.DataFrame:
+    """Monthly means of the ``energy_*_twh_yr`` columns, indexed by the month's first day."""
+    cols = [f"energy_{b}_twh_yr" for b in BOUNDS]
+    f = frame.drop_duplicates("date").set_index("date")[cols]
+    return f.resample("MS").mean()
+
+
+def cbeci_default_path_table(data_dir: Path | None = None, *, start: str = "2015-01-01",
+                             end: str = "2020-12-31", by_year: bool = False) -> pd.DataFrame:
+    """What ``hashshift energy`` shows by default — :func:`run_cbeci` on the bundled monthly
+    market means and the bundled ASIC catalogue, at 0.05 USD/kWh — against the monthly means of
+    CCAF's API-vintage daily series (the reference files as :func:`cbeci_validation_table`).
+
+    Returns one row per series (and per ``year`` when ``by_year``): ``months`` compared,
+    ``median_abs_err_pct``, ``p90_abs_err_pct``, ``max_abs_err_pct``,
+    ``median_err_pct`` (signed, ours vs CCAF).
+    """
+    ref = _references(data_dir)
+    months = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), end, freq="MS")
+    ours = run_cbeci().set_index("date")
+    return pd.DataFrame(_error_rows(ours, _monthly(ref.api), months, by_year=by_year,
+                                    count="months"))
+
+
+def cbeci_error_sources(data_dir: Path | None = None, *, start: str = "2015-01-01",
+                        end: str = "2020-12-31") -> pd.DataFrame:
+    """Which input makes which gap: the median absolute error [%] per year of each series,
+    for each hardware list (``catalogue``: the bundled one; ``ccaf-2021-02``: CCAF's list;
+    ``ccaf-2021-02+S1``: with the 2000 J/TH Antminer S1 added; ``api-reconstruction``) on each
+    market input (``monthly``: the bundled monthly means; ``daily``: Coin Metrics' daily
+    data), every run compared as monthly means with the monthly means of CCAF's API vintage.
+
+    Returns ``hardware, market, series`` and one column per year.
+    """
+    from .hardware import catalogue
+
+    ref = _references(data_dir)
+    months = pd.date_range(pd.Timestamp(start).to_period("M").to_timestamp(), end, freq="MS")
+    s1 = _catalogue_s1()
+    lists = {"catalogue": catalogue(), "ccaf-2021-02": ref.miners,
+             "ccaf-2021-02+S1": pd.concat([s1, ref.miners], ignore_index=True),
+             "api-reconstruction": reconstruct_api_hardware(ref.miners, s1)}
+    reference = _monthly(ref.api)
+    rows = []
+    for hw_name, hw in lists.items():
+        for market_name, market in (("monthly", None), ("daily", ref.market)):
+            ours = run_cbeci(market, hw)
+            ours = ours.set_index("date") if market is None else _monthly(ours)
+            for row in _error_rows(ours, reference, months, by_year=True):
+                rows.append({"hardware": hw_name, "market": market_name, **row})
+    long = pd.DataFrame(rows)
+    wide = long.pivot_table(index=["hardware", "market", "series"], columns="year",
+                            values="median_abs_err_pct", sort=False)
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reset_index()

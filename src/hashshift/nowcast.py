@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from . import geography, regions
+from .scoring import crps_samples
 from .sources.pit import as_of_day, record_access, vintages_used
 
 __all__ = ["Nowcast", "Settings", "naive", "nowcast", "score", "validation"]
@@ -499,17 +500,6 @@ def naive(as_of: Any, months: list[pd.Timestamp]) -> pd.DataFrame:
                          for m in months for c, v in last.items()])
 
 
-def _crps(samples: np.ndarray, y: float) -> float:
-    """Continuous ranked probability score of a sample for outcome ``y`` [same unit]
-    (Gneiting & Raftery 2007, doi:10.1198/016214506000001437): E|X − y| − ½ E|X − X'|."""
-    x = np.sort(samples)
-    n = x.size
-    e1 = float(np.mean(np.abs(x - y)))
-    # E|X − X'| from the sorted sample in O(n)
-    e2 = float(2.0 * np.sum((2 * np.arange(1, n + 1) - n - 1) * x) / (n * n))
-    return e1 - 0.5 * e2
-
-
 def score(nc: Nowcast, truth: pd.DataFrame) -> pd.DataFrame:
     """Per nowcast month × country published later: the truth, the nowcast's median and 90 %
     interval, its absolute error [pp], whether the interval holds the truth, its CRPS [pp], and
@@ -528,7 +518,7 @@ def score(nc: Nowcast, truth: pd.DataFrame) -> pd.DataFrame:
             naive_v = float(nv.get((m, c), 0.0))
             rows.append({"month": m, "region_code": c, "published_pct": y, "q05": q05,
                          "q50": q50, "q95": q95, "abs_err_pp": abs(q50 - y),
-                         "inside_90": bool(q05 <= y <= q95), "crps_pp": _crps(s, y),
+                         "inside_90": bool(q05 <= y <= q95), "crps_pp": crps_samples(s, y),
                          "naive_pct": naive_v, "naive_abs_err_pp": abs(naive_v - y)})
     return pd.DataFrame(rows)
 

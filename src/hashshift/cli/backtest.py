@@ -23,24 +23,32 @@ def backtest(
     csv: Annotated[Path | None, typer.Option(
         help="Write the epoch table here; monthly country shares go to <name>_shares.csv "
              "beside it.")] = None,
+    variant: Annotated[str, typer.Option(
+        help="forecast (only what was public on the as-of date), naive (the newest published "
+             "map carried forward) or hindsight (the map and the price as later published: "
+             "not a forecast).")] = "forecast",
     as_json: JsonOption = False,
 ) -> None:
     """A shipped scenario run as a forecast, epoch by epoch against what really happened.
 
-    Prints the simulated median and 90 % band beside the real retarget, hashrate and duration.
+    Prints the simulated median and 90 % band beside the real retarget, hashrate and duration,
+    then the error of the median, the bands' coverage and their weighted interval score.
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..sim.backtest import BACKTESTS, GOALS
+    from ..sim.backtest import BACKTESTS, GOALS, VARIANTS
     from ..sim.backtest import backtest as run_backtest
 
     if name not in BACKTESTS:
         raise LookupError(f"unknown backtest {name!r}; available: {', '.join(BACKTESTS)}")
+    if variant not in VARIANTS:
+        raise ValueError(f"--variant {variant!r} is not known; use one of "
+                         f"{', '.join(VARIANTS)}")
     with Progress(TextColumn(f"[bold]backtest {name}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} days"), TimeRemainingColumn(),
                   console=console, disable=state.quiet or as_json, transient=True) as bar:
         task = bar.add_task("run", total=None)
-        bt = run_backtest(name, paths=paths,
+        bt = run_backtest(name, paths=paths, variant_kind=variant,
                           progress=lambda done, total: bar.update(task, completed=done,
                                                                   total=total))
     if csv is not None:
@@ -99,4 +107,8 @@ def _print(bt: Any, s: dict[str, Any], goals: dict[str, float]) -> None:
             f"percentage error {s['hashrate_mape_pct']:.1f} % (goal ≤ "
             f"{goals['hashrate_mape_pct']:g} %: {'met' if s['hashrate_mape_ok'] else 'missed'}); "
             f"real inside the 90 % band for {s['hashrate_coverage_pct']:.0f} % of epochs (goal "
-            f"≥ {goals['coverage_pct']:g} %: {'met' if s['hashrate_coverage_ok'] else 'missed'})")
+            f"≥ {goals['coverage_pct']:g} %: {'met' if s['hashrate_coverage_ok'] else 'missed'}; "
+            f"above it {s['hashrate_above_band']}, below it {s['hashrate_below_band']}), inside "
+            f"the 50 % band for {s['hashrate_coverage_50_pct']:.0f} %; weighted interval score "
+            f"(50 % and 90 % bands and the median; lower is better, ≈ CRPS) "
+            f"{s['hashrate_wis_ehs']:.2f} EH/s")

@@ -40,7 +40,8 @@ def map_(
         str | None,
         typer.Option("--date", help="Month to show, YYYY-MM: a month CCAF published (exact) or "
                                     "a later one to the newest chain data (nowcast, with its "
-                                    "90 % interval). Default: the newest published month."),
+                                    "90 % interval); `latest`: the newest month the chain data "
+                                    "reach. Default: the newest published month."),
     ] = None,
     level: Annotated[
         str, typer.Option("--level", help="country, or province (China's provinces).")
@@ -63,10 +64,18 @@ def map_(
 
     if level not in _LEVELS:
         raise UserError(f"--level must be 'country' or 'province', not {level!r}")
+    if date is not None and date.strip() == "latest":
+        from ..freshness import nowcast_reach
+
+        try:
+            date = f"{nowcast_reach(as_of):%Y-%m}"
+            nowcast = nowcast or as_of is not None  # the newest month then: not yet published
+        except ValueError as exc:
+            raise UserError(f"--date latest: {exc}") from None
     if date is not None and (not _MONTH.fullmatch(date.strip())
                              or not 1 <= int(date.strip()[5:7]) <= 12):
         raise UserError(f"--date: {date!r} is not a month; use YYYY-MM with a month 01 to 12 "
-                        "(e.g. 2021-04)")
+                        "(e.g. 2021-04), or latest")
     day = parse_day(as_of, "--as-of")
     if nowcast and day is None:
         raise UserError("--nowcast needs --as-of (without it, every month CCAF published is "

@@ -84,9 +84,8 @@ def _print_validation(df: pd.DataFrame, s: pd.Timestamp, e: pd.Timestamp) -> Non
         title=f"CBECI reproduced vs CCAF, {s:%Y-%m-%d} .. {e:%Y-%m-%d} (daily, $0.05/kWh)",
         caption="e = ours / CCAF − 1 per day (annualised TWh/yr); bias = median e; goal: "
                 "median |e| ≤ 5 % "
-                "best guess, ≤ 10 % bounds. Hardware: ccaf-2021-02 = CCAF's list; "
-                "api-recon = that list as the API vintage used it (Bitmain, Canaan, "
-                "MicroBT + Antminer S1, counted from the day after release)",
+                "best guess, ≤ 10 % bounds. Hardware: ccaf-2021-02 = CCAF's list as "
+                "published (docs/energy.md explains the gaps)",
     )
     for c in ("hardware", "vintage", "series", "days", "med |e| %", "p90 |e| %", "max |e| %",
               "bias %", "goal", "ok"):

@@ -15,7 +15,8 @@ import pandas as pd
 if TYPE_CHECKING:
     from ..sim.engine import Result
 
-__all__ = ["Fact", "Narrative", "observed_narrative", "scenario_narrative"]
+__all__ = ["Fact", "Narrative", "observed_narrative", "scenario_narrative",
+           "track_record_text"]
 
 
 @dataclass
@@ -149,6 +150,38 @@ def _emissions_text(out: Narrative) -> None:
                           f"{float(last['emissions_upper_mt_yr']):.0f}"))
 
 
+def track_record_text(result: Result) -> str:
+    """The run against the real epochs, in plain words: how often the band held the truth, on
+    which side it missed, when the recovery came, and the daily low beside the epoch mean."""
+    from ..sim.backtest import track_record
+
+    t = track_record(result)
+    if t is None:
+        return ""
+    side = ("above" if t["above"] >= t["below"] else "below")
+    txt = (f"How good was it? Over the {t['epochs']} epochs that started from "
+           f"{_d(pd.Timestamp(t['first_epoch_start']))} to "
+           f"{_d(pd.Timestamp(t['last_epoch_start']))}, the real epoch-mean hashrate lay "
+           f"inside the simulated 90 % band in {t['inside']} ({t['coverage_pct']:.0f} %; a "
+           f"well-calibrated band holds it about 90 % of the time): above it in "
+           f"{t['above']}, below it in {t['below']}")
+    txt += (f", so the model was mostly too {'pessimistic' if side == 'above' else 'optimistic'}"
+            if t["above"] + t["below"] else "")
+    txt += f" (mean weighted interval score {t['wis_ehs']:.1f} EH/s). "
+    real_b, sim_b = t["real_back"], t["sim_back"]
+    if real_b:
+        txt += (f"The real hashrate was back at its pre-ban level ({_ehs(t['start_ehs'])}) in "
+                f"the epoch from {_d(pd.Timestamp(real_b))}; the simulated median "
+                + (f"only in the epoch from {_d(pd.Timestamp(sim_b))}. " if sim_b
+                   else "not within the overlap with history. "))
+    if t["daily_low_date"]:
+        txt += (f"Counted day by day, the real low was {_ehs(t['daily_low_ehs'])} on "
+                f"{_d(pd.Timestamp(t['daily_low_date']))} (one day's blocks, a noisy "
+                f"estimate), far below the lowest epoch mean, {_ehs(t['epoch_low_ehs'])}: epoch "
+                "means, which the simulation is compared with, smooth such days out.")
+    return txt
+
+
 # ---------------------------------------------------------------------------------------------
 def scenario_narrative(result: Result) -> Narrative:
     """What a scenario run shows: the trough, the largest retarget, the real path where the
@@ -211,6 +244,9 @@ def scenario_narrative(result: Result) -> Narrative:
         out.facts.append(Fact("real low (epoch mean)", _ehs(float(r["hashrate_ehs"])),
                               f"epoch from {_d(r['first_time'])}, "
                               f"{_pct((float(r['hashrate_ehs']) / r0 - 1) * 100)}"))
+        record = track_record_text(result)
+        if record:
+            out.paragraphs.append(record)
 
     # retargets
     from ..sim.outcomes import largest_cut

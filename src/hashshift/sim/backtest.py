@@ -4,7 +4,10 @@
 that started between May 2021 and January 2022, the simulated median and 90 % band with the real
 values from the bundled history: the retarget at the end of the epoch [%], the epoch-mean
 hashrate [EH/s] and the epoch duration [days]. The same estimator (``(n−1)·D·2**32 / T``) gives
-the hashrate of real and simulated epochs, so the comparison is like for like.
+the hashrate of real and simulated epochs, so the comparison is like for like. Besides the
+error of the median and the coverage of the 90 % band, each epoch is scored with the weighted
+interval score of the 50 % and 90 % intervals and the median (:mod:`hashshift.scoring`, an
+approximation of the CRPS [EH/s]), so that a wider band is not automatically better.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..scoring import weighted_interval_score
 from .engine import Result, run
 from .examples import load_example
 from .scenario import Scenario
 
 __all__ = ["BACKTESTS", "VARIANTS", "Backtest", "backtest", "compare", "hindsight",
-           "monthly_shares", "variant"]
+           "monthly_shares", "track_record", "variant"]
 
 #: name -> (example file, first and last epoch start compared, the headline retarget height)
 BACKTESTS: dict[str, tuple[str, date, date, int]] = {
@@ -68,12 +72,15 @@ def compare(result: Result, start: date, end: date, headline_height: int) -> Bac
             if s.empty:
                 continue
             q = s.iloc[0]
+            qs = {k: float(q[k]) for k in ("q05", "q25", "q50", "q75", "q95")}
             rows.append({
                 "epoch": int(ep), "first_height": int(r["first_height"]),
                 "start": r["first_time"].date(), "metric": metric, "paths": int(q["paths"]),
-                "sim_q05": float(q["q05"]), "sim_q50": float(q["q50"]),
-                "sim_q95": float(q["q95"]), "real": value,
-                "inside_90": bool(q["q05"] <= value <= q["q95"]),
+                **{f"sim_{k}": v for k, v in qs.items()}, "real": value,
+                "inside_90": bool(qs["q05"] <= value <= qs["q95"]),
+                "inside_50": bool(qs["q25"] <= value <= qs["q75"]),
+                "wis": weighted_interval_score(
+                    qs["q50"], {0.5: (qs["q25"], qs["q75"]), 0.1: (qs["q05"], qs["q95"])}, value),
             })
     table = pd.DataFrame(rows)
     summary: dict[str, Any] = {}
@@ -91,12 +98,65 @@ def compare(result: Result, start: date, end: date, headline_height: int) -> Bac
     if len(hr):
         ape = np.abs(hr["sim_q50"] / hr["real"] - 1.0) * 100.0
         cover = float(hr["inside_90"].mean() * 100.0)
+        above = int((hr["real"] > hr["sim_q95"]).sum())
+        below = int((hr["real"] < hr["sim_q05"]).sum())
         summary.update(hashrate_epochs=len(hr), hashrate_mape_pct=float(ape.mean()),
                        hashrate_median_ape_pct=float(np.median(ape)),
                        hashrate_coverage_pct=cover,
+                       hashrate_coverage_50_pct=float(hr["inside_50"].mean() * 100.0),
+                       hashrate_above_band=above, hashrate_below_band=below,
+                       hashrate_wis_ehs=float(hr["wis"].mean()),
                        hashrate_mape_ok=float(ape.mean()) <= GOALS["hashrate_mape_pct"],
                        hashrate_coverage_ok=cover >= GOALS["coverage_pct"])
     return Backtest("", table, summary, monthly_shares(result), result)
+
+
+def track_record(result: Result) -> dict[str, Any] | None:
+    """How a run's epoch hashrate compares with the real one where the history overlaps, in the
+    terms a reader needs: ``epochs`` compared (from the run's second epoch: the first is mostly
+    observed), ``inside``/``above``/``below`` the 90 % band, ``coverage_pct``, ``wis_ehs`` (mean
+    weighted interval score [EH/s]), ``start_ehs`` (the real epoch-mean hashrate of the epoch
+    holding as_of [EH/s]), ``real_back``/``sim_back`` (first day of the first later epoch whose
+    real mean / simulated median is back at ``start_ehs``; None if not within the overlap) and
+    the real daily low (``daily_low_date``, ``daily_low_ehs`` [EH/s], from the day's blocks,
+    :func:`hashshift.history.hashrate_daily`) beside the lowest real epoch mean
+    (``epoch_low_start``, ``epoch_low_ehs``). None when fewer than two epochs overlap."""
+    from datetime import timedelta
+
+    from .. import history
+
+    as_of = date.fromisoformat(str(result.config["scenario"]["scenario"]["as_of"]))
+    days = int(result.config["scenario"]["scenario"]["horizon_days"])
+    end = min(as_of + timedelta(days=days - 1), history.epochs()["first_time"].max().date())
+    bt = compare(result, as_of - timedelta(days=14), end, 0)
+    hr = bt.table[bt.table["metric"] == "hashrate_ehs"].sort_values("epoch")
+    if len(hr) < 3:
+        return None
+    first, rest = hr.iloc[0], hr.iloc[1:]
+    start = float(first["real"])
+    low = rest.iloc[int(np.argmin(rest["real"].to_numpy(dtype=float)))]
+    after = rest[rest["epoch"] > low["epoch"]]
+    real_back = after[after["real"] >= start]
+    sim_back = after[after["sim_q50"] >= start]
+    daily = history.hashrate_daily()
+    dd = pd.to_datetime(daily["date"]).dt.date
+    window = daily[(dd >= as_of) & (dd <= end)]
+    dl = (window.iloc[int(np.nanargmin(window["hashrate_ehs"].to_numpy(dtype=float)))]
+          if len(window) else None)
+    return {
+        "epochs": len(rest), "inside": int(rest["inside_90"].sum()),
+        "above": int((rest["real"] > rest["sim_q95"]).sum()),
+        "below": int((rest["real"] < rest["sim_q05"]).sum()),
+        "coverage_pct": float(rest["inside_90"].mean() * 100.0),
+        "wis_ehs": float(rest["wis"].mean()), "start_ehs": start,
+        "first_epoch_start": str(rest["start"].iloc[0]),
+        "last_epoch_start": str(rest["start"].iloc[-1]),
+        "real_back": str(real_back["start"].iloc[0]) if len(real_back) else None,
+        "sim_back": str(sim_back["start"].iloc[0]) if len(sim_back) else None,
+        "epoch_low_start": str(low["start"]), "epoch_low_ehs": float(low["real"]),
+        "daily_low_date": str(pd.Timestamp(dl["date"]).date()) if dl is not None else None,
+        "daily_low_ehs": float(dl["hashrate_ehs"]) if dl is not None else float("nan"),
+    }
 
 
 def monthly_shares(result: Result) -> pd.DataFrame:

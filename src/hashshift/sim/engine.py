@@ -39,7 +39,7 @@ from ..units import (
     TH,
     TWH_YR_PER_GW,
 )
-from .fleet import ClassSet, class_set
+from .fleet import ClassSet, calibrate_mix, class_set
 from .migration import DelayPipeline, logit_shares
 from .network import advance_day, start_network
 from .policy import Timeline, build_timeline
@@ -49,6 +49,8 @@ __all__ = ["Inputs", "Result", "resolve", "resolved_summary", "run"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 Q_NAMES = ("q05", "q25", "q50", "q75", "q95")
+#: spawn_key of the streams of the parameter priors (policy events use 3: policy.POLICY_STREAM)
+PRIOR_STREAM = 4
 REGIONAL_PATHS = 500  # regional quantiles come from the first paths (i.i.d.; enough for bands)
 CAPACITY_HEADROOM = 0.20  # spare capacity at as_of, share of installed MW (judgement)
 
@@ -196,6 +198,13 @@ def _resolve(scenario: Scenario) -> Inputs:
         share_samples /= share_samples.sum(axis=1, keepdims=True)
 
     classes = class_set(scenario.machine_class, start)
+    market = read_market_monthly(as_of=start)
+    if market.empty:
+        raise EngineError(f"no market data were public on {start}")
+    if scenario.machine_class is None:
+        classes, calibration = calibrate_mix(classes, scenario.initial.fleet_mix, market, start,
+                                             scenario.miners.pue, scenario.miners.uptime)
+        notes["fleet"] = calibration.note()
     defaults = read_sim_regions(as_of=start).set_index("region_code")
     if defaults.empty or "OTHER" not in defaults.index:
         raise EngineError(f"no regional tariff and risk defaults were public on {start} (the "
@@ -268,9 +277,6 @@ def _resolve(scenario: Scenario) -> Inputs:
         notes["supply"] = (f"{deliveries:.2f} EH/s per month: hashrate trend of the year "
                            "before as_of")
 
-    market = read_market_monthly(as_of=start)
-    if market.empty:
-        raise EngineError(f"no market data were public on {start}")
     btc, fees = _market_paths(scenario, market, days, t0, notes)
     hp_before, hp_ref = _hashprice_before(market, start, scenario.supply.lag_days)
     notes["supply_response"] = (
@@ -668,6 +674,11 @@ class _Simulation:
         self.pipe = DelayPipeline(paths, r, c, median, sc.migration.delay_sigma)
         sd = sc.supply.uncertainty
         self.supply_scale = np.exp(sd * rng.standard_normal(paths) - 0.5 * sd * sd)
+        # Priors added later draw from their own streams, so the draws above stay as they were.
+        rng_build = np.random.default_rng(
+            np.random.SeedSequence(sc.scenario.seed, spawn_key=(PRIOR_STREAM, 0)))
+        self.build_days = sc.migration.build_days * np.exp(
+            sc.migration.build_days_uncertainty * rng_build.standard_normal(paths))
         self.tl: Timeline = build_timeline(sc, inp.regions, inp.specs,
                                            inp.start, inp.horizon, paths, sc.scenario.seed)
         self.btc = self._price_paths(rng_price)  # (days × paths) or (days × 1)
@@ -821,7 +832,7 @@ class _Simulation:
         # Hosts build for machines that wait: a new site takes `build_days` to energise, so the
         # queue's power is added at 1/build_days per day (not where a ban was announced).
         waiting = need * (1.0 - frac)
-        self.built_mw += waiting * (7.0 / self.sc.migration.build_days) * open_mask[None, :]
+        self.built_mw += waiting * (7.0 / self.build_days)[:, None] * open_mask[None, :]
 
     def _decide_running(self, t: int, rev: np.ndarray, tariff: np.ndarray) -> None:
         """Share of each class running in each region, with hysteresis and a start-up lag.

@@ -105,6 +105,11 @@ class Initial(_Model):
     hashrate_uncertainty: bool = Field(
         default=True, description="draw each path's starting hashrate from the epoch estimate's "
                                   "Gamma interval (see hashshift.history)")
+    fleet_mix: Literal["cbeci", "cbeci_lower", "cbeci_upper", "age"] = Field(
+        default="cbeci", description="starting mix of the default machine classes: `cbeci` "
+        "tilts the age mix so that the fleet draws the CBECI best guess's power per EH/s of the "
+        "last month public before as_of (`cbeci_lower` / `cbeci_upper`: its bounds), `age` keeps "
+        "the age mix (hashshift.sim.fleet); ignored when [[machine_class]] gives the shares")
 
 
 class RegionSpec(_Model):
@@ -197,6 +202,10 @@ class Migration(_Model):
     shipping_usd_th: NonNeg = Field(default=3.0, description="[USD/TH] cost to move a machine")
     build_days: Positive = Field(default=120.0, le=1000, description="[days] for hosts to "
                                  "energise new capacity for machines waiting in a region")
+    build_days_uncertainty: NonNeg = Field(
+        default=0.5, le=2.0, description="[log] path-to-path spread of build_days (lognormal "
+        "around it; 0.5 puts 90 % of paths between 0.44× and 2.3×): a container site "
+        "energises in weeks, a new substation takes a year")
 
 
 # Descriptions of the fields every event kind has.

@@ -177,6 +177,9 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
             f"{settings.max_concurrent_runs} at once) and cached in memory by the SHA-256 of "
             "the canonical scenario JSON."),
         docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
+        # no automatic 307 to the URL without its trailing slash (`/api/runs/%2F` is a 404);
+        # each page has its own 308 route for `/{slug}/` below
+        redirect_slashes=False,
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -249,6 +249,7 @@ class RunManager:
         self._active = 0  # run slots held (computing, or handed to a waiter)
         self._waiters: deque[asyncio.Future[None]] = deque()  # requests queued for a slot
         self._clients: dict[str, int] = {}  # client -> its requests computing or queued
+        self._joined = 0  # requests waiting on a computation another request started
         self._evict_hooks: list[Callable[[str], None]] = []
         self.refused = 0  # requests answered with Busy
         self._lock = threading.Lock()  # cache and progress are touched by worker threads
@@ -279,6 +280,13 @@ class RunManager:
     def queued(self) -> int:
         """Requests waiting for a run slot."""
         return len(self._waiters)
+
+    @property
+    def joined(self) -> int:
+        """Requests waiting on a computation (under way or queued) that another request
+        started; they take no slot. Lets a caller (and the tests) see that a request has
+        joined, rather than guess it from elapsed time."""
+        return self._joined
 
     def __contains__(self, run_hash: object) -> bool:
         """Whether the run is in the cache (without counting as a use)."""
@@ -393,10 +401,14 @@ class RunManager:
                 waits[h] = self._inflight[h]
             elif all(h != t[0] for t in todo):
                 todo.append((h, sc))
-        if todo:
-            await self._compute_new(todo, who, found)
-        for h, fut in waits.items():
-            found[h] = await asyncio.shield(fut)
+        self._joined += len(waits)  # counted from now: a test waits on this, not on time
+        try:
+            if todo:
+                await self._compute_new(todo, who, found)
+            for h, fut in waits.items():
+                found[h] = await asyncio.shield(fut)
+        finally:
+            self._joined -= len(waits)
         return [found[h] for h in hashes], not todo and not waits
 
     def saturated(self) -> str | None:
