@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _goals import goal
+
 from hashshift.testing import REGTEST_STRICT, build_chain
 
 CHILD = r"""
@@ -62,12 +64,14 @@ def main() -> bool:
     r200 = dict(rows)[200_000]
     rate = r200["n"] / r200["t_imp"]
     growth = rows[-1][1]["peak_rss"] - rows[0][1]["peak_rss"]
-    print(f"goal >= 100,000 headers/s for 200,000 headers: {rate:,.0f}/s; peak RSS grows "
-          f"{growth:+.0f} MB from 100k to 400k headers (flat = streaming); "
-          f"peak {r200['peak_rss']:.0f} MB (goal < 200 MB)")
-    ok = rate >= 100_000 and r200["peak_rss"] < 200 and abs(growth) < 25
+    ok = goal("store import rate, 200 000 headers", f"{rate:,.0f} headers/s", rate / 100_000,
+              ">= 1 (>= 100,000 headers/s)", rate >= 100_000)
+    ok &= goal("store import peak memory, 200 000 headers", f"{r200['peak_rss']:.0f} MB",
+               r200["peak_rss"] / 200, "< 1 (< 200 MB)", r200["peak_rss"] < 200)
+    ok &= goal("store import memory growth, 100 000 -> 400 000 headers", f"{growth:+.0f} MB",
+               abs(growth) / 25, "< 1 (flat: < 25 MB)", abs(growth) < 25)
     return ok
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(0 if main() else 1)

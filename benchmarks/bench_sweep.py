@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _goals import goal
+
 from hashshift import sweep as sw
 
 N_TASKS = int(os.environ.get("BENCH_SWEEP_TASKS", "200"))
@@ -106,8 +108,8 @@ def main() -> bool:
     for name in ("processes", "dask"):
         other = results[name].tidy[["task", "metric", "value"]].reset_index(drop=True)
         same = base.equals(other)
-        ok &= same
-        print(f"{name:>9}: results identical to local: {same}")
+        ok &= goal(f"sweep on {name}: results identical to local", str(same), float(same),
+                   "1 (identical)", same)
     print("speed-up over local and scheduler overhead per task "
           "((workers × run − Σ task) / tasks):")
     for name in ("local", "processes", "dask"):
@@ -117,9 +119,12 @@ def main() -> bool:
         print(f"{name:>9}: {speed:5.2f}×   overhead {over * 1e3:6.1f} ms/task   "
               f"(start-up {s.startup_s * 1e3 / max(s.computed, 1):5.1f} ms/task amortised)")
         if name != "local":
-            ok &= speed >= GOAL_SPEEDUP
+            ok &= goal(f"sweep speed-up on {name} over local", f"{s.wall_s:.1f} s vs "
+                       f"{local:.1f} s", speed, f">= {GOAL_SPEEDUP}", speed >= GOAL_SPEEDUP)
     dask_over = results["dask"].stats.overhead_per_task_s
-    ok &= dask_over <= GOAL_OVERHEAD_S
+    ok &= goal("Dask overhead per task", f"{dask_over * 1e3:.1f} ms",
+               dask_over / GOAL_OVERHEAD_S, f"<= 1 (<= {GOAL_OVERHEAD_S * 1e3:.0f} ms)",
+               dask_over <= GOAL_OVERHEAD_S)
     print(f"goals: speed-up >= {GOAL_SPEEDUP}x for processes and dask "
           f"({local / results['processes'].stats.wall_s:.2f}x, "
           f"{local / results['dask'].stats.wall_s:.2f}x); dask overhead <= "
@@ -142,4 +147,4 @@ def main() -> bool:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(0 if main() else 1)

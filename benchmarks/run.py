@@ -1,4 +1,5 @@
-"""Run every benchmark in this folder (``make bench``); each prints its own figures.
+"""Run every benchmark in this folder (``make bench``); each prints its own figures and one line
+per goal with its ratio and "met" or "missed". Exits 1 when any goal is missed.
 
 Usage: python benchmarks/run.py [NAME ...]   (NAME: a bench_NAME.py file, e.g. headers)
 """
@@ -10,6 +11,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _goals  # noqa: E402  (after the path: the benchmarks' shared helpers)
 
 
 def main(argv: list[str]) -> int:
@@ -24,8 +28,15 @@ def main(argv: list[str]) -> int:
         print(f"\n=== {name} ===", flush=True)
         if not mod.main():
             failed.append(name)
-    if failed:
+    print("\n=== summary ===")
+    for goal, met in _goals.RESULTS:
+        print(f"  {'met   ' if met else 'MISSED'}  {goal}")
+    for goal, why in _goals.SKIPPED:
+        print(f"  skipped {goal} ({why})")
+    missed = [g for g, met in _goals.RESULTS if not met]
+    if failed or missed:
         print(f"\nbenchmarks below their goals: {', '.join(failed)}")
+        return 1
     return 0
 
 

@@ -262,9 +262,9 @@ def test_helpers() -> None:
     sh = logit_shares(np.array([[0.0, np.log(3.0), 5.0]]), np.array([[True, True, False]]))
     assert_allclose(sh, [[0.25, 0.75, 0.0]])
     pipe = DelayPipeline(2, 1, 1, np.array([17.0, 73.0]), 0.01, max_weeks=20)
-    pipe.depart(0, np.ones((2, 1, 1)))
+    pipe.depart(0, np.ones((1, 1, 2)))  # regions × classes × paths
     arrived = [pipe.arrive(7 * w) for w in range(20)]
-    weeks = [[w for w, a in enumerate(arrived) if a is not None and a[p].sum() > 0.5]
+    weeks = [[w for w, a in enumerate(arrived) if a is not None and a[..., p].sum() > 0.5]
              for p in range(2)]
     assert weeks == [[2], [10]]  # a 17-day and a 73-day median delay
     assert_allclose(pipe.in_transit_total, 0.0, atol=1e-6)
@@ -289,3 +289,89 @@ def test_path_quantiles_are_numpys_quantiles() -> None:
                   rng.lognormal(0, 3, shape).astype(np.float32)):
             np.testing.assert_array_equal(engine._path_quantiles(a),
                                           np.quantile(a, engine.QUANTILES, axis=1))
+
+
+def test_delay_pipeline_is_the_sum_over_departure_weeks() -> None:
+    """The pipeline's arrivals equal the plain definition, departure by departure: each day's
+    flows times each path's probability of arriving k weeks after its week, added into the
+    bucket of that arrival week (what leaves after a week's arrivals were collected and is due
+    within that week comes with the next week's); departures spread over several weeks, some
+    weeks with two departure days, and cohorts dropped after their last week (nothing is
+    lost)."""
+    rng = np.random.default_rng(16)
+    paths, regions, classes, weeks = 5, 3, 2, 8
+    median = rng.uniform(5.0, 40.0, paths)
+    pipe = DelayPipeline(paths, regions, classes, median, 0.6, max_weeks=weeks)
+    pdf = pipe.week_pdf[:weeks]  # weeks × paths
+    due = np.zeros((40, regions, classes, paths))
+    departed = 0.0
+    for day in range(0, 180):
+        if day in (0, 3, 7, 9, 20, 22, 49, 50, 51, 100):
+            flows = rng.uniform(0, 1, (regions, classes, paths)).astype(np.float32)
+            if day in (3, 50):  # only some destinations
+                flows[1] = 0.0
+            departed += flows.sum()
+            for k in range(weeks):  # leaving after day 0 of a week: its week's share later
+                due[day // 7 + max(k, day % 7 > 0)] += flows * pdf[k]
+            pipe.depart(day, flows)
+        if day % 7 == 0:
+            got = pipe.arrive(day)
+            want = due[day // 7]
+            if got is None:
+                assert not want.any()
+            else:
+                assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert_allclose(due.sum(), departed, rtol=1e-5)
+    assert pipe.arrive(182) is None and not pipe._left_week  # every cohort has arrived
+    assert_allclose(pipe.in_transit_total, 0.0, atol=1e-4)
+
+
+def test_deliveries_without_a_lag_follow_todays_hashprice() -> None:
+    """``supply.lag_days = 0``: deliveries scale with today's hashprice (they once read a day not
+    yet simulated, a zero, and delivered nothing)."""
+    def world_at_end(per_month: float) -> float:
+        supply = f"\n[supply]\nlag_days = 0\ndeliveries_ehs_month = {per_month}\nuncertainty = 0\n"
+        return float(run(scenario(supply, horizon=60, paths=40)).world("hashrate_ehs")
+                     ["q50"].iloc[-1])
+
+    none, some = world_at_end(0.0), world_at_end(10.0)
+    assert some > none + 5.0  # about 20 EH/s delivered over two months
+
+
+def test_build_time_prior_is_drawn_per_path_from_its_own_stream() -> None:
+    """Each path's build time is lognormal around ``build_days``, drawn from the prior stream
+    (``SeedSequence(seed, spawn_key=(PRIOR_STREAM, 0))``): turning the prior off leaves every
+    other draw of the run as it was, and the waiting machines' capacity is built at each
+    path's own pace."""
+    sc = scenario(horizon=20, paths=40)
+    sim = engine._Simulation(resolve(sc), 40, np.random.default_rng(1), np.random.default_rng(2))
+    z = np.random.default_rng(np.random.SeedSequence(
+        7, spawn_key=(engine.PRIOR_STREAM, 0))).standard_normal(40)
+    mig = sc.migration
+    assert mig.build_days_uncertainty > 0
+    assert_allclose(sim.build_days, mig.build_days * np.exp(mig.build_days_uncertainty * z))
+    ban = """
+[[region]]
+code = "US"
+capacity_mw = 0
+
+[migration]
+build_days = 60
+{prior}
+
+[[event]]
+kind = "ban"
+region = "CN"
+announced = 2021-06-01
+effective = 2021-06-01
+enforcement = 1.0
+ramp_down_days = 1
+"""
+    with_prior = run(scenario(ban.format(prior=""), horizon=120))
+    without = run(scenario(ban.format(prior="build_days_uncertainty = 0"), horizon=120))
+    w, wo = with_prior.world("hashrate_ehs"), without.world("hashrate_ehs")
+    assert w["q50"].iloc[0] == wo["q50"].iloc[0]  # the same start: no draw moved
+    us = [r.daily[(r.daily["metric"] == "hashrate_ehs") & (r.daily["region"] == "US")]
+          for r in (with_prior, without)]
+    assert not np.allclose(us[0]["q95"].to_numpy() - us[0]["q05"].to_numpy(),
+                           us[1]["q95"].to_numpy() - us[1]["q05"].to_numpy())

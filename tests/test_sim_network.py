@@ -406,3 +406,50 @@ def test_report_p_values() -> None:
     for name, p in sorted(P_VALUES.items()):
         print(f"{name:45s} p = {p:.4f}")
     assert all(p > ALPHA for p in P_VALUES.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# The vectorised retarget and difficulty against Core's arithmetic (hashshift.consensus)
+# ---------------------------------------------------------------------------------------------
+def test_vectorised_retarget_on_every_real_retarget() -> None:
+    """Every bundled epoch whose duration comes from its headers: the int64 retarget gives the
+    next epoch's real bits, as :func:`hashshift.consensus.retarget` does (412 retargets, from
+    the pow-limit years through the −27.94 % cut at 689 472)."""
+    from hashshift import history
+    from hashshift.sim.network import bits_to_difficulty as difficulty_many
+    from hashshift.sim.network import retarget_bits
+
+    ep = history.epochs()
+    bits = np.array([int(str(b), 16) if isinstance(b, str) else int(b) for b in ep["bits"]])
+    have = (ep["duration_source"] == "headers").to_numpy()[:-1]
+    span = ep["duration_s"].to_numpy()[:-1][have].astype(np.int64)
+    old, real_next = bits[:-1][have], bits[1:][have]
+    assert have.sum() > 400
+    fast = retarget_bits(old, span)
+    core = np.array([retarget(int(b), 0, int(s)) for b, s in zip(old, span, strict=True)])
+    assert_array_equal(core, real_next)
+    assert_array_equal(fast, real_next)
+    assert 0x1D00FFFF in old and (fast != old).sum() > 300  # capped and moving retargets
+    assert_array_equal(difficulty_many(bits), [bits_to_difficulty(int(b)) for b in bits])
+
+
+def test_vectorised_retarget_matches_core_on_random_bits() -> None:
+    """Random compact bits of every size (normal, sign bit, zero and tiny mantissas, targets
+    near the proof-of-work limit) and spans beyond both clamps: the same bits as Core's
+    arithmetic, row by row, on mainnet and regtest parameters."""
+    from hashshift.consensus import REGTEST, TESTNET3
+    from hashshift.sim.network import retarget_bits
+
+    rng = np.random.default_rng(16)
+    n = 40_000
+    size = rng.integers(3, 30, n)
+    word = rng.integers(0x8000, 0x800000, n)
+    word[: n // 20] = rng.integers(0, 0x100, n // 20)  # non-normal mantissas
+    word[n // 20: n // 10] |= 0x800000  # the sign bit
+    size[n // 10: n // 5] = rng.integers(27, 30, n // 10)  # near and above the limit
+    bits = (size << 24) | word
+    span = rng.integers(0, 6_000_000, n)
+    for params in (MAINNET, TESTNET3, REGTEST):
+        fast = retarget_bits(bits, span, params)
+        core = [retarget(int(b), 0, int(s), params) for b, s in zip(bits, span, strict=True)]
+        assert_array_equal(fast, core)

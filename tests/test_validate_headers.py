@@ -638,3 +638,37 @@ def test_build_chain_handles_min_difficulty_blocks(tiny_testnet: Params) -> None
         assert bits[i] == expected
     assert any(bits[i] != lim for i in quick_after_min)
     assert validate_headers(raw, ChainState.genesis(tiny_testnet)) == tip
+
+
+def test_vectorised_proof_of_work_is_the_integer_comparison() -> None:
+    """The proof-of-work check compares each hash with its target as four 64-bit words: on
+    random hashes, hashes equal to the target, one above and one below it in each word, and
+    invalid bits, the same verdict as Python's integer comparison."""
+    import numpy as np
+
+    from hashshift.consensus import MAINNET, _above_target, compact_to_target
+
+    rng = np.random.default_rng(16)
+    bits = [0x1D00FFFF, 0x170FFA1E, 0x1B0404CB, 0x1A05DB8B, 0x207FFFFF, 0x04923456,
+            0x01003456, 0x1D80FFFF, 0x22000001]  # the last three: zero, negative, overflow
+    hashes, row_bits = [], []
+    for b in bits:
+        target, _, _ = compact_to_target(b)
+        cands = [int.from_bytes(rng.bytes(32), "big") >> int(rng.integers(0, 256))
+                 for _ in range(200)]
+        cands += [target, target + 1, max(target - 1, 0)]
+        cands += [target ^ (1 << int(k)) for k in rng.integers(0, 256, 40)]
+        for c in cands:
+            c %= 1 << 256
+            hashes.append(c.to_bytes(32, "little"))
+            row_bits.append(b)
+    got = set(_above_target(b"".join(hashes), np.array(row_bits), MAINNET.pow_limit).tolist())
+    want = set()
+    for i, (h, b) in enumerate(zip(hashes, row_bits, strict=True)):
+        target, neg, ovf = compact_to_target(b)
+        if neg or ovf or target == 0 or target > MAINNET.pow_limit:
+            want.add(i)
+        elif int.from_bytes(h, "little") > target:
+            want.add(i)
+    assert got == want
+    assert 0 < len(want) < len(hashes)

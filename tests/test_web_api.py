@@ -634,3 +634,121 @@ def test_json_api_is_plain_json(client: httpx.Client) -> None:
         found: list[str] = []
         json.loads(client.get(url).text, parse_constant=found.append)
         assert not found, f"{url}: {found} in JSON"
+
+
+# ---------------------------------------------------------------------------------------------
+# worker processes: partial bands, inputs kept, a clean stop (issue 16)
+# ---------------------------------------------------------------------------------------------
+def test_partial_bands_while_a_run_computes() -> None:
+    """With the engine in worker processes, the bands of the days simulated so far are
+    readable while a run computes (``RunManager.running``: the ``partial`` entry), they grow
+    in blocks of days, and they are the final result's bands for those days."""
+    import asyncio
+
+    import numpy as np
+    from numpy.testing import assert_allclose
+
+    from hashshift.sim.engine import CHUNK_DAYS
+    from hashshift.sim.examples import load_example
+    from hashshift.web.runs import RunManager
+
+    sc = load_example("china_2021")
+    sc = sc.model_copy(update={"scenario": sc.scenario.model_copy(
+        update={"paths": 2_000, "horizon_days": 730})})
+    seen: list[dict[str, Any]] = []
+
+    async def run_and_watch() -> Any:
+        task = asyncio.ensure_future(manager.run([sc], client="test"))
+        while not task.done():
+            for r in manager.running():
+                if "partial" in r and r["partial"]["days"] < 730:
+                    seen.append(r["partial"])
+            await asyncio.sleep(0.01)
+        return (await task)[0][0]
+
+    manager = RunManager(1, processes=True, nice=0)
+    try:
+        rec = asyncio.run(run_and_watch())
+    finally:
+        manager.close()
+    assert seen, "no partial bands were readable while the run computed"
+    days = [p["days"] for p in seen]
+    assert days == sorted(days) and all(d % CHUNK_DAYS == 0 for d in days)
+    last = seen[-1]
+    assert last["dates"][0] == "2021-05-31" and len(last["dates"]) == last["days"]
+    world = rec.result.world("hashrate_ehs")
+    for q in ("q05", "q50", "q95"):
+        got = np.array(last["world"]["hashrate_ehs"][q])
+        assert_allclose(got, world[q].to_numpy()[: last["days"]], rtol=1e-5)
+
+
+def test_worker_inputs_are_kept_across_paths_and_seeds() -> None:
+    """A worker keeps the inputs it resolved for the next run of the same scenario with other
+    paths or another seed (what resolution depends on leaves both out), and they are the
+    inputs resolution gives."""
+    import numpy as np
+    from numpy.testing import assert_array_equal
+
+    from hashshift.sim.engine import resolve
+    from hashshift.sim.examples import load_example
+    from hashshift.web import runs
+
+    sc = load_example("china_2021")
+    other = sc.model_copy(update={"scenario": sc.scenario.model_copy(
+        update={"paths": 7, "seed": 99})})
+    runs._INPUTS.clear()
+    a = runs._inputs(sc)
+    b = runs._inputs(other)
+    assert len(runs._INPUTS) == 1 and b.scenario is other and a.scenario is sc
+    fresh = resolve(other)
+    for name in ("regions", "shares", "price_usd_kwh", "intensity_g_kwh", "capacity_mw",
+                 "btc_usd", "fee_btc_block", "share_samples", "height", "bits"):
+        assert_array_equal(np.asarray(getattr(b, name)), np.asarray(getattr(fresh, name)))
+
+
+def test_serve_stops_cleanly_on_ctrl_c(tmp_path: Any) -> None:
+    """``hashshift serve`` after a run with its baseline, stopped by Ctrl+C sent to its whole
+    process group as a terminal does: it exits 0, its worker processes are gone, and nothing
+    is reported: no traceback, no leaked semaphore."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from hashshift.web.server import free_port
+
+    port = free_port()
+    env = dict(os.environ, HASHSHIFT_HOME=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "hashshift", "serve", "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/api/limits", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.05)
+        sc = httpx.get(base + "/api/examples/china_2021", timeout=30).json()["scenario"]
+        r = httpx.post(base + "/api/scenario/run", json=shorten(sc, paths=20, horizon_days=30),
+                       timeout=300)
+        assert r.status_code == 200 and r.json()["baseline"] is not None
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
+    assert "leaked" not in text, text
+    deadline = time.monotonic() + 30
+    while True:  # no process of the group is left (its workers, the resource tracker)
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "processes of the server are still running"
+        time.sleep(0.05)

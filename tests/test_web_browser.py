@@ -433,6 +433,30 @@ def test_lab_shows_validation_problems(visit: Visit) -> None:
     visit.check_clean()
 
 
+def test_lab_runs_its_example_with_the_baseline_drawing_bands_as_it_goes(visit: Visit) -> None:
+    """The lab's example as it loads, 1 000 paths × 365 days with its baseline: the bands of the
+    days simulated so far are drawn while it computes (read from the workers), then the results
+    of both runs. (How long each step takes is measured by benchmarks/bench_lab.py.)"""
+    p = visit.page
+    p.goto(visit.base + "/lab")
+    until(p, "document.querySelectorAll('#events .ev').length >= 5")
+    assert p.input_value("#paths") == "1000" and p.input_value("#horizon") == "365"
+    assert p.is_checked("#baseline")
+    p.fill("#seed", "16")  # not a run the cache already holds
+    p.click("#run")
+    until(p, "document.querySelector('.lab').dataset.partialDays", 300)
+    assert _plot_traces(p, "lab-hashrate") >= 5  # scenario bands (and the baseline's)
+    until(p, "document.querySelector('.lab').dataset.doneMs", 300)
+    timing = p.evaluate("() => Object.assign({}, document.querySelector('.lab').dataset)")
+    assert 0 < int(timing["partialDays"]) <= 365
+    assert float(timing["firstPartialMs"]) < float(timing["doneMs"])
+    assert p.locator("#status").inner_text().startswith("Done")
+    summary = p.locator("#summary").inner_text()
+    assert "1,000 paths" in summary and "baseline" in summary
+    assert _plot_traces(p, "lab-hashrate") == 10 and _plot_traces(p, "lab-power") == 10
+    visit.shot("lab-1000")
+
+
 def test_lab_adds_a_us_tx_event_and_its_link_reproduces_the_run(visit: Visit,
                                                                browser: Any) -> None:
     p = visit.page

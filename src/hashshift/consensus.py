@@ -704,20 +704,12 @@ def validate_headers(
         first_bad = min(first_bad, time_fail[0])
 
     # 4. proof of work (bits already checked; decode each distinct value once)
-    limit = params.pow_limit
-    targets: dict[int, int] = {}
-    for b in np.unique(bits[:first_bad]).tolist():
-        t, neg, ovf = compact_to_target(b)
-        targets[b] = -1 if (neg or ovf or t == 0 or t > limit) else t
-    frm = int.from_bytes
-    bits_list = bits[:first_bad].tolist()
-    for i in range(first_bad):
-        if frm(hashes[i], "little") > targets[bits_list[i]]:
-            failures.append((i, BadPowError,
-                             f"hash {hashes[i][::-1].hex()} is above the target of bits "
-                             f"0x{bits_list[i]:08x}"))
-            first_bad = i
-            break
+    above = _above_target(hash_block, bits[:first_bad], params.pow_limit)
+    if above.size:
+        i = int(above[0])
+        failures.append((i, BadPowError, f"hash {hashes[i][::-1].hex()} is above the target "
+                         f"of bits 0x{int(bits[i]):08x}"))
+        first_bad = i
 
     if failures:
         i, cls, msg = min(failures, key=lambda f: (f[0], _RULE_ORDER[f[1]]))
@@ -726,6 +718,36 @@ def validate_headers(
     if hashes_out is not None:
         hashes_out.extend(hashes)
     return _advance(state, hashes[-1], bits, times, heights, params)
+
+
+def _above_target(hash_block: bytes, bits: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of the hashes (32 bytes each, little-endian integers, concatenated) above the
+    target of their bits, or whose bits encode no valid target (negative, overflowing, zero or
+    above ``limit``). Each hash is compared as four big-endian 64-bit words, most significant
+    first: the first word that differs decides, exactly as comparing the integers."""
+    n = len(bits)
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    # hashes as big-endian words: reverse each hash's bytes
+    words = np.frombuffer(hash_block, dtype=np.uint8, count=32 * n).reshape(n, 32)[:, ::-1]
+    words = np.ascontiguousarray(words).view(">u8")  # n × 4
+    uniq, which = np.unique(bits, return_inverse=True)
+    tw = np.zeros((len(uniq), 4), dtype=">u8")
+    valid = np.ones(len(uniq), dtype=bool)
+    for k, b in enumerate(uniq.tolist()):
+        t, neg, ovf = compact_to_target(b)
+        if neg or ovf or t == 0 or t > limit:
+            valid[k] = False
+        else:
+            tw[k] = np.frombuffer(t.to_bytes(32, "big"), dtype=">u8")
+    tgt = tw[which]
+    above = ~valid[which]
+    decided = above.copy()
+    for k in range(4):  # the first differing word decides
+        gt, lt = words[:, k] > tgt[:, k], words[:, k] < tgt[:, k]
+        above |= ~decided & gt
+        decided |= gt | lt
+    return np.flatnonzero(above)
 
 
 _RULE_ORDER = {

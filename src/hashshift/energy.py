@@ -290,20 +290,24 @@ def _lookup(
     if parent:
         chain.append(parent)
     chain.append("OTHER")
-    months = grid["month"]
+    # plain lists: the table is small and this runs for every region and month of a run
+    codes = grid["region_code"].tolist()
+    months = [None if pd.isna(m) else int(m) for m in grid["month"].tolist()]
+    published = grid["published"].tolist() if "published" in grid.columns else None
     for code in chain:
-        rows = grid[grid["region_code"] == code]
-        if rows.empty:
+        rows = [i for i, c in enumerate(codes) if c == code]
+        if not rows:
             continue
-        m = months.loc[rows.index]
-        hit = rows[(m == int(month)).fillna(False).to_numpy(dtype=bool)]
-        if hit.empty:
-            hit = rows[m.isna().to_numpy()]
-        if not hit.empty:
-            if "published" in hit.columns:
-                hit = hit.sort_values("published", kind="stable")
-            r = hit.iloc[-1]
-            return float(r["intensity_g_kwh"]), str(r["source"]), code
+        hit = [i for i in rows if months[i] == int(month)] \
+            or [i for i in rows if months[i] is None]
+        if hit:
+            if published is not None:  # the newest vintage; undated rows count as newest
+                hit = sorted(hit, key=lambda i: (pd.isna(published[i]),
+                                                 pd.Timestamp(0) if pd.isna(published[i])
+                                                 else pd.Timestamp(published[i])))
+            r = hit[-1]
+            value = grid["intensity_g_kwh"].to_numpy(dtype=float)[r]
+            return float(value), str(grid["source"].iat[r]), code
     raise LookupError(f"no grid intensity for region {region_code!r} (nor {chain[1:]}) in "
                       f"month {month}; the table has {sorted(grid['region_code'].unique())}")
 

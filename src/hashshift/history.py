@@ -37,7 +37,6 @@ from typing import Any, overload
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .consensus import (
     DIFF1_TARGET,
@@ -122,7 +121,9 @@ def hashrate_estimate(
         raise ValueError("difficulty must be positive")
     if np.any(t <= 0):
         raise ValueError("duration_s must be positive")
-    g_lo, g_hi = stats.gamma.ppf([(1 - level) / 2, (1 + level) / 2], intervals)
+    from scipy.special import gammaincinv  # gamma quantiles (scipy.stats.gamma.ppf's)
+
+    g_lo, g_hi = gammaincinv(intervals, [(1 - level) / 2, (1 + level) / 2])
     work_per_s = d * HASHES_PER_DIFFICULTY / t / EHS
     est, lo, hi = (intervals - 1) * work_per_s, g_lo * work_per_s, g_hi * work_per_s
     if est.ndim == 0:
@@ -612,8 +613,10 @@ def hashrate_daily(*, window_days: int = 1, as_of: Any = None, level: float = 0.
     secs = 86400.0 * window_days
     d_eff = np.where(n > 0, work / np.maximum(n, 1), diff)
     a = (1 - level) / 2
-    lo = np.where(n > 0, stats.gamma.ppf(a, np.maximum(n, 1)), 0.0)
-    hi = stats.gamma.ppf(1 - a, np.nan_to_num(n) + 1)
+    from scipy.special import gammaincinv  # gamma quantiles (scipy.stats.gamma.ppf's)
+
+    lo = np.where(n > 0, gammaincinv(np.maximum(n, 1), a), 0.0)
+    hi = gammaincinv(np.nan_to_num(n) + 1, 1 - a)
     scale = d_eff * HASHES_PER_DIFFICULTY / secs / EHS
     out = pd.DataFrame({"date": d["date"], "blocks": n, "difficulty": d_eff,
                         "hashrate_ehs": n * scale, "hashrate_lo_ehs": lo * scale,

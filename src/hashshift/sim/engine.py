@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -41,7 +42,7 @@ from ..units import (
 )
 from .fleet import ClassSet, calibrate_mix, class_set
 from .migration import DelayPipeline, logit_shares
-from .network import advance_day, start_network
+from .network import EpochLog, advance_day, bits_to_difficulty, start_network
 from .policy import Timeline, build_timeline
 from .scenario import LIMITS, RegionSpec, Scenario
 
@@ -595,13 +596,18 @@ def run(
     paths: int | None = None,
     keep_paths: bool = False,
     progress: Any = None,
+    partial: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> Result:
     """Run a scenario (``paths`` overrides the file's count, e.g. for quick previews).
+
+    ``progress(done, total)`` is called after every day; ``partial(days, world)`` after every
+    block of :data:`CHUNK_DAYS` days with the world quantiles so far (metric -> array of the
+    five quantiles × days), for interfaces that draw the bands as they grow.
 
     Raises :class:`EngineError` for a scenario the engine cannot run, including numbers so
     extreme that its arithmetic overflows."""
     try:
-        return _run(scenario, inputs, paths, keep_paths, progress)
+        return _run(scenario, inputs, paths, keep_paths, progress, partial)
     except ArithmeticError as exc:  # OverflowError, ZeroDivisionError, FloatingPointError
         raise EngineError(f"the scenario's numbers are too extreme for the model "
                           f"({type(exc).__name__}: {exc}); check the values far from the "
@@ -609,7 +615,8 @@ def run(
 
 
 def _run(scenario: Scenario, inputs: Inputs | None, paths: int | None, keep_paths: bool,
-         progress: Any) -> Result:
+         progress: Any, partial: Callable[[int, dict[str, np.ndarray]], None] | None
+         ) -> Result:
     inp = inputs if inputs is not None else resolve(scenario)
     meta = scenario.scenario
     p = paths if paths is not None else meta.paths
@@ -618,22 +625,98 @@ def _run(scenario: Scenario, inputs: Inputs | None, paths: int | None, keep_path
     ss = np.random.SeedSequence(meta.seed)
     rng_net, rng_par, rng_price = (np.random.default_rng(s) for s in ss.spawn(3))
     sim = _Simulation(inp, p, rng_par, rng_price)
-    net = start_network(p, inp.height, inp.bits, inp.epoch_first_time_s, rng_net)
+    epochs = _EpochStats(p, keep=keep_paths)
+    net = start_network(p, inp.height, inp.bits, inp.epoch_first_time_s, rng_net, log=epochs)
     sim.calibrate(net.difficulty, net.height)
+    rec = _Recorder(inp, p, keep_paths)
     T = inp.horizon
     for t in range(T):
         h_world = sim.step(t, net.difficulty, net.height)
         _check_hashrate(h_world, t)
         height_before = net.height.copy()
         blocks = advance_day(net, t * 86400.0, h_world, rng_net)
-        sim.record(t, h_world, blocks, height_before, net.difficulty)
+        sim.record(t, h_world, blocks, height_before, net.difficulty, rec)
         if progress is not None:
             progress(t + 1, T)
-    return sim.result(net.log.frame(), keep_paths)
+        if partial is not None and rec.done == t + 1:
+            partial(t + 1, rec.world_so_far())
+    return sim.result(epochs, rec)
+
+
+#: World metrics (one value per path and day), in the order of ``Result.daily``.
+WORLD_METRICS = ("hashrate_ehs", "difficulty", "btc_usd", "hashprice_usd_ph_day",
+                 "revenue_usd", "blocks", "power_gw", "emissions_mt_yr", "exited_ehs",
+                 "in_transit_ehs")
+#: Regional metrics (per path, day and region; from the first REGIONAL_PATHS paths).
+REGIONAL_METRICS = ("hashrate_ehs", "share_pct", "power_gw", "emissions_mt_yr")
+CHUNK_DAYS = 16  # days of per-path values kept before they are reduced to quantiles
+
+
+class _Recorder:
+    """Per-path daily values, reduced to means and quantiles over paths every
+    :data:`CHUNK_DAYS` days, so memory is paths × chunk, not paths × horizon (``keep_paths``
+    also keeps every path's world values)."""
+
+    def __init__(self, inp: Inputs, paths: int, keep_paths: bool):
+        T, R = inp.horizon, len(inp.regions)
+        self.horizon = T
+        self.chunk = min(CHUNK_DAYS, T)
+        self.ps = min(paths, REGIONAL_PATHS)
+        f32 = np.float32
+        # MtCO2e/yr per GW (days × regions)
+        self.emission_factor = (inp.intensity_g_kwh * (TWH_YR_PER_GW * MT_PER_TWH_G_KWH)
+                                ).astype(f32)
+        nw, nr = len(WORLD_METRICS), len(REGIONAL_METRICS)
+        self.world = np.empty((nw, self.chunk, paths), dtype=f32)  # paths last: sorted fast
+        self.regional = np.empty((nr, self.chunk, R, self.ps), dtype=f32)
+        self.q_world = np.empty((nw, len(QUANTILES), T))
+        self.mean_world = np.empty((nw, T), dtype=f32)
+        self.q_regional = np.empty((nr, len(QUANTILES), T, R))
+        self.mean_regional = np.empty((nr, T, R), dtype=f32)
+        self.kept = ({m: np.empty((T, paths), dtype=f32) for m in WORLD_METRICS}
+                     if keep_paths else {})
+        self.done = 0  # days reduced so far
+
+    def day(self, t: int, world: tuple[np.ndarray, ...], running_ehs: np.ndarray,
+            power_gw: np.ndarray) -> None:
+        """Day ``t``: world values (paths each, in :data:`WORLD_METRICS` order), running
+        hashrate and power (regions × paths)."""
+        k = t - self.done
+        for i, v in enumerate(world):
+            self.world[i, k] = v
+        for m, v in self.kept.items():
+            v[t] = world[WORLD_METRICS.index(m)]
+        self.regional[0, k] = running_ehs[:, : self.ps]  # REGIONAL_METRICS' order
+        self.regional[2, k] = power_gw[:, : self.ps]
+        if k + 1 == self.chunk or t + 1 == self.horizon:
+            self._reduce(t + 1)
+
+    def _reduce(self, end: int) -> None:
+        a, n = self.done, end - self.done
+        w = self.world[:, :n]
+        self.q_world[:, :, a:end] = _sorted_quantiles(np.sort(w, axis=-1)).transpose(1, 0, 2)
+        self.mean_world[:, a:end] = w.mean(axis=-1)
+        reg = self.regional[:, :n]
+        hr = reg[0]
+        total = hr.sum(axis=1, keepdims=True)
+        np.multiply(hr, np.divide(100.0, total, out=np.zeros_like(total), where=total > 0),
+                    out=reg[1])  # share of the world [%]
+        np.multiply(reg[2], self.emission_factor[a:end, :, None], out=reg[3])
+        self.q_regional[:, :, a:end] = _sorted_quantiles(np.sort(reg, axis=-1)).transpose(
+            1, 0, 2, 3)
+        self.mean_regional[:, a:end] = reg.mean(axis=-1)
+        self.done = end
+
+    def world_so_far(self) -> dict[str, np.ndarray]:
+        """Per world metric, its quantiles (5 × days reduced so far)."""
+        return {m: self.q_world[i, :, : self.done] for i, m in enumerate(WORLD_METRICS)}
 
 
 class _Simulation:
-    """Mutable state of a run; arrays are (paths × regions × classes) unless noted."""
+    """Mutable state of a run. Arrays are regions × classes × paths, or regions × paths, with
+    the paths last: every daily operation then runs over contiguous rows of paths, and sums
+    over classes or regions add whole rows (no BLAS call and no reduction along a short
+    axis in the daily loop)."""
 
     def __init__(self, inp: Inputs, paths: int, rng: np.random.Generator,
                  rng_price: np.random.Generator):
@@ -660,15 +743,17 @@ class _Simulation:
         else:
             shares = np.broadcast_to(inp.shares, (paths, r))
         base = h0 / miners.uptime
-        self.M = (shares[:, :, None] * mix[None, None, :] * base[:, None, None]).astype(np.float32)
-        self.eff_f32 = self.eff.astype(np.float32)
-        # MW installed, paths × regions
-        self._used = (self.M @ self.eff_f32).astype(float) * miners.pue
-        self.S = np.ones((paths, r, c), dtype=np.float32)
-        self.queue = np.zeros((paths, r, c))
-        self.built_mw = np.zeros((paths, r))  # capacity built for queued machines
+        f32 = np.float32
+        self.M = (shares.T[:, None, :] * mix[None, :, None] * base[None, None, :]).astype(f32)
+        self.eff_f32 = self.eff.astype(f32)
+        self._used = _by_region(self.M, self.eff_f32) * f32(miners.pue)  # MW in use
+        self.S = np.ones((r, c, paths), dtype=f32)
+        self._hi = np.empty((r, c, paths), dtype=f32)  # scratch of the daily decision
+        self._lo = np.empty((r, c, paths), dtype=f32)
+        self.queue = np.zeros((r, c, paths), dtype=f32)
+        self._queue_total = np.zeros(paths)
+        self.built_mw = np.zeros((r, paths), dtype=f32)  # capacity built for queued machines
         self._queued = False
-        self.prev_displaced = np.zeros((paths, r))
         median = sc.migration.delay_median_days * np.exp(
             sc.migration.delay_uncertainty * rng.standard_normal(paths))
         self.pipe = DelayPipeline(paths, r, c, median, sc.migration.delay_sigma)
@@ -679,33 +764,39 @@ class _Simulation:
             np.random.SeedSequence(sc.scenario.seed, spawn_key=(PRIOR_STREAM, 0)))
         self.build_days = sc.migration.build_days * np.exp(
             sc.migration.build_days_uncertainty * rng_build.standard_normal(paths))
+        self._build_rate = (7.0 / self.build_days).astype(f32)  # a week's share, per path
         self.tl: Timeline = build_timeline(sc, inp.regions, inp.specs,
                                            inp.start, inp.horizon, paths, sc.scenario.seed)
-        self.btc = self._price_paths(rng_price)  # (days × paths) or (days × 1)
-        T = inp.horizon
-        ps = min(paths, REGIONAL_PATHS)
-        self.ps = ps
-        f32 = np.float32
-        self.rec: dict[str, np.ndarray] = {
-            k: np.zeros((T, paths), dtype=f32) for k in (
-                "hashrate_ehs", "difficulty", "btc_usd", "hashprice_usd_ph_day", "revenue_usd",
-                "blocks", "power_gw", "emissions_mt_yr", "exited_ehs", "in_transit_ehs")}
-        self.rec_r = {k: np.zeros((T, ps, r), dtype=f32) for k in ("hashrate_ehs", "power_gw")}
+        # the regions a ban covers, and the share of their machines stopped so far
+        self._banned = np.flatnonzero(np.any([b.mask > 0 for b in self.tl.bans], axis=0)) \
+            if self.tl.bans else np.empty(0, dtype=np.intp)
+        self.prev_displaced = np.zeros((self._banned.size, paths))
+        self._rng_price = rng_price
+        self._log_price = np.zeros(paths)  # GBM: log of price / its base, per path
+        self._price_day = -1
+        lag = sc.supply.lag_days
+        self._hashprice_ring = np.zeros((lag, paths), dtype=f32) if lag else None
+        self.ps = min(paths, REGIONAL_PATHS)
         self.exited = np.zeros(paths)
-        self._run_now = np.zeros((paths, r))
+        self._run_now = np.zeros((r, paths), dtype=f32)  # running EH/s (regions × paths)
+        self._power = np.zeros((r, paths), dtype=f32)  # GW
 
-    def _price_paths(self, rng: np.random.Generator) -> np.ndarray:
-        base = self.inp.btc_usd * self.tl.btc_mult
+    def _price(self, t: int) -> np.ndarray:
+        """Bitcoin price [USD/BTC] of each path on day ``t``: the base path (historical or
+        fixed, times price shocks), or a geometric Brownian motion from it, drawn day by day
+        (the same draws, in the same order, as a whole days × paths array)."""
+        base = float(self.inp.btc_usd[t] * self.tl.btc_mult[t])
         cfg = self.sc.price
         if cfg.kind != "gbm":
-            return base[:, None]
-        T = self.inp.horizon
-        mu, sig = cfg.drift_pct_yr / 100.0, cfg.volatility_pct_yr / 100.0
-        dt = 1.0 / 365.25
-        z = rng.standard_normal((T, self.p))
-        steps = (mu - 0.5 * sig**2) * dt + sig * math.sqrt(dt) * z
-        steps[0] = 0.0
-        return base[:, None] * np.exp(np.cumsum(steps, axis=0))
+            return np.full(self.p, base)
+        while self._price_day < t:
+            self._price_day += 1
+            z = self._rng_price.standard_normal(self.p)
+            if self._price_day > 0:  # day 0 is the start: its draw is not used
+                mu, sig = cfg.drift_pct_yr / 100.0, cfg.volatility_pct_yr / 100.0
+                dt = 1.0 / 365.25
+                self._log_price += (mu - 0.5 * sig**2) * dt + sig * math.sqrt(dt) * z
+        return base * np.exp(self._log_price)
 
     # -- one day --------------------------------------------------------------------------
     def step(self, t: int, difficulty: np.ndarray, height: np.ndarray) -> np.ndarray:
@@ -713,71 +804,95 @@ class _Simulation:
         rev_th_day = self._revenue(t, difficulty, height)  # (paths) USD per (TH/s) per day
         tariff = inp.price_usd_kwh * tl.price_mult[t]  # (regions)
         open_mask = ~tl.closed[t]
-        self._cap_now = self._capacity(t)
-        self._displace(t, rev_th_day, tariff, open_mask)
+        self._cap_now = self._capacity(t).astype(np.float32)
+        if tl.bans and tl.ramping(t):
+            self._displace(t, rev_th_day, tariff, open_mask)
         if t % 7 == 0:  # machines arrive, are delivered and are installed week by week
             self._arrivals_and_supply(t, rev_th_day, tariff, open_mask)
         self._decide_running(t, rev_th_day, tariff)
-        keep = (1.0 - tl.curtailed[t])[None, :]
-        ms = self.M * self.S  # (paths × regions × classes) running EH/s before curtailment
-        self._run_now = ms.sum(axis=2) * keep * sc.miners.uptime
-        self._power = (ms @ self.eff_f32) * keep * (sc.miners.pue / 1000.0)  # (paths × regions) GW
+        ms = np.multiply(self.M, self.S, out=self._hi)  # running EH/s before curtailment
+        f32 = np.float32
+        self._run_now = _by_region(ms)  # EH/s (regions × paths, float32)
+        self._run_now *= f32(sc.miners.uptime)
+        self._power = _by_region(ms, self.eff_f32)
+        self._power *= f32(sc.miners.pue / 1000.0)  # GW
+        if tl.curtailed[t].any():
+            keep = (1.0 - tl.curtailed[t]).astype(f32)[:, None]
+            self._run_now *= keep
+            self._power *= keep
         self._rev_th_day = rev_th_day
-        h = self._run_now.sum(axis=1)
-        return np.maximum(h, 1e-6)
+        return np.maximum(self._run_now.sum(axis=0, dtype=float), 1e-6)
 
     def _displace(self, t: int, rev: np.ndarray, tariff: np.ndarray, open_mask: np.ndarray
                   ) -> None:
-        if not self.tl.bans or not self.tl.ramping(t):
-            return
-        d = self.tl.displaced_share(t, self.p)  # (paths × regions)
+        d = self.tl.displaced_share(t, self.p, self._banned)  # (banned regions × paths)
         newly = np.clip((d - self.prev_displaced) / np.maximum(1.0 - self.prev_displaced, 1e-12),
                         0.0, 1.0)
         self.prev_displaced = np.maximum(d, self.prev_displaced)
-        if not np.any(newly > 0):
+        rows = np.flatnonzero((newly > 0).any(axis=1))
+        hit = self._banned[rows]  # regions a ban stops more of today
+        if hit.size == 0:
             return
-        moved = self.M * newly[:, :, None].astype(np.float32)  # (paths × regions × classes)
-        self.M -= moved
-        self._used -= (moved @ self.eff_f32) * self.sc.miners.pue
+        f32 = np.float32
+        installed = self.M[hit]
+        moved = installed * newly[rows][:, None, :].astype(f32)  # (hit regions × classes × paths)
+        self.M[hit] = installed - moved
+        self._used[hit] -= _by_region(moved, self.eff_f32) * f32(self.sc.miners.pue)
         mig = self.sc.migration
         # Relocate only machines whose margin at a typical open destination repays shipping.
         if open_mask.any():
             dest_tariff = float(np.median(tariff[open_mask]))
-            margin = rev[:, None] - self.eff[None, :] * KWH_PER_THS_DAY_PER_J_TH * dest_tariff
-            keep = (margin * mig.exit_payback_days >= mig.shipping_usd_th).astype(float)
+            margin = rev[None, :] - self.eff[:, None] * KWH_PER_THS_DAY_PER_J_TH * dest_tariff
+            keep = (margin * mig.exit_payback_days >= mig.shipping_usd_th).astype(f32)
         else:
-            keep = np.zeros((self.p, self.c))
-        relocating = moved * keep[:, None, :]
-        self.exited += (moved - relocating).sum(axis=(1, 2))
-        presence = self._presence()
-        base = self._utility(tariff, presence, None) + np.log(np.maximum(self._free_mw(), 1.0))
-        sources = np.flatnonzero(relocating.sum(axis=(0, 2)) > 0)
-        if sources.size == 0:
+            keep = np.zeros((self.c, self.p), dtype=f32)
+        relocating = moved * keep[None, :, :]
+        self.exited += moved.sum(axis=(0, 1), dtype=float) - relocating.sum(axis=(0, 1),
+                                                                            dtype=float)
+        moving = relocating.sum(axis=(1, 2)) > 0
+        if not moving.any():
             return
-        beta_d = self.sc.migration.beta_distance
-        # utilities (paths × sources × regions) for every source at once: the base plus each
-        # source's distances
-        u = base[:, None, :] + beta_d * self.inp.distance_km[sources][None, :, :] / 1000.0
-        allowed = open_mask[None, :] & (np.arange(self.r)[None, :] != sources[:, None])
-        sh = logit_shares(u, allowed[None, :, :])  # (paths × sources × regions)
-        # paths × regions × classes
-        flows = np.matmul(sh.transpose(0, 2, 1), relocating[:, sources, :])
-        self.pipe.depart(t, flows)
+        if not moving.all():
+            hit, relocating = hit[moving], relocating[moving]
+        # The logit over destinations of each source (see .migration), factored: the share
+        # from source s to region r is E[r] · D[s, r] / Σ_r' E[r'] · D[s, r'], with
+        # E = exp(utility − its largest value over open regions) (regions × paths, one exp
+        # for all sources) and D = exp(β_distance · distance − its largest value) over the
+        # regions open to s (sources × regions, no paths), so that the flows are
+        # E · Σ_s D[s] · relocating[s] / denominator[s] without a sources × regions × paths array.
+        u = np.where(open_mask[:, None], self._utility(tariff, self._free_mw()), -np.inf)
+        E = np.exp(u - u.max(axis=0))  # 0 where closed (there is an open region here)
+        allowed = open_mask[None, :] & (np.arange(self.r)[None, :] != hit[:, None])
+        dist = np.where(allowed, (mig.beta_distance / 1000.0) * self.inp.distance_km[hit],
+                        -np.inf)
+        top = dist.max(axis=1, keepdims=True)
+        D = np.exp(dist - np.where(np.isfinite(top), top, 0.0)).astype(f32)  # sources × regions
+        den = np.einsum("sr,rp->sp", D, E)  # sources × paths
+        reached = den > 1e-30  # a path with no destination within float32's range keeps none
+        share = np.divide(1.0, den, out=np.zeros_like(den), where=reached).astype(f32)
+        weighted = relocating * share[:, None, :]  # sources × classes × paths
+        # regions × classes × paths (closed regions get nothing: E and D are 0 there)
+        flows = np.einsum("sr,scp->rcp", D, weighted, out=self._lo)
+        flows *= E[:, None, :]
+        self.pipe.depart(t, flows, np.einsum("scp,sp->p", relocating, reached.astype(f32),
+                                             dtype=float))
 
-    def _presence(self) -> np.ndarray:
-        tot = self._run_now.sum(axis=1, keepdims=True)
-        if not np.any(tot > 0):
-            return np.broadcast_to(self.inp.shares[None, :] * 100.0, (self.p, self.r))
-        return self._run_now / np.maximum(tot, 1e-12) * 100.0
-
-    def _utility(self, tariff: np.ndarray, presence: np.ndarray, dist_km: np.ndarray | None
-                 ) -> np.ndarray:
-        """Logit utility (paths × regions) without the capacity term (see :mod:`.migration`)."""
+    def _utility(self, tariff: np.ndarray, free_mw: np.ndarray) -> np.ndarray:
+        """Logit utility (regions × paths, float32) of each destination without the distance
+        term: tariff, policy risk, presence (its share [%] of the running hashrate) and
+        ln(free capacity [MW]) (see :mod:`.migration`)."""
         mig = self.sc.migration
-        u = (mig.beta_price * tariff + mig.beta_risk * self.inp.risk)[None, :] \
-            + mig.beta_presence * np.log1p(presence)
-        if dist_km is not None:
-            u = u + mig.beta_distance * dist_km[None, :] / 1000.0
+        f32 = np.float32
+        tot = self._run_now.sum(axis=0)
+        if np.any(tot > 0):
+            presence = (self._run_now * (100.0 / np.maximum(tot, 1e-12))).astype(f32)
+        else:
+            presence = np.broadcast_to((self.inp.shares * 100.0).astype(f32)[:, None],
+                                       (self.r, self.p))
+        u = np.log1p(presence)
+        u *= f32(mig.beta_presence)
+        u += (mig.beta_price * tariff + mig.beta_risk * self.inp.risk).astype(f32)[:, None]
+        u += np.log(np.maximum(free_mw, 1.0).astype(f32))
         return u
 
     def _capacity(self, t: int) -> np.ndarray:
@@ -786,53 +901,76 @@ class _Simulation:
             * self.tl.capacity_mult[t]
 
     def _free_mw(self) -> np.ndarray:
-        return np.maximum(self._cap_now[None, :] + self.built_mw - self._used, 0.0)
+        free = self._cap_now[:, None] + self.built_mw
+        free -= self._used
+        return np.maximum(free, np.float32(0.0), out=free)
 
     def _arrivals_and_supply(self, t: int, rev: np.ndarray, tariff: np.ndarray,
                              open_mask: np.ndarray) -> None:
-        arrived = self.pipe.arrive(t)
+        arrived = self.pipe.arrive(t, out=self._hi)
         if arrived is not None:
             self.queue += arrived
+            self._queued = True
         day = self.inp.start + timedelta(days=t)
         released = self.inp.classes.released_by(day)
         sup = self.sc.supply
         lag = sup.lag_days
-        if t >= lag:
-            hp_then = self.rec["hashprice_usd_ph_day"][t - lag].astype(float)
+        if self._hashprice_ring is None:  # no lag: today's hashprice
+            hp_then = rev * 1000.0
+        elif t >= lag:
+            hp_then = self._hashprice_ring[t % lag].astype(float)
         else:
             hp_then = np.full(self.p, self.inp.hashprice_before[t])
         response = (np.maximum(hp_then, 0.0) / self.inp.hashprice_ref) ** sup.elasticity
         per_week = self.inp.deliveries_ehs_month / 30.4375 * 7.0 * self.supply_scale * response
         free = self._free_mw()
+        where_open = open_mask[:, None]
+        choice: list[np.ndarray] = []  # the logit shares of open destinations, when needed
+
+        def shares() -> np.ndarray:
+            if not choice:
+                choice.append(logit_shares(self._utility(tariff, free), where_open, axis=0))
+            return choice[0]
+
         if self.inp.deliveries_ehs_month > 0 and open_mask.any():
             mix = _supply_mix(self.sc, self.inp.classes, released)
-            u = self._utility(tariff, self._presence(), None) + np.log(np.maximum(free, 1.0))
-            sh = logit_shares(u, np.broadcast_to(open_mask, (self.p, self.r)))
-            self.queue += (per_week[:, None] * sh)[:, :, None] * mix[None, None, :]
+            placed = per_week.astype(np.float32)[None, :] * shares()  # EH/s
+            for k in np.flatnonzero(mix).tolist():
+                self.queue[:, k] += placed * np.float32(mix[k])
             self._queued = True
         if not self._queued:
             return
         closed = ~open_mask
-        if closed.any() and open_mask.any() and self.queue[:, closed].any():
-            # machines waiting for a region that has since announced a ban go elsewhere
-            stuck = self.queue[:, closed, :].sum(axis=1)  # (paths × classes)
-            self.queue[:, closed, :] = 0.0
-            u = self._utility(tariff, self._presence(), None) + np.log(np.maximum(free, 1.0))
-            sh = logit_shares(u, np.broadcast_to(open_mask, (self.p, self.r)))
-            self.queue += sh[:, :, None] * stuck[:, None, :]
+        if closed.any() and open_mask.any():
+            stuck = self.queue[closed].sum(axis=0)  # (classes × paths)
+            if stuck.any():
+                # machines waiting for a region that has since announced a ban go elsewhere
+                self.queue[closed] = 0.0
+                self.queue += np.multiply(shares()[:, None, :], stuck[None, :, :],
+                                          out=self._lo)
         # Admit queued machines as far as capacity allows (MW = EH/s × J/TH × PUE).
-        pue = self.sc.miners.pue
-        need = (self.queue @ self.eff) * pue
-        frac = np.clip(np.divide(free, need, out=np.ones_like(need), where=need > 0), 0.0, 1.0)
-        frac *= open_mask[None, :]
-        admitted = self.queue * frac[:, :, None]
-        self.M += admitted.astype(np.float32)
-        self.queue -= admitted
-        self._used += need * frac
+        f32 = np.float32
+        need = _by_region(self.queue, self.eff_f32)  # MW (regions × paths)
+        need *= f32(self.sc.miners.pue)
+        frac = np.divide(free, need, out=np.ones_like(need), where=need > 0)
+        np.minimum(frac, f32(1.0), out=frac)  # free and need are never negative
+        frac *= open_mask[:, None]
+        if frac.min() >= 1.0:  # room for everything everywhere: all of it is installed
+            self.M += self.queue
+            self.queue.fill(0.0)
+        else:
+            admitted = np.multiply(self.queue, frac[:, None, :], out=self._lo)
+            self.M += admitted
+            self.queue -= admitted
+        self._queue_total = self.queue.sum(axis=(0, 1), dtype=float)
+        admitted_mw = need * frac
+        self._used += admitted_mw
         # Hosts build for machines that wait: a new site takes `build_days` to energise, so the
         # queue's power is added at 1/build_days per day (not where a ban was announced).
-        waiting = need * (1.0 - frac)
-        self.built_mw += waiting * (7.0 / self.build_days)[:, None] * open_mask[None, :]
+        need -= admitted_mw  # waiting
+        need *= open_mask[:, None]
+        need *= self._build_rate  # each path's 7 / build_days (paths, float32)
+        self.built_mw += need
 
     def _decide_running(self, t: int, rev: np.ndarray, tariff: np.ndarray) -> None:
         """Share of each class running in each region, with hysteresis and a start-up lag.
@@ -848,38 +986,47 @@ class _Simulation:
         scale = m.site_price_sigma * math.sqrt(3.0) / math.pi
         band = math.log1p(m.hysteresis_pct / 100.0)
         f32 = np.float32
-        u = self._odds(t, rev, tariff)
-        with np.errstate(over="ignore", divide="ignore"):
-            S = self.S
-            hi = np.multiply(u, f32(math.exp(-band / scale)))
+        S, hi, lo = self.S, self._hi, self._lo
+        a, b = self._odds(t, rev, tariff)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            # the shares at the break-even tariffs (1 ± hysteresis): 1 / (1 + odds · e^∓band/s)
+            if a is None:
+                np.multiply(b, f32(math.exp(-band / scale)), out=hi)
+            else:
+                np.multiply((b * math.exp(-band / scale)).astype(f32)[:, :, None], a, out=hi)
             hi += f32(1.0)
             np.reciprocal(hi, out=hi)
             if m.startup_lag_days > 0:
-                np.minimum(hi, S + f32(1.0 / m.startup_lag_days), out=hi)
-            lo = np.multiply(u, f32(math.exp(band / scale)), out=u)
+                np.add(S, f32(1.0 / m.startup_lag_days), out=lo)
+                np.minimum(hi, lo, out=hi)
+            if a is None:
+                np.multiply(b, f32(math.exp(band / scale)), out=lo)
+            else:
+                np.multiply((b * math.exp(band / scale)).astype(f32)[:, :, None], a, out=lo)
             lo += f32(1.0)
             np.reciprocal(lo, out=lo)
         np.maximum(S, lo, out=S)
         np.minimum(S, hi, out=S)
 
-    def _odds(self, t: int, rev: np.ndarray, tariff: np.ndarray) -> np.ndarray:
-        """``(p · k / rev) ** (1/s)`` (paths × regions × classes, float32): the running share at
-        the break-even tariff itself is ``1 / (1 + odds)``."""
+    def _odds(self, t: int, rev: np.ndarray, tariff: np.ndarray
+              ) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(p · k / rev) ** (1/s)``, the odds of a site not breaking even (the running share at
+        the break-even tariff itself is ``1 / (1 + odds)``), as factors ``(a, b)``: ``a``
+        (paths, float32) times ``b`` (regions × classes, float64); with a levy, ``(None,
+        odds)`` with the odds themselves (regions × classes × paths, float32)."""
         m = self.sc.miners
         tl = self.tl
         scale = m.site_price_sigma * math.sqrt(3.0) / math.pi
         kwh = self.eff * KWH_PER_THS_DAY_PER_J_TH  # (classes)
         tax_th, tax_kwh = tl.tax_usd_th_day[t], tl.tax_usd_kwh[t]
-        f32 = np.float32
         with np.errstate(over="ignore", divide="ignore"):
             if tax_th.any() or tax_kwh.any():
-                net = np.maximum(rev[:, None] - tax_th[None, :], 0.0)  # (paths × regions)
+                net = np.maximum(rev[None, :] - tax_th[:, None], 0.0)  # (regions × paths)
                 cost = (tariff + tax_kwh)[:, None] * kwh[None, :]  # (regions × classes)
-                return ((cost[None, :, :] / net[:, :, None]) ** (1.0 / scale)).astype(f32)
-            a = (rev ** (-1.0 / scale)).astype(f32)  # (paths)
-            # regions × classes
-            b = ((tariff[:, None] * kwh[None, :]) ** (1.0 / scale)).astype(f32)
-            return a[:, None, None] * b[None, :, :]
+                return None, ((cost[:, :, None] / net[:, None, :]) ** (1.0 / scale)).astype(
+                    np.float32)
+            a = (rev ** (-1.0 / scale)).astype(np.float32)
+            return a, (tariff[:, None] * kwh[None, :]) ** (1.0 / scale)
 
     def calibrate(self, difficulty: np.ndarray, height: np.ndarray) -> None:
         """Make the start consistent with the economics of day 0: the observed hashrate is what
@@ -887,55 +1034,38 @@ class _Simulation:
         breaks even on day 0 (at most 10× as much idle as running)."""
         rev = self._revenue(0, difficulty, height)
         tariff = self.inp.price_usd_kwh * self.tl.price_mult[0]
-        s0 = 1.0 / (1.0 + self._odds(0, rev, tariff))
+        a, b = self._odds(0, rev, tariff)
+        s0 = 1.0 / (1.0 + (b if a is None else b.astype(np.float32)[:, :, None] * a))
         self.S = s0.astype(np.float32)
         self.M = (self.M / np.clip(s0, 0.1, 1.0)).astype(np.float32)
-        self._used = (self.M @ self.eff_f32).astype(float) * self.sc.miners.pue
+        self._used = _by_region(self.M, self.eff_f32) * np.float32(self.sc.miners.pue)
 
     def _revenue(self, t: int, difficulty: np.ndarray, height: np.ndarray) -> np.ndarray:
         """Revenue [USD per (TH/s) per day] of each path on day ``t``."""
-        price_btc = self.btc[t] if self.btc.shape[1] > 1 else np.full(self.p, self.btc[t, 0])
+        price_btc = self._price(t)
         reward = block_subsidy(height) / COIN + self.inp.fee_btc_block[t]
         self._price_btc = price_btc
         return SECONDS_PER_DAY * TH / (difficulty * HASHES_PER_DIFFICULTY) * reward * price_btc
 
     def record(self, t: int, h: np.ndarray, blocks: np.ndarray, height_before: np.ndarray,
-               difficulty: np.ndarray) -> None:
-        rec = self.rec
+               difficulty: np.ndarray, rec: _Recorder) -> None:
         reward = self.inp.fee_btc_block[t] * blocks + issued_btc(height_before, blocks)
-        rec["hashrate_ehs"][t] = h
-        rec["difficulty"][t] = difficulty
-        rec["btc_usd"][t] = self._price_btc
-        rec["hashprice_usd_ph_day"][t] = self._rev_th_day * 1000.0
-        rec["revenue_usd"][t] = reward * self._price_btc
-        rec["blocks"][t] = blocks
-        power = self._power  # (paths × regions) GW
-        rec["power_gw"][t] = power.sum(axis=1)
-        rec["emissions_mt_yr"][t] = (power * self.inp.intensity_g_kwh[t][None, :]).sum(
-            axis=1) * TWH_YR_PER_GW * MT_PER_TWH_G_KWH
-        rec["exited_ehs"][t] = self.exited
-        rec["in_transit_ehs"][t] = self.pipe.in_transit_total + self.queue.sum(axis=(1, 2))
-        ps = self.ps
-        self.rec_r["hashrate_ehs"][t] = self._run_now[:ps]
-        self.rec_r["power_gw"][t] = power[:ps]
+        hashprice = self._rev_th_day * 1000.0
+        if self._hashprice_ring is not None:
+            self._hashprice_ring[t % len(self._hashprice_ring)] = hashprice
+        power = self._power  # (regions × paths) GW
+        emissions = np.einsum("r,rp->p", self.inp.intensity_g_kwh[t], power) * (
+            TWH_YR_PER_GW * MT_PER_TWH_G_KWH)
+        rec.day(t, (h, difficulty, self._price_btc, hashprice, reward * self._price_btc,
+                    blocks, power.sum(axis=0), emissions, self.exited,
+                    self.pipe.in_transit_total + self._queue_total), self._run_now, power)
 
     # -- results ----------------------------------------------------------------------------
-    def result(self, log: dict[str, np.ndarray], keep_paths: bool) -> Result:
+    def result(self, epoch_stats: _EpochStats, rec: _Recorder) -> Result:
         inp = self.inp
         dates = pd.to_datetime([inp.start + timedelta(days=i) for i in range(inp.horizon)])
-        frames = []
-        for metric, arr in self.rec.items():
-            frames.append(_quantile_frame(dates, "WORLD", metric, arr))
-        hr = self.rec_r["hashrate_ehs"]
-        world = hr.sum(axis=2, keepdims=True)
-        share = np.divide(hr, world, out=np.zeros_like(hr), where=world > 0) * 100.0
-        em = (self.rec_r["power_gw"] * inp.intensity_g_kwh[:, None, :].astype(np.float32)
-              * (TWH_YR_PER_GW * MT_PER_TWH_G_KWH))
-        for metric, arr in (("hashrate_ehs", hr), ("share_pct", share),
-                            ("power_gw", self.rec_r["power_gw"]), ("emissions_mt_yr", em)):
-            frames.append(_regional_frame(dates, inp.regions, metric, arr))
-        daily = pd.concat(frames, ignore_index=True)
-        epochs = _epoch_table(log, inp.start, self.p)
+        daily = _daily_frame(dates, inp.regions, rec)
+        epochs = epoch_stats.table(inp.start)
         config = {
             "scenario": self.sc.model_dump(mode="json"),
             "package": "hashshift", "version": __version__, "seed": self.sc.scenario.seed,
@@ -960,10 +1090,17 @@ class _Simulation:
             "vintages": inp.vintages,
             "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
-        paths = {k: v for k, v in self.rec.items()} if keep_paths else {}
-        if keep_paths:
-            paths.update({f"epoch_{k}": v for k, v in log.items()})
+        paths = dict(rec.kept)
+        if rec.kept:
+            paths.update({f"epoch_{k}": v for k, v in epoch_stats.frame().items()})
         return Result(daily, epochs, config, paths)
+
+
+def _by_region(x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum over classes of ``x`` (regions × classes × paths), each class times its weight."""
+    if weights is None:
+        return np.einsum("rcp->rp", x)
+    return np.einsum("rcp,c->rp", x, weights)
 
 
 def _supply_mix(sc: Scenario, classes: ClassSet, released: np.ndarray) -> np.ndarray:
@@ -983,63 +1120,115 @@ def _supply_mix(sc: Scenario, classes: ClassSet, released: np.ndarray) -> np.nda
     return w
 
 
-def _path_quantiles(a: np.ndarray) -> np.ndarray:
-    """``np.quantile(a, QUANTILES, axis=1)``, the same numbers, about twice as fast on the
-    engine's [T, P, ...] arrays: numpy selects each quantile's neighbours with a partition, which
-    is slow along a strided axis of a large array and quick on a sorted one."""
-    return np.quantile(np.sort(a, axis=1), QUANTILES, axis=1)
-
-
-def _quantile_frame(dates: pd.DatetimeIndex, region: str, metric: str, arr: np.ndarray
-                    ) -> pd.DataFrame:
-    a = np.asarray(arr)
-    q = _path_quantiles(a)
-    df = pd.DataFrame({"date": dates, "region": region, "metric": metric,
-                       "mean": a.mean(axis=1)})
-    for name, row in zip(Q_NAMES, q, strict=True):
-        df[name] = row
-    return df
-
-
-def _regional_frame(dates: pd.DatetimeIndex, regions: list[str], metric: str, arr: np.ndarray
-                    ) -> pd.DataFrame:
-    """Quantiles over paths of a (days × paths × regions) array, one row per day × region."""
-    a = np.asarray(arr)
-    q = _path_quantiles(a)  # (quantiles × days × regions)
-    t, r = a.shape[0], a.shape[2]
-    df = pd.DataFrame({"date": np.repeat(dates.to_numpy(), r), "region": np.tile(regions, t),
-                       "metric": metric, "mean": a.mean(axis=1).ravel()})
-    for name, qa in zip(Q_NAMES, q, strict=True):
-        df[name] = qa.ravel()
-    return df
-
-
-def _epoch_table(log: dict[str, np.ndarray], start: date, paths: int) -> pd.DataFrame:
-    from .network import bits_to_difficulty
-
-    if log["epoch"].size == 0:
-        return pd.DataFrame(columns=["epoch", "first_height", "paths", "metric", "mean",
-                                     *Q_NAMES])
-    d_old = bits_to_difficulty(log["bits"])
-    d_new = bits_to_difficulty(log["next_bits"])
-    dur = log["duration_s"].astype(float)
-    df = pd.DataFrame({
-        "epoch": log["epoch"],
-        "change_pct": (d_new / d_old - 1.0) * 100.0,  # retarget at the END of this epoch
-        "duration_days": dur / 86400.0,
-        "hashrate_ehs": (MAINNET.interval - 2) * d_old * HASHES_PER_DIFFICULTY / dur / 1e18,
-        "start_days": log["first_time_s"] / 86400.0,
-    })
-    rows = []
-    for ep in np.unique(df["epoch"].to_numpy()).tolist():
-        g = df[df["epoch"] == ep]
-        for metric in ("change_pct", "duration_days", "hashrate_ehs", "start_days"):
-            v = g[metric].to_numpy()
-            q = np.quantile(v, QUANTILES)
-            rows.append({"epoch": int(ep), "first_height": int(ep) * MAINNET.interval,
-                         "paths": len(v), "metric": metric, "mean": float(v.mean()),
-                         **dict(zip(Q_NAMES, q.tolist(), strict=True))})
-    out = pd.DataFrame(rows)
-    out.attrs["start"] = str(start)
-    out.attrs["total_paths"] = paths
+def _sorted_quantiles(s: np.ndarray) -> np.ndarray:
+    """:data:`QUANTILES` of each row of ``s``, sorted along its last axis: numpy's default
+    ("linear") quantiles, the same numbers as ``np.quantile(s, QUANTILES, axis=-1)``, read
+    straight from the sorted rows (numpy would partition them again). Shape: quantiles first,
+    then ``s.shape[:-1]``."""
+    n = s.shape[-1]
+    q = np.asarray(QUANTILES)
+    virtual = (n - 1) * q
+    below = np.floor(virtual)
+    gamma = virtual - below  # numpy's interpolation weight
+    lo = below.astype(np.intp)
+    hi = lo + 1
+    top = virtual >= n - 1
+    lo[top] = hi[top] = n - 1
+    gamma[top] = virtual[top] + 1.0  # as numpy: the weight from index −1 (it meets a == b)
+    a = np.moveaxis(s[..., lo], -1, 0)
+    b = np.moveaxis(s[..., hi], -1, 0)
+    t = gamma.reshape((-1,) + (1,) * (s.ndim - 1))
+    diff = b - a
+    out = np.add(a, diff * t)
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5, casting="unsafe")
+    nan = np.isnan(s[..., -1]) if s.dtype.kind == "f" else None
+    if nan is not None and nan.any():  # NaN sorts last; numpy's quantile is NaN then
+        out[:, nan] = np.nan
     return out
+
+
+def _path_quantiles(a: np.ndarray) -> np.ndarray:
+    """``np.quantile(a, QUANTILES, axis=1)``, the same numbers, from one sort along a
+    contiguous axis."""
+    return _sorted_quantiles(np.sort(np.moveaxis(np.asarray(a), 1, -1), axis=-1))
+
+
+def _daily_frame(dates: pd.DatetimeIndex, regions: list[str], rec: _Recorder) -> pd.DataFrame:
+    """One row per day × region × metric: the world metrics (region ``WORLD``), then the
+    regional ones (rows day by day, regions within a day)."""
+    T, R = len(dates), len(regions)
+    nw, nr = len(WORLD_METRICS), len(REGIONAL_METRICS)
+    d = dates.to_numpy()
+    cols: dict[str, Any] = {
+        "date": np.concatenate([np.tile(d, nw), np.tile(np.repeat(d, R), nr)]),
+        "region": np.concatenate([np.full(nw * T, "WORLD", dtype=object),
+                                  np.tile(np.asarray(regions, dtype=object), nr * T)]),
+        "metric": np.concatenate([np.repeat(np.asarray(WORLD_METRICS, dtype=object), T),
+                                  np.repeat(np.asarray(REGIONAL_METRICS, dtype=object), T * R)]),
+        "mean": np.concatenate([rec.mean_world.ravel(), rec.mean_regional.ravel()]),
+    }
+    for i, name in enumerate(Q_NAMES):
+        cols[name] = np.concatenate([rec.q_world[:, i].ravel(), rec.q_regional[:, i].ravel()])
+    df = pd.DataFrame(cols)
+    df["region"] = df["region"].astype("str")
+    df["metric"] = df["metric"].astype("str")
+    return df
+
+
+EPOCH_METRICS = ("change_pct", "duration_days", "hashrate_ehs", "start_days")
+
+
+class _EpochStats(EpochLog):
+    """The per-epoch table, built as the paths complete each epoch: an epoch's quantiles are
+    taken once every path has completed it (or at the end of the run, over the paths that
+    did), so only the few epochs under way are held, not every path's epochs (``keep``: also
+    keep them, as an :class:`~hashshift.sim.network.EpochLog`)."""
+
+    def __init__(self, paths: int, keep: bool = False):
+        super().__init__()
+        self.paths, self.keep = paths, keep
+        self.completed = np.zeros(paths, dtype=np.int64)  # epochs completed by each path
+        self.first_epoch: int | None = None
+        self.pending: dict[int, list[np.ndarray]] = {}  # epoch -> values (metrics × paths)
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, path: np.ndarray, epoch: np.ndarray, first_time_s: np.ndarray,
+            duration_s: np.ndarray, bits: np.ndarray, next_bits: np.ndarray) -> None:
+        if self.keep:
+            super().add(path, epoch, first_time_s, duration_s, bits, next_bits)
+        d_old = bits_to_difficulty(bits)
+        dur = np.asarray(duration_s, dtype=float)
+        values = np.stack([
+            (bits_to_difficulty(next_bits) / d_old - 1.0) * 100.0,  # retarget at the END
+            dur / 86400.0,
+            (MAINNET.interval - 2) * d_old * HASHES_PER_DIFFICULTY / dur / 1e18,
+            np.asarray(first_time_s, dtype=float) / 86400.0,
+        ])
+        for e in np.unique(epoch).tolist():
+            self.pending.setdefault(e, []).append(values[:, epoch == e])
+        if self.first_epoch is None:  # every path starts in the same epoch
+            self.first_epoch = int(epoch.min())
+        self.completed[path] += 1
+        done = self.first_epoch + int(self.completed.min())  # every path is past these
+        for e in sorted(k for k in self.pending if k < done):
+            self._close(e)
+
+    def _close(self, epoch: int) -> None:
+        v = np.concatenate(self.pending.pop(epoch), axis=1)  # metrics × paths
+        q = np.quantile(v, QUANTILES, axis=1)  # quantiles × metrics
+        for j, metric in enumerate(EPOCH_METRICS):
+            self.rows.append({"epoch": epoch, "first_height": epoch * MAINNET.interval,
+                              "paths": v.shape[1], "metric": metric, "mean": float(v[j].mean()),
+                              **dict(zip(Q_NAMES, q[:, j].tolist(), strict=True))})
+
+    def table(self, start: date) -> pd.DataFrame:
+        """One row per epoch × metric (epochs in order), with the paths that completed it."""
+        for e in sorted(self.pending):
+            self._close(e)
+        if not self.rows:
+            return pd.DataFrame(columns=["epoch", "first_height", "paths", "metric", "mean",
+                                         *Q_NAMES])
+        out = pd.DataFrame(self.rows)
+        out.attrs["start"] = str(start)
+        out.attrs["total_paths"] = self.paths
+        return out

@@ -53,12 +53,15 @@ class Timeline:
         """Does any ban's displaced share change on day ``t``?"""
         return any(b.ramp[t] != (b.ramp[t - 1] if t else 0.0) for b in self.bans)
 
-    def displaced_share(self, t: int, paths: int) -> np.ndarray:
-        """Share (paths × regions) of each region's machines a ban has stopped by day ``t``."""
-        keep = np.ones((paths, self.price_mult.shape[1]))
+    def displaced_share(self, t: int, paths: int, regions: np.ndarray | None = None
+                        ) -> np.ndarray:
+        """Share (regions × paths) of each region's machines a ban has stopped by day ``t``
+        (``regions``: only these, by index)."""
+        idx = np.arange(self.price_mult.shape[1]) if regions is None else regions
+        keep = np.ones((len(idx), paths))
         for b in self.bans:
             if b.ramp[t] > 0:
-                keep *= 1.0 - b.displaced[:, None] * b.ramp[t] * b.mask[None, :]
+                keep[b.mask[idx] > 0] *= 1.0 - b.displaced * b.ramp[t]
         return 1.0 - keep
 
 

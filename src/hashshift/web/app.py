@@ -155,7 +155,7 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
     manager = RunManager(settings.max_concurrent_runs, settings.cache_size, runner,
                          max_queue=settings.max_queue,
                          max_per_client=settings.max_runs_per_client,
-                         max_work=settings.max_work)
+                         max_work=settings.max_work, max_days=settings.max_horizon_days)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -263,6 +263,8 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
 
 def _page_route(slug: str) -> Any:
     def page(request: Request) -> HTMLResponse:
+        if slug == "lab":  # someone may run a scenario soon: start and prepare the workers
+            request.app.state.runs.warm_up()
         return HTMLResponse(pages.render(slug, request.app.state.settings))
 
     page.__name__ = f"page_{slug}"

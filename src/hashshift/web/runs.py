@@ -13,29 +13,39 @@
 - While every slot is busy and the queue is full (:meth:`RunManager.saturated`), the app
   refuses run requests before reading their bodies: a flood costs almost nothing to refuse.
 - Computation happens in a pool of ``max_concurrent`` workers, so the server keeps answering
-  other requests meanwhile; progress (days simulated) is readable while it runs. With the
-  engine itself (no ``runner`` given) the workers are *processes* (``spawn``) at a lower CPU
-  priority (``nice`` 10): runs then take neither the server's GIL nor, when CPUs are short,
-  its CPU time, and cached reads stay fast while they compute (measured in
-  docs/security.md). A given ``runner`` (tests) runs in threads.
+  other requests meanwhile; a scenario and its baseline compute side by side. Progress (days
+  simulated) is readable while it runs, and so are the bands of the world hashrate and power
+  over the days simulated so far (:meth:`RunManager.running`), for a page that draws them as
+  they grow. With the engine itself (no ``runner`` given) the workers are *processes*
+  (``spawn``) at a lower CPU priority (``nice`` 10): runs then take neither the server's GIL
+  nor, when CPUs are short, its CPU time, and cached reads stay fast while they compute
+  (measured in docs/security.md). A given ``runner`` (tests) runs in threads.
+- The worker processes live as long as the server: started once, each keeps the engine
+  imported and the inputs it resolved (:func:`warm_worker` prepares them for the lab's first
+  example when the lab page is first opened). They ignore Ctrl+C; :meth:`RunManager.close`
+  stops them and waits for the pool's threads and queues to close.
 - Functions registered with :meth:`RunManager.on_evict` learn which runs leave the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
+
+import numpy as np
 
 from ..sim.engine import Result
 from ..sim.outcomes import largest_cut
@@ -44,7 +54,7 @@ from .data import days, num, nums
 from .security import CLIENT
 
 __all__ = ["Busy", "RunManager", "RunRecord", "Runner", "TooMuchWork", "baseline_of",
-           "result_payload", "scenario_hash", "work_of"]
+           "result_payload", "scenario_hash", "warm_worker", "work_of"]
 
 #: The engine call: (scenario, progress callback(done, total)) -> Result.
 Runner = Callable[[Scenario, Callable[[int, int], None]], Result]
@@ -53,6 +63,11 @@ Runner = Callable[[Scenario, Callable[[int, int], None]], Result]
 WORLD_METRICS = ("hashrate_ehs", "difficulty", "hashprice_usd_ph_day", "power_gw",
                  "emissions_mt_yr", "btc_usd", "exited_ehs", "in_transit_ehs")
 TOP_REGIONS = 10
+#: World metrics whose bands are readable while a run computes.
+PARTIAL_METRICS = ("hashrate_ehs", "power_gw")
+#: Shipped examples a worker resolves in advance (the lab opens with the first).
+WARM_EXAMPLES = ("china_2021",)
+INPUTS_CACHE = 8  # resolved inputs a worker keeps
 
 
 class Busy(RuntimeError):
@@ -109,13 +124,24 @@ def default_runner(scenario: Scenario, progress: Callable[[int, int], None]) -> 
 # ---------------------------------------------------------------------------------------------
 # worker processes
 # ---------------------------------------------------------------------------------------------
-#: In a worker process: the progress table shared with the server, (done, total) per slot.
+#: In a worker process: the progress table shared with the server, per slot (days done, days
+#: in all, days with bands), and the bands (slots × PARTIAL_METRICS × quantiles × days).
 _SHARED: Any = None
+_BANDS: np.ndarray | None = None
+#: In a worker process: resolved inputs by scenario (paths and seed left out), newest last.
+_INPUTS: OrderedDict[str, Any] = OrderedDict()
 
 
-def _init_worker(shared: Any, nice: int) -> None:
-    global _SHARED
+def _bands_view(raw: Any, slots: int, max_days: int) -> np.ndarray:
+    return np.frombuffer(raw, dtype=np.float64).reshape(slots, len(PARTIAL_METRICS), 5,
+                                                        max_days)
+
+
+def _init_worker(shared: Any, bands: Any, slots: int, max_days: int, nice: int) -> None:
+    global _SHARED, _BANDS
     _SHARED = shared
+    _BANDS = _bands_view(bands, slots, max_days)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the server's: it stops us
     if nice:
         try:
             os.nice(nice)
@@ -123,12 +149,59 @@ def _init_worker(shared: Any, nice: int) -> None:
             pass
 
 
-def _run_in_worker(scenario: Scenario, slot: int) -> tuple[Result, dict[str, Any]]:
-    """A scenario run in a worker process, reporting progress in slot ``slot``."""
-    def report(done: int, total: int) -> None:
-        _SHARED[2 * slot], _SHARED[2 * slot + 1] = done, total
+def _inputs_key(scenario: Scenario) -> str:
+    """What resolution depends on: the scenario without its path count and seed."""
+    data = scenario.model_dump(mode="json")
+    data["scenario"].pop("paths", None)
+    data["scenario"].pop("seed", None)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
-    result = default_runner(scenario, report)
+
+def _inputs(scenario: Scenario) -> Any:
+    """The scenario's resolved inputs (:func:`hashshift.sim.engine.resolve`), kept for the
+    next run of the same scenario with other paths or another seed."""
+    from ..sim.engine import resolve
+
+    key = _inputs_key(scenario)
+    inp = _INPUTS.get(key)
+    if inp is None:
+        inp = _INPUTS[key] = resolve(scenario)
+        while len(_INPUTS) > INPUTS_CACHE:
+            _INPUTS.popitem(last=False)
+    _INPUTS.move_to_end(key)
+    return dataclasses.replace(inp, scenario=scenario)
+
+
+def warm_worker(names: tuple[str, ...] = WARM_EXAMPLES) -> int:
+    """In a worker process: import the engine and resolve the shipped examples ``names`` and
+    their baselines, so that the lab's first run starts at once. Returns the process id."""
+    from ..sim.examples import load_example
+
+    for name in names:
+        sc = load_example(name)
+        for s in (sc, baseline_of(sc)):
+            if s is not None:
+                _inputs(s)
+    return os.getpid()
+
+
+def _run_in_worker(scenario: Scenario, slot: int) -> tuple[Result, dict[str, Any]]:
+    """A scenario run in a worker process, reporting progress and partial bands in slot
+    ``slot``."""
+    from ..sim.engine import run
+
+    def report(done: int, total: int) -> None:
+        _SHARED[3 * slot], _SHARED[3 * slot + 1] = done, total
+
+    def partial(days: int, world: dict[str, np.ndarray]) -> None:
+        assert _BANDS is not None
+        n = min(days, _BANDS.shape[-1])
+        for i, m in enumerate(PARTIAL_METRICS):
+            _BANDS[slot, i, :, :n] = world[m][:, :n]
+        _SHARED[3 * slot + 2] = n
+
+    _SHARED[3 * slot + 2] = 0
+    result = run(scenario, inputs=_inputs(scenario), progress=report, partial=partial)
     return result, result_payload(result, scenario)
 
 
@@ -202,6 +275,23 @@ def result_payload(result: Result, scenario: Scenario) -> dict[str, Any]:
             "initial_hashrate_ehs": num(result.config.get("initial", {}).get("hashrate_ehs"))}
 
 
+def _stop_pool(pool: Executor) -> None:
+    """Cancel what waits, end the worker processes, and wait until the pool has closed: its
+    thread joined, its queues and their semaphores released (a thread pool's threads finish
+    their runs on their own)."""
+    if not isinstance(pool, ProcessPoolExecutor):
+        pool.shutdown(wait=False, cancel_futures=True)
+        return
+    # a ProcessPoolExecutor's worker processes (a private attribute: no public way in 3.11)
+    workers = dict(getattr(pool, "_processes", None) or {})
+    for proc in workers.values():
+        if proc.is_alive():
+            proc.terminate()
+    for proc in workers.values():
+        proc.join(timeout=10)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # the manager
 # ---------------------------------------------------------------------------------------------
@@ -219,6 +309,7 @@ class RunRecord:
 class _Progress:
     name: str
     total: int
+    as_of: date | None = None
     done: int = 0
     started: float = field(default_factory=time.time)
     slot: int | None = None  # set while it computes in a worker process
@@ -230,7 +321,7 @@ class RunManager:
     def __init__(self, max_concurrent: int = 2, cache_size: int = 16,
                  runner: Runner | None = None, *, max_queue: int = 0,
                  max_per_client: int | None = None, max_work: int | None = None,
-                 processes: bool | None = None, nice: int = 10):
+                 processes: bool | None = None, nice: int = 10, max_days: int = 3650):
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
         if max_queue < 0:
@@ -257,19 +348,40 @@ class RunManager:
         if self.processes and runner is not None:
             raise ValueError("a given runner runs in threads (processes=False)")
         self._nice = nice
-        self._slots = list(range(max_concurrent))  # free progress slots of worker processes
+        # progress slots of worker processes: a request computes a scenario and its baseline
+        n_slots = 2 * max_concurrent
+        self._slots = list(range(n_slots))
+        self._max_days = max_days
         self._shared: Any = None
+        self._bands_raw: Any = None
+        self._bands: np.ndarray | None = None
+        self._warm: list[Any] = []  # warm-up tasks of the current pool
         self._pool: Executor = self._new_pool()
 
     def _new_pool(self) -> Executor:
+        self._warm = []
         if not self.processes:
             return ThreadPoolExecutor(max_workers=self.max_concurrent,
                                       thread_name_prefix="hashshift-run")
         ctx = multiprocessing.get_context("spawn")
+        n_slots = 2 * self.max_concurrent
         if self._shared is None:
-            self._shared = ctx.RawArray("q", 2 * self.max_concurrent)
-        return ProcessPoolExecutor(max_workers=self.max_concurrent, mp_context=ctx,
-                                   initializer=_init_worker, initargs=(self._shared, self._nice))
+            self._shared = ctx.RawArray("q", 3 * n_slots)
+            self._bands_raw = ctx.RawArray("d", n_slots * len(PARTIAL_METRICS) * 5
+                                           * self._max_days)
+            self._bands = _bands_view(self._bands_raw, n_slots, self._max_days)
+        return ProcessPoolExecutor(
+            max_workers=self.max_concurrent, mp_context=ctx, initializer=_init_worker,
+            initargs=(self._shared, self._bands_raw, n_slots, self._max_days, self._nice))
+
+    def warm_up(self) -> None:
+        """Start the worker processes and prepare each for the lab's first example
+        (:func:`warm_worker`), once per pool; returns at once. Does nothing with threads."""
+        if not self.processes or self._warm:
+            return
+        self._warm = [self._pool.submit(warm_worker) for _ in range(self.max_concurrent)]
+        for f in self._warm:  # a failed warm-up costs only time: the run resolves itself
+            f.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -310,16 +422,35 @@ class RunManager:
             return list(self._cache.values())
 
     def running(self) -> list[dict[str, Any]]:
+        """Runs being computed: ``hash``, ``name``, ``done`` and ``total`` days, ``seconds``;
+        with the engine in worker processes also ``partial``: the days simulated so far
+        (``dates``) and, per metric of :data:`PARTIAL_METRICS`, the bands over them
+        (``q05`` … ``q95``)."""
         with self._lock:
             progress = list(self._progress.items())
         out = []
         for h, p in progress:
             done, total = p.done, p.total
+            entry: dict[str, Any] = {"hash": h, "name": p.name}
             if p.slot is not None and self._shared is not None:
-                done, total = int(self._shared[2 * p.slot]), int(self._shared[2 * p.slot + 1])
-            out.append({"hash": h, "name": p.name, "done": done, "total": total or p.total,
-                        "seconds": round(time.time() - p.started, 1)})
+                k = 3 * p.slot
+                done, total = int(self._shared[k]), int(self._shared[k + 1])
+                days = int(self._shared[k + 2])
+                if days and p.as_of is not None and self._bands is not None:
+                    entry["partial"] = self._partial(p.slot, days, p.as_of)
+            entry.update({"done": done, "total": total or p.total,
+                          "seconds": round(time.time() - p.started, 1)})
+            out.append(entry)
         return out
+
+    def _partial(self, slot: int, days: int, as_of: date) -> dict[str, Any]:
+        assert self._bands is not None
+        bands = self._bands[slot, :, :, :days].copy()
+        return {"days": days,
+                "dates": [str(as_of + timedelta(days=i)) for i in range(days)],
+                "world": {m: {q: nums(bands[i, j], 6) for j, q in enumerate(
+                    ("q05", "q25", "q50", "q75", "q95"))}
+                          for i, m in enumerate(PARTIAL_METRICS)}}
 
     def _store(self, rec: RunRecord) -> None:
         gone = []
@@ -333,13 +464,9 @@ class RunManager:
                 hook(h)
 
     def close(self) -> None:
-        """Stop the workers; runs under way in worker processes are ended."""
-        # a ProcessPoolExecutor's worker processes (a private attribute: no public way in 3.11)
-        workers = dict(getattr(self._pool, "_processes", None) or {})
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        for proc in workers.values():
-            if proc.is_alive():
-                proc.terminate()
+        """Stop the workers (runs under way in worker processes are ended) and wait until the
+        pool's processes, threads and queues are gone (no semaphore left behind)."""
+        _stop_pool(self._pool)
 
     # -- running ---------------------------------------------------------------------------
     def _run_here(self, scenario: Scenario, prog: _Progress) -> tuple[Result, dict[str, Any]]:
@@ -358,14 +485,17 @@ class RunManager:
         t0 = time.perf_counter()
         try:
             if self.processes:
-                self._shared[2 * slot], self._shared[2 * slot + 1] = 0, prog.total
+                k = 3 * slot
+                self._shared[k], self._shared[k + 1], self._shared[k + 2] = 0, prog.total, 0
                 prog.slot = slot
+                pool = self._pool
                 try:
                     result, payload = await loop.run_in_executor(
-                        self._pool, _run_in_worker, scenario, slot)
+                        pool, _run_in_worker, scenario, slot)
                 except BrokenExecutor:
-                    self._pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._new_pool()
+                    if self._pool is pool:  # its other runs come here too
+                        self._pool = self._new_pool()
+                        await asyncio.to_thread(_stop_pool, pool)
                     raise RuntimeError("the worker process of a scenario run ended "
                                        "unexpectedly (out of memory?); try again") from None
             else:
@@ -470,17 +600,30 @@ class RunManager:
         recs: list[RunRecord] = []
         try:
             await self._slot()
-            slot = self._slots.pop()
+            slots = [self._slots.pop() for _ in todo]
             try:
                 with self._lock:
                     for h, sc in todo:
-                        self._progress[h] = _Progress(sc.scenario.name, sc.scenario.horizon_days)
-                for h, sc in todo:
+                        self._progress[h] = _Progress(sc.scenario.name, sc.scenario.horizon_days,
+                                                      sc.scenario.as_of)
+
+                async def one(h: str, sc: Scenario, slot: int) -> RunRecord:
                     rec = await self._execute(h, sc, slot)
                     futures[h].set_result(rec)  # its waiters need not wait for the rest
-                    recs.append(rec)
+                    return rec
+
+                # a scenario and its baseline side by side, in two workers
+                tasks = [asyncio.ensure_future(one(h, sc, slot))
+                         for (h, sc), slot in zip(todo, slots, strict=True)]
+                try:
+                    recs.extend(await asyncio.gather(*tasks))
+                except BaseException:
+                    for task in tasks:
+                        task.cancel()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+                    raise
             finally:
-                self._slots.append(slot)
+                self._slots.extend(slots)
                 self._release()
         except BaseException as exc:
             with self._lock:

@@ -269,10 +269,14 @@
     $("problems").replaceChildren(...problems.map((p) => HS.el("li", { text: p })));
   }
 
-  function poll() {
+  function poll(sc) {
+    let busy = false;
     state.polling = setInterval(async () => {
+      if (busy) return;  // one request at a time
+      busy = true;
       try {
         const a = await HS.api("/api/runs/active");
+        if (!state.polling) return;  // the run has answered meanwhile
         const done = a.runs.reduce((s, r) => s + r.done, 0);
         const total = a.runs.reduce((s, r) => s + r.total, 0);
         if (total) {
@@ -280,8 +284,30 @@
           $("progress").value = done;
           status(`Simulating… ${a.runs.map((r) => `${r.name}: day ${r.done} of ${r.total}`).join("; ")}`);
         }
-      } catch (err) { /* the run's own request reports errors */ }
-    }, 400);
+        showPartial(a.runs, sc);
+      } catch (err) { /* the run's own request reports errors */ } finally { busy = false; }
+    }, 100);
+  }
+
+  /** The bands of the days simulated so far (the server reads them from the workers). */
+  function showPartial(runs, sc) {
+    const bands = (name) => {
+      const r = runs.find((x) => x.name === name && x.partial);
+      return r ? { dates: r.partial.dates, world: r.partial.world } : null;
+    };
+    const main = bands(sc.scenario.name);
+    if (!main) return;
+    const base = bands(`${sc.scenario.name} (baseline: bans removed)`);
+    const end = new Date(sc.scenario.as_of);
+    end.setUTCDate(end.getUTCDate() + sc.scenario.horizon_days - 1);
+    const x = { range: [sc.scenario.as_of, end.toISOString().slice(0, 10)] };
+    const both = (metric) => [...(base ? bandsOf(base, metric, C.base, "baseline", true) : []),
+      ...bandsOf(main, metric, C.run, "scenario")];
+    $("results").hidden = false;
+    HS.plot("lab-hashrate", both("hashrate_ehs"), { xaxis: x, yaxis: { title: { text: "EH/s" }, rangemode: "tozero" } });
+    HS.plot("lab-power", both("power_gw"), { xaxis: x, yaxis: { title: { text: "GW" }, rangemode: "tozero" } });
+    root.dataset.partialDays = String(main.dates.length);
+    if (!root.dataset.firstPartialMs) root.dataset.firstPartialMs = String(Math.round(performance.now() - state.t0));
   }
 
   async function share(sc) {
@@ -300,17 +326,25 @@
     $("progress").hidden = false;
     $("progress").value = 0;
     status("Starting…");
-    poll();
     const t0 = performance.now();
+    state.t0 = t0;
+    delete root.dataset.firstPartialMs;
+    delete root.dataset.doneMs;
+    delete root.dataset.partialDays;
+    poll(sc);
     try {
       const res = await HS.api(`/api/scenario/run?baseline=${$("baseline").checked}`, {
         method: "POST", headers: authorized({ "content-type": "application/json" }), body: JSON.stringify(sc),
       });
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
-      const left = state.leftOut.length ? ` Left out (after the horizon): ${state.leftOut.join("; ")}.` : "";
+      const left = state.leftOut.length
+        ? ` Left out (after the horizon): ${state.leftOut.join("; ")}.` : "";
+      clearInterval(state.polling);
+      state.polling = null;
       status((res.cached ? `Done (from the cache, ${secs} s).` : `Done in ${secs} s.`) + left);
       await share(sc);
       await show(res);
+      root.dataset.doneMs = String(Math.round(performance.now() - t0));
     } catch (err) {
       if (needsToken(err)) { $("problems").replaceChildren(); return; }
       if (err.status === 429) status("The server is busy with other runs; try again in a few seconds.", true);
@@ -319,6 +353,7 @@
       showProblems(err);
     } finally {
       clearInterval(state.polling);
+      state.polling = null;
       $("progress").hidden = true;
       $("run").disabled = false;
     }
