@@ -17,7 +17,8 @@ OUT = ROOT / "docs" / "api.md"
 MODULES = [
     "hashshift.consensus", "hashshift.history", "hashshift.regions", "hashshift.geography",
     "hashshift.atlas", "hashshift.freshness", "hashshift.pools",
-    "hashshift.hardware", "hashshift.economics", "hashshift.energy", "hashshift.store",
+    "hashshift.hardware", "hashshift.economics", "hashshift.energy", "hashshift.emissions",
+    "hashshift.store",
     "hashshift.sim.scenario", "hashshift.sim.engine", "hashshift.sim.backtest",
     "hashshift.sim.network", "hashshift.sim.reference",
     "hashshift.sources.mempool", "hashshift.sources.bitcoind", "hashshift.sources.rawheaders",

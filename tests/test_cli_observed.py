@@ -127,3 +127,69 @@ def test_validate_cbeci_missing_files(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "cbeci", "--data-dir", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert "missing reference file" in result.output and "--data-dir" in result.output
+
+
+def test_energy_emissions_by_month(tmp_path: Path) -> None:
+    from hashshift.emissions import monthly_emissions
+
+    out = tmp_path / "em.csv"
+    result = runner.invoke(app, ["energy", "--emissions", "--since", "2021-01-01", "--until",
+                                 "2021-12-31", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "The world's power and emissions by month at 0.05 USD/kWh" in result.output
+    assert "MtCO2e/yr" in result.output and "lower–upper" in result.output
+    # 2021-05: 12.34 GW best guess, 53.7 MtCO2e/yr, bounds 20.9–140.3 (tests/test_emissions.py)
+    assert "2021-05" in result.output and "53.7" in result.output
+    assert "20.9–140.3" in result.output
+    assert "CBECI's power bounds" in " ".join(result.output.split())
+    assert "Grid intensity: 'Other countries' take the OTHER row" in \
+        " ".join(result.output.split())
+    df = pd.read_csv(out)
+    assert list(df["month"].str[:7]) == [f"2021-{m:02d}" for m in range(1, 13)]
+    assert (df["region_code"] == "WORLD").all() and (df["kind"] == "observed").all()
+    ref = monthly_emissions(nowcast=False)
+    ref = ref[(ref["region_code"] == "WORLD") & (ref["month"].dt.year == 2021)]
+    assert_allclose(df["emissions_guess_mt_yr"], ref["emissions_guess_mt_yr"], rtol=1e-9)
+    row = df[df["month"].str.startswith("2021-05")].iloc[0]
+    assert_allclose([row["emissions_lower_mt_yr"], row["emissions_guess_mt_yr"],
+                     row["emissions_upper_mt_yr"]], [20.90, 53.70, 140.34], atol=0.01)
+
+
+def test_energy_emissions_by_country_json() -> None:
+    result = runner.invoke(app, ["energy", "--month", "2021-05", "--observed-only", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["what"] == "by country" and doc["month"] == "2021-05"
+    codes = [r["region_code"] for r in doc["rows"]]
+    assert codes[:2] == ["CN", "US"] and codes[-2:] == ["OTHER", "WORLD"]
+    cn = doc["rows"][0]
+    assert cn["intensity_g_kwh"] == 529.8 and cn["intensity_region"] == "CN"
+    assert_allclose(cn["emissions_guess_mt_yr"], 25.21, atol=0.005)
+    world = doc["rows"][-1]
+    assert_allclose(world["emissions_guess_mt_yr"],
+                    sum(r["emissions_guess_mt_yr"] for r in doc["rows"][:-1]), rtol=1e-12)
+    assert "every named country has a grid row of its own" in doc["fallback"]
+    # the table: fallbacks marked and named (as known on 1 June 2021 no country row was public)
+    table = runner.invoke(app, ["energy", "--month", "2021-05", "--as-of", "2021-06-01"])
+    assert table.exit_code == 0, table.output
+    flat = " ".join(table.output.split())
+    assert "NOWCAST, not observed" in flat and "450*" in flat
+    assert "fallback to the world average (OTHER, 450 gCO2e/kWh)" in flat
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["energy", "--month", "2030-01", "--observed-only"],
+     "--month: month = 2030-01: no emissions figures; months with figures: observed 2019-09 "
+     "to 2022-01"),
+    (["energy", "--month", "2021-5"], "--month: month = '2021-5' is not a month; use YYYY-MM"),
+    (["energy", "--emissions", "--market", "x.csv"], "--market and --max-age-years apply to "
+                                                     "the CBECI table only"),
+    (["energy", "--as-of", "2021-06-01"], "--as-of and --observed-only apply to --emissions"),
+    (["energy", "--month", "2021-05", "--since", "2021-01-01"],
+     "--month 2021-05 shows one month by country; --since and --until apply to --emissions"),
+    (["energy", "--emissions", "--since", "2030-01-01"], "no month with emissions figures"),
+])
+def test_energy_emissions_errors(args: list[str], message: str) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split()), result.output

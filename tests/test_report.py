@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.offline
 import pytest
 
@@ -101,7 +102,8 @@ def _observed_figures() -> list[str]:
     from hashshift.events import catalogue
 
     return (["fig-world-shares", "fig-shares-over-time", "fig-china-provinces",
-             "fig-network-history", "fig-network-daily", "fig-hashprice-daily"]
+             "fig-network-history", "fig-network-daily", "fig-hashprice-daily",
+             "fig-observed-emissions"]
             + ["fig-event-" + str(e).replace("_", "-") for e in catalogue()["event"]])
 
 
@@ -304,9 +306,30 @@ def test_narrative_states_the_numbers(small_result: Any) -> None:
     worst = float(ch["q50"].min())
     assert f"{worst:+.1f} %".replace("-", "−") in text
     assert "China's share" in text and "largest" in text
-    assert {f.label for f in n.facts} >= {"simulated trough", "largest simulated retarget"}
+    # each headline card says what its number is: a daily or epoch value, median or mean of N
+    paths = small_result.config["paths"]
+    labels = {f.label for f in n.facts}
+    assert {f"simulated trough (daily value, median of {paths} paths)",
+            f"largest simulated retarget (median of {paths} paths)",
+            f"China's share (daily value, mean of {paths} paths)"} <= labels, labels
+    assert "real low (epoch mean)" in labels  # the run starts on 31 May 2021
     o = observed_narrative()
     assert any("−27.94 %" in p for p in o.paragraphs)  # block 689,472, 3 July 2021
+    assert [f.label for f in o.facts] == [
+        "network hashrate (epoch mean)", "largest difficulty cut (one retarget, exact)",
+        "China's share (CCAF map, monthly value)",
+        "network emissions (monthly value, CBECI best guess)"]
+    assert "95 % interval" in o.facts[0].note and "one value for epoch" in o.facts[0].note
+    # the emissions paragraph: hashshift.emissions' numbers for CCAF's last month (2022-01)
+    from hashshift import emissions as em
+
+    w = em.monthly_emissions(nowcast=False)
+    last = w[w["region_code"] == em.WORLD].iloc[-1]
+    assert f"{pd.Timestamp(last['month']):%B %Y}" == "January 2022"
+    said = (f"were {last['emissions_guess_mt_yr']:.0f} MtCO2e/yr in January 2022 (bounds "
+            f"{last['emissions_lower_mt_yr']:.0f}–{last['emissions_upper_mt_yr']:.0f})")
+    assert any(said in p for p in o.paragraphs), o.paragraphs
+    assert o.facts[3].value == f"{last['emissions_guess_mt_yr']:.0f} MtCO2e/yr"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from numpy.testing import assert_allclose
 
 pytest.importorskip("fastapi", reason="the web extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
@@ -184,6 +185,18 @@ def test_history(client: httpx.Client) -> None:
     i = e["first_height"].index(689_472)
     assert e["change_pct"][i] == pytest.approx(-27.94, abs=0.01)
     assert [x["halving"] for x in h["halvings"]][:4] == [1, 2, 3, 4]
+    # truth in labels (issue 15 §4): 'daily' is the epoch's estimate and 95 % interval
+    # repeated over its days; blocks_daily holds the daily estimates with 90 % intervals
+    assert d["level"] == 0.95 and "not a daily interval" in d["what"]
+    j = d["date"].index("2021-07-10")  # inside the epoch that began on 3 July 2021
+    assert d["hashrate_lo_ehs"][j] == d["hashrate_lo_ehs"][j + 1]
+    assert d["hashrate_hi_ehs"][j] == d["hashrate_hi_ehs"][j + 1]
+    b = h["blocks_daily"]
+    assert b["level"] == 0.90 and "90 % interval" in b["estimator"]
+    k = b["date"].index("2021-07-10")
+    assert b["hashrate_hi_ehs"][k] != b["hashrate_hi_ehs"][k + 1]  # a real daily interval
+    home = client.get("/").text
+    assert "95 % interval" not in home and "90 % intervals" in home
 
 
 def test_retarget_projection(client: httpx.Client) -> None:
@@ -282,6 +295,37 @@ def test_energy(client: httpx.Client) -> None:
     for bad in ("0", "-1", "abc", "nan", "2"):
         r = client.get("/api/energy", params={"price": bad})
         assert r.status_code == 422 and r.json()["detail"][0]["field"] == "price", bad
+
+
+def test_energy_emissions(client: httpx.Client) -> None:
+    r = client.get("/api/energy/emissions", params={"month": "2021-05"})
+    assert r.status_code == 200, r.text
+    found: list[str] = []
+    v = json.loads(r.text, parse_constant=found.append)
+    assert not found, f"non-strict JSON: {found}"
+    s = v["series"]
+    assert s["month"][0] == "2019-09" and v["last_published"] == "2022-01"
+    i = s["month"].index("2021-05")
+    assert s["kind"][i] == "observed" and s["kind"][-1] == "nowcast"
+    # the model's numbers for 2021-05 (tests/test_emissions.py): 20.9 / 53.7 / 140.3 MtCO2e/yr
+    assert_allclose([s["emissions_lower_mt_yr"][i], s["emissions_guess_mt_yr"][i],
+                     s["emissions_upper_mt_yr"][i]], [20.903, 53.702, 140.343], rtol=1e-4)
+    assert_allclose(s["power_guess_gw"][i], 12.34, atol=0.005)
+    assert v["month"] == "2021-05" and v["month_kind"] == "observed"
+    cn, world = v["countries"][0], v["countries"][-1]
+    assert cn["region_code"] == "CN" and cn["intensity_g_kwh"] == 529.8
+    assert world["region_code"] == "WORLD"
+    assert_allclose(world["emissions_guess_mt_yr"], s["emissions_guess_mt_yr"][i], rtol=1e-5)
+    assert "CBECI's power bounds" in v["bounds"] and "world average" in v["fallback"]
+    # the default month is CCAF's last; a dearer price lowers the upper bound
+    assert client.get("/api/energy/emissions").json()["month"] == "2022-01"
+    dear = client.get("/api/energy/emissions", params={"price": 0.12}).json()["series"]
+    assert dear["emissions_upper_mt_yr"][i] < s["emissions_upper_mt_yr"][i]
+    bad = client.get("/api/energy/emissions", params={"month": "2030-01"})
+    assert bad.status_code == 404 and "months with figures" in bad.text
+    for field, value in (("month", "2021-5"), ("price", "0")):
+        r = client.get("/api/energy/emissions", params={field: value})
+        assert r.status_code == 422 and r.json()["detail"][0]["field"] == field, value
 
 
 def test_economics(client: httpx.Client) -> None:
@@ -584,7 +628,8 @@ def test_serve_command(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_json_api_is_plain_json(client: httpx.Client) -> None:
     """No NaN sneaks into the JSON (strict parsers reject it)."""
-    for url in ("/api/history", "/api/energy?price=0.05", "/api/map?level=province",
+    for url in ("/api/history", "/api/energy?price=0.05", "/api/energy/emissions",
+                "/api/map?level=province",
                 "/api/overview"):
         found: list[str] = []
         json.loads(client.get(url).text, parse_constant=found.append)

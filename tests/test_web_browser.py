@@ -243,6 +243,13 @@ def test_network_daily_hashrate_and_retarget(visit: Visit, server: BackgroundSer
     names = p.evaluate("document.getElementById('hashrate').data.map(t => t.name)")
     assert "1 day (blocks that day)" in names and "7 days" in names
     assert "7-day 90 % interval" in names and any(str(n).startswith("per epoch") for n in names)
+    # the band is the 7-day interval of the blocks mined (issue 15 §4), not the epoch's
+    # interval repeated over its days, and no label claims a 95 % interval
+    band = p.evaluate("document.getElementById('hashrate').data"
+                      ".find(t => t.name === '7-day 90 % interval').y")
+    assert band == hist["blocks_daily"]["hashrate_7d_hi_ehs"]
+    assert band != hist["daily"]["hashrate_hi_ehs"][-len(band):]
+    assert not any("95" in str(n) for n in names), names
     one = p.evaluate("document.getElementById('hashrate').data"
                      ".find(t => (t.name || '').startsWith('1 day')).x.slice(-1)[0]")
     assert one == hist["blocks_daily"]["date"][-1]
@@ -343,6 +350,40 @@ def test_energy_price_slider(visit: Visit) -> None:
     assert float(after.split()[0]) < float(before.split()[0])  # dearer power, lower θ
     assert _plot_traces(p, "power") == 5
     visit.shot("energy")
+    visit.check_clean()
+
+
+def test_energy_emissions_chart(visit: Visit, server: BackgroundServer) -> None:
+    import httpx
+
+    p = visit.page
+    p.goto(visit.base + "/energy")
+    until(p, "document.body.dataset.emissionsPrice === '0.05'", 60)
+    api = httpx.get(server.url + "/api/energy/emissions", params={"price": 0.05},
+                    timeout=60).json()
+    s = api["series"]
+    assert p.locator("#emissions").locator("xpath=..").locator("h2").inner_text() == \
+        "Network emissions by month [MtCO2e/yr]"
+    assert _plot_traces(p, "emissions") == 4  # band (2), observed guess, nowcast guess
+    names = p.evaluate("document.getElementById('emissions').data.map(t => t.name || '')")
+    assert "lower–upper: CBECI's power bounds × grid intensity" in names
+    assert "best guess, observed map (CCAF)" in names
+    lo = p.evaluate("document.getElementById('emissions').data[0].y")
+    hi = p.evaluate("document.getElementById('emissions').data[1].y")
+    assert lo == s["emissions_lower_mt_yr"] and hi == s["emissions_upper_mt_yr"]
+    assert p.evaluate("document.getElementById('emissions').data[0].x.length") == \
+        len(s["month"]) > 28
+    note = p.locator("#emissions-note").inner_text()
+    i = s["month"].index(api["last_published"])
+    assert f"In {api['last_published']}: {s['emissions_guess_mt_yr'][i]:.1f} MtCO2e/yr" in note
+    assert "CBECI's power bounds" in note and "nowcast" in note and "world average" in note
+    # the price slider redraws the emissions too
+    p.locator("#price").focus()
+    for _ in range(10):
+        p.keyboard.press("ArrowRight")
+    until(p, "document.body.dataset.emissionsPrice === '0.1'", 60)
+    assert "at 0.1 USD/kWh" in p.locator("#emissions-note").inner_text()
+    visit.shot("energy-emissions")
     visit.check_clean()
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "emissions_by_region",
     "emissions_mt_yr",
     "energy_twh_yr",
+    "intensity_holder",
     "intensity_lookup",
     "moving_average",
     "power_by_region",
@@ -263,8 +264,23 @@ def intensity_lookup(
     Order: the region's row for that month, its whole-year row, then the same for its parent
     (``CN`` for ``CN-SC``; ``parents`` may add more), then ``OTHER``; among rows of several
     vintages (column ``published``), the newest. Raises ``LookupError`` naming the region when
-    none applies.
+    none applies. :func:`intensity_holder` says whose row it was.
     """
+    value, source, _ = _lookup(grid, region_code, month, parents)
+    return value, source
+
+
+def intensity_holder(
+    grid: pd.DataFrame, region_code: str, month: int, parents: Mapping[str, str] | None = None
+) -> str:
+    """The region whose grid row :func:`intensity_lookup` uses for ``region_code`` in ``month``:
+    the region itself, or the fallback (its parent, or ``OTHER``, the world average)."""
+    return _lookup(grid, region_code, month, parents)[2]
+
+
+def _lookup(
+    grid: pd.DataFrame, region_code: str, month: int, parents: Mapping[str, str] | None
+) -> tuple[float, str, str]:
     if not 1 <= int(month) <= 12:
         raise ValueError(f"month = {month!r} is not allowed (allowed: 1-12)")
     chain = [region_code]
@@ -291,7 +307,7 @@ def intensity_lookup(
                                                  else pd.Timestamp(published[i])))
             r = hit[-1]
             value = grid["intensity_g_kwh"].to_numpy(dtype=float)[r]
-            return float(value), str(grid["source"].iat[r])
+            return float(value), str(grid["source"].iat[r]), code
     raise LookupError(f"no grid intensity for region {region_code!r} (nor {chain[1:]}) in "
                       f"month {month}; the table has {sorted(grid['region_code'].unique())}")
 
@@ -306,20 +322,23 @@ def emissions_by_region(power: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame
         :mod:`hashshift.sources.gridtable`)
 
     Adds ``intensity_g_kwh`` (seasonal rows by the date's month), ``intensity_source``,
+    ``intensity_region`` (whose row: the region, or its fallback, :func:`intensity_holder`),
     ``energy_twh_yr`` and ``emissions_mt_yr``.
     """
     df = power.copy()
     months = pd.DatetimeIndex(df["date"]).month
-    cache: dict[tuple[str, int], tuple[float, str]] = {}
-    vals, srcs = [], []
+    cache: dict[tuple[str, int], tuple[float, str, str]] = {}
+    vals, srcs, holders = [], [], []
     for code, m in zip(df["region_code"].astype(str), months, strict=True):
         key = (code, int(m))
         if key not in cache:
-            cache[key] = intensity_lookup(grid, code, int(m))
+            cache[key] = _lookup(grid, code, int(m), None)
         vals.append(cache[key][0])
         srcs.append(cache[key][1])
+        holders.append(cache[key][2])
     df["intensity_g_kwh"] = np.array(vals, dtype=float)
     df["intensity_source"] = srcs
+    df["intensity_region"] = holders
     df["energy_twh_yr"] = energy_twh_yr(df["power_gw"].to_numpy())
     df["emissions_mt_yr"] = emissions_mt_yr(df["energy_twh_yr"].to_numpy(),
                                             df["intensity_g_kwh"].to_numpy())

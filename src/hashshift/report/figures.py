@@ -605,6 +605,30 @@ def network_daily_figure(one: pd.DataFrame | None = None, week: pd.DataFrame | N
     return fig
 
 
+def observed_emissions_figure(frame: pd.DataFrame | None = None) -> go.Figure:
+    """The network's emissions [MtCO2e/yr] by month: CCAF's map × CBECI power × each country's
+    grid intensity (:func:`hashshift.emissions.monthly_emissions`), best guess with the band of
+    CBECI's lower and upper power bounds; CCAF's months solid, the nowcast after them dotted."""
+    from .. import emissions as em
+
+    f = em.monthly_emissions() if frame is None else frame
+    w = f[f["region_code"] == em.WORLD]
+    x = [f"{m:%Y-%m}" for m in w["month"]]
+    fig = go.Figure()
+    _band(fig, x, _round(w["emissions_lower_mt_yr"]), _round(w["emissions_upper_mt_yr"]),
+          color="#6b7280", alpha=0.25, name="lower–upper: CBECI's power bounds × grid intensity")
+    for kind, name, dash in (("observed", "best guess, CCAF's map", "solid"),
+                             ("nowcast", "best guess, nowcast (not observed)", "dot")):
+        y = np.where(w["kind"] == kind, w["emissions_guess_mt_yr"].to_numpy(dtype=float), np.nan)
+        fig.add_trace(go.Scatter(x=x, y=_round(y), mode="lines", name=name,
+                                 line={"color": INK, "width": 1.8, "dash": dash},
+                                 hovertemplate="%{y:,.1f} MtCO2e/yr<extra>" + kind + "</extra>"))
+    fig.update_yaxes(title_text="emissions [MtCO2e/yr]", rangemode="tozero")
+    _style(fig, f"Network emissions by month at {f.attrs['price_usd_kwh']:g} USD/kWh "
+                "(CCAF map × CBECI power × grid intensity)", height=420)
+    return fig
+
+
 def hashprice_daily_figure(daily: pd.DataFrame | None = None,
                            market: pd.DataFrame | None = None) -> go.Figure:
     """Hashprice [USD/(PH/s)/day] per UTC day at the difficulty in force

@@ -101,8 +101,9 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
         say("network history")
         out.append(FigureSpec(
             "network-history", "observed", figures.network_history(),
-            "Top: hashrate implied by each epoch's difficulty and duration, with its 95 % "
-            "interval. Middle: difficulty; red triangles mark retargets of −10 % or deeper. "
+            "Top: hashrate implied by each epoch's difficulty and duration (one value per "
+            "epoch, about two weeks), with its 95 % interval for the epoch. Middle: "
+            "difficulty; red triangles mark retargets of −10 % or deeper. "
             "Bottom: every retarget [%] (axis clipped; hover for values). Dotted: halvings."))
         say("daily hashrate and hashprice")
         out.append(FigureSpec(
@@ -119,6 +120,17 @@ def report_figures(result: Result | None = None, *, observed: bool = True,
             "are the month's means (the bundled market table is monthly), so day-to-day price "
             "moves are not in it. Points: the monthly mean of miners' revenue / hashrate. "
             "Buttons: 1 m … all."))
+        say("observed emissions")
+        out.append(FigureSpec(
+            "observed-emissions", "observed", figures.observed_emissions_figure(),
+            "The network's emissions by month: each country's share of the hashrate (CCAF's "
+            "map; after its last month, the nowcast, dotted) × CBECI's power at 0.05 USD/kWh × "
+            "the country's grid intensity [gCO2e/kWh] from the bundled table (CCAF's own China "
+            "and world coefficients, Ember for the others; countries without a row take the "
+            "world average). Band: CBECI's lower and upper power bounds × the same "
+            "intensities (the grid figures carry no range); in nowcast months the share "
+            "interval widens it. `hashshift energy --emissions` and `--month` print the "
+            "numbers by month and by country."))
     if observed:
         out += _event_specs(say)
     if result is not None:

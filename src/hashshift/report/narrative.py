@@ -75,9 +75,13 @@ def observed_narrative(epochs: pd.DataFrame | None = None,
     last = hr.iloc[-1]
     cuts = history.largest_cuts(ep, len(ep), below_pct=cut_pct)
     worst: Any = history.largest_cuts(ep).iloc[0]
-    out.facts.append(Fact("network hashrate", _ehs(float(last["hashrate_ehs"])),
-                          f"epoch {int(last['epoch'])}, from {_d(last['first_time'])}"))
-    out.facts.append(Fact("largest difficulty cut", _pct(float(worst["change_pct"]), 2),
+    out.facts.append(Fact("network hashrate (epoch mean)", _ehs(float(last["hashrate_ehs"])),
+                          f"one value for epoch {int(last['epoch'])} (about two weeks from "
+                          f"{_d(last['first_time'])}), from its difficulty and duration; 95 % "
+                          f"interval {float(last['hashrate_lo_ehs']):,.0f}–"
+                          f"{float(last['hashrate_hi_ehs']):,.0f} EH/s"))
+    out.facts.append(Fact("largest difficulty cut (one retarget, exact)",
+                          _pct(float(worst["change_pct"]), 2),
                           f"block {int(worst['first_height']):,}, {_d(worst['first_time'])}"))
     text = (
         f"The bundled chain history runs from {_d(ep['first_time'].iloc[0])} to "
@@ -108,10 +112,42 @@ def observed_narrative(epochs: pd.DataFrame | None = None,
             text += "; the largest gains were " + ", ".join(
                 f"{_label(str(c))} (+{float(v):.1f} points)" for c, v in up.items())
         out.paragraphs.append(text + ".")
-        out.facts.append(Fact("China's share (mining map)", f"{cn_b:.1f} %",
+        out.facts.append(Fact("China's share (CCAF map, monthly value)", f"{cn_b:.1f} %",
                               f"{pd.Timestamp(lastm):%B %Y}, from {cn_a:.1f} % in "
                               f"{pd.Timestamp(first):%b %Y}"))
+    _emissions_text(out)
     return out
+
+
+def _emissions_text(out: Narrative) -> None:
+    """The observed emissions: the peak observed month and CCAF's last, with CBECI's bounds
+    (:func:`hashshift.emissions.monthly_emissions`)."""
+    from .. import emissions as em
+
+    f = em.monthly_emissions(nowcast=False)
+    w = f[f["region_code"] == em.WORLD].reset_index(drop=True)
+    if w.empty:
+        return
+
+    def say(r: Any) -> str:
+        return (f"{float(r['emissions_guess_mt_yr']):.0f} MtCO2e/yr in "
+                f"{pd.Timestamp(r['month']):%B %Y} (bounds "
+                f"{float(r['emissions_lower_mt_yr']):.0f}–"
+                f"{float(r['emissions_upper_mt_yr']):.0f})")
+
+    peak = w.iloc[int(np.argmax(w["emissions_guess_mt_yr"].to_numpy(dtype=float)))]
+    last = w.iloc[-1]
+    price = f.attrs["price_usd_kwh"]
+    out.paragraphs.append(
+        f"Observed emissions (each country's share in CCAF's map × CBECI's power at {price:g} "
+        f"USD/kWh × the country's grid intensity) peaked at {say(peak)} and were "
+        f"{say(last)}, CCAF's last month; the bounds are CBECI's lower and upper power bounds "
+        f"× the same intensities. {f.attrs['fallback']}")
+    out.facts.append(Fact("network emissions (monthly value, CBECI best guess)",
+                          f"{float(last['emissions_guess_mt_yr']):.0f} MtCO2e/yr",
+                          f"{pd.Timestamp(last['month']):%B %Y}, CCAF's last month; bounds "
+                          f"{float(last['emissions_lower_mt_yr']):.0f}–"
+                          f"{float(last['emissions_upper_mt_yr']):.0f}"))
 
 
 def track_record_text(result: Result) -> str:
@@ -177,8 +213,10 @@ def scenario_narrative(result: Result) -> Narrative:
         else:
             first += (f" and ends at {_ehs(q50[-1])} on {_d(end)}, "
                       f"{_pct((q50[-1] / h0 - 1) * 100)} against the start.")
-        out.facts.append(Fact("simulated trough", _ehs(trough),
-                              f"{_d(t_trough)}, {_pct((trough / h0 - 1) * 100)} (median)"))
+        out.facts.append(Fact(f"simulated trough (daily value, median of {paths} paths)",
+                              _ehs(trough),
+                              f"the lowest day of the median: {_d(t_trough)}, "
+                              f"{_pct((trough / h0 - 1) * 100)} against day 1"))
     else:
         first += (f"The median network hashrate goes from {_ehs(h0)} to {_ehs(q50[-1])} by "
                   f"{_d(end)} ({_pct((q50[-1] / h0 - 1) * 100)}) without a marked trough.")
@@ -203,8 +241,8 @@ def scenario_narrative(result: Result) -> Narrative:
         txt += (f"; the simulated 90 % band in the middle of that epoch is {lo:,.0f}–{hi:,.0f} "
                 f"EH/s, {'which contains it' if inside else 'which misses it'}.")
         out.paragraphs.append(txt)
-        out.facts.append(Fact("real low", _ehs(float(r["hashrate_ehs"])),
-                              f"epoch mean, epoch from {_d(r['first_time'])}, "
+        out.facts.append(Fact("real low (epoch mean)", _ehs(float(r["hashrate_ehs"])),
+                              f"epoch from {_d(r['first_time'])}, "
                               f"{_pct((float(r['hashrate_ehs']) / r0 - 1) * 100)}"))
         record = track_record_text(result)
         if record:
@@ -229,7 +267,8 @@ def scenario_narrative(result: Result) -> Narrative:
         else:
             txt += "."
         out.paragraphs.append(txt)
-        out.facts.append(Fact("largest simulated retarget", _pct(c["q50"]),
+        out.facts.append(Fact(f"largest simulated retarget (median of {paths} paths)",
+                              _pct(c["q50"]),
                               f"block {cut['height']:,}, ≈ {_d(when)}"))
 
     # shares
@@ -253,8 +292,9 @@ def scenario_narrative(result: Result) -> Narrative:
             parts.append("the largest losses: " + ", ".join(
                 f"{_label(str(c))} {s0[c]:.1f} → {s1[c]:.1f} %" for c in lose.index))
         out.paragraphs.append("; ".join(parts) + ".")
-        out.facts.append(Fact("China's share", f"{china0:.0f} → {china1:.0f} %",
-                              f"{_d(start)} → {_d(end)} (mean of paths)"))
+        out.facts.append(Fact(f"China's share (daily value, mean of {paths} paths)",
+                              f"{china0:.0f} → {china1:.0f} %",
+                              f"first day {_d(start)} → last day {_d(end)}"))
 
     # power, emissions, hashprice, exits
     bits = []

@@ -184,6 +184,17 @@ def energy(price: Price = 0.05) -> dict[str, Any]:
     return data.energy_view(round(price, 4))
 
 
+@router.get("/energy/emissions",
+            summary="Network emissions by month with CBECI's bounds, and by country for a month")
+def energy_emissions(
+    price: Price = 0.05,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description=(
+        "YYYY-MM: the month of the per-country table (default: CCAF's last published "
+        "month)"))] = None,
+) -> dict[str, Any]:
+    return data.emissions_view(round(price, 4), month)
+
+
 @router.get("/machines", summary="The ASIC catalogue")
 def machines() -> dict[str, Any]:
     return {"machines": data.machines_view()}

@@ -102,6 +102,7 @@ def _asset_response(request: Request, path: str) -> Response:
 #: it reads the local store's tip).
 _FIXED_VIEWS = frozenset({"/api/map", "/api/map/months", "/api/overview",
                           "/api/machines", "/api/examples", "/api/energy", "/api/economics",
+                          "/api/energy/emissions",
                           "/api/nowcast", "/api/nowcast/months", "/api/nowcast/series",
                           "/api/events", "/api/hashprice", "/api/regions",
                           "/api/scenario/schema"})

@@ -22,6 +22,7 @@ __all__ = [
     "BadInput",
     "NotFound",
     "economics_view",
+    "emissions_view",
     "energy_view",
     "event_view",
     "events_view",
@@ -159,6 +160,11 @@ def _history_fixed() -> dict[str, Any]:
     halvings = history.halvings()
     return {
         "daily": {
+            "what": "the epoch estimate on each UTC day of its epoch (time-weighted where two "
+                    "epochs meet in a day): one value per epoch, repeated; hashrate_lo_ehs / "
+                    "hashrate_hi_ehs are the epoch's 95 % interval, not a daily interval "
+                    "(blocks_daily has the daily estimates and their 90 % intervals)",
+            "level": 0.95,
             "date": days(d["date"]),
             "hashrate_ehs": nums(d["hashrate_ehs"], 5),
             "hashrate_lo_ehs": nums(d["hashrate_lo_ehs"], 5),
@@ -180,8 +186,8 @@ def _history_fixed() -> dict[str, Any]:
         "source": "bundled epoch history (hashshift.history; Electrum checkpoints and block "
                   "headers, see hashshift/data/SOURCES.md)",
         "estimator": "per epoch: (n−1)·D·2^32 / T over the n = 2015 block intervals; 95 % "
-                     "interval from Gamma(n, 1); daily values are the time-weighted epoch "
-                     "estimates",
+                     "interval for the epoch from Gamma(n, 1); 'daily' repeats each epoch's "
+                     "estimate and interval over its days (time-weighted where epochs meet)",
     }
 
 
@@ -646,6 +652,54 @@ def energy_view(price_usd_kwh: float) -> dict[str, Any]:
                   "lower = best machine × PUE 1.01, guess = equal-weight mean × PUE 1.10, "
                   "upper = worst profitable × PUE 1.20; energy = power × 8.766",
         "inputs": "bundled monthly market table (revenue, hashrate) and ASIC catalogue",
+    }
+
+
+_EM_COLS = ("share_lower_pct", "share_pct", "share_upper_pct", "intensity_g_kwh",
+            "power_lower_gw", "power_guess_gw", "power_upper_gw", "emissions_lower_mt_yr",
+            "emissions_guess_mt_yr", "emissions_upper_mt_yr")
+
+
+@functools.lru_cache(maxsize=64)
+def emissions_view(price_usd_kwh: float, month: str | None = None) -> dict[str, Any]:
+    """Network emissions [MtCO2e/yr] by month with CBECI's bounds, and by country for one month
+    (:func:`hashshift.emissions.monthly_emissions`)."""
+    from .. import emissions as em
+
+    frame = em.monthly_emissions(price_usd_kwh=price_usd_kwh)
+    a = frame.attrs
+    world = frame[frame["region_code"] == em.WORLD]
+    series: dict[str, Any] = {"month": [f"{m:%Y-%m}" for m in world["month"]],
+                              "kind": [str(k) for k in world["kind"]]}
+    for c in ("intensity_g_kwh", "power_lower_gw", "power_guess_gw", "power_upper_gw",
+              "emissions_lower_mt_yr", "emissions_guess_mt_yr", "emissions_upper_mt_yr"):
+        series[c] = nums(world[c], 6)
+    if month is None:
+        month = a["last_published"] or series["month"][-1]
+    _month_key(month)
+    try:
+        rows = em.country_emissions(month, price_usd_kwh=price_usd_kwh)
+    except em.EmissionsMonthError as exc:
+        raise NotFound(str(exc)) from None
+    countries = [{"region_code": str(r["region_code"]), "region_name": str(r["region_name"]),
+                  **{c: num(r[c], 6) for c in _EM_COLS},
+                  "intensity_region": str(r["intensity_region"]),
+                  "intensity_source": str(r["intensity_source"])}
+                 for r in rows.to_dict("records")]
+    return {
+        "price_usd_kwh": price_usd_kwh,
+        "last_published": a["last_published"],
+        "nowcast_label": a["nowcast_label"],
+        "series": series,
+        "month": rows.attrs["month"],
+        "month_kind": rows.attrs["kind"],
+        "countries": countries,
+        "method": "emissions = CCAF map share × CBECI power × the country's grid intensity "
+                  "[gCO2e/kWh] × 8.766 / 1000; the world = the sum over countries",
+        "bounds": a["bounds"],
+        "fallback": a["fallback"],
+        "fallback_month": rows.attrs["fallback"],
+        "source": a["source"],
     }
 
 

@@ -118,10 +118,12 @@ def home(o: dict[str, Any]) -> str:
       slide through the months, and see every country's share over time.</dd>
     <dt><a href="/events">Evidence</a></dt><dd>Natural experiments: days when a region's
       miners stopped, and what the block rate shows about its share.</dd>
-    <dt><a href="/network">Network</a></dt><dd>Hashrate with its 95 % interval, difficulty,
-      every retarget, and the next one projected with Bitcoin Core's rule.</dd>
+    <dt><a href="/network">Network</a></dt><dd>Hashrate per day from the blocks mined (1 and
+      7 days, 90 % intervals) beside the epoch mean, difficulty, every retarget, and the next one
+      projected with Bitcoin Core's rule.</dd>
     <dt><a href="/energy">Energy</a></dt><dd>Power and annualised energy by CCAF's CBECI
-      method; move the electricity price and watch the bounds.</dd>
+      method, and the network's emissions by month (map × power × grid intensity); move the
+      electricity price and watch the bounds.</dd>
     <dt><a href="/economics">Economics</a></dt><dd>Hashprice and any machine's break-even
       electricity price and daily margin.</dd>
     <dt><a href="/lab">Scenario lab</a></dt><dd>Start from a shipped scenario or a TOML file,
@@ -261,6 +263,8 @@ def _energy(_: Any) -> str:
 </div>
 <section class="cards" id="energy-cards"></section>
 <section class="panel"><h2>Power [GW]</h2><div id="power" class="plot"></div></section>
+<section class="panel"><h2>Network emissions by month [MtCO2e/yr]</h2>
+  <div id="emissions" class="plot"></div><p class="note" id="emissions-note"></p></section>
 <section class="panel"><h2>Profitability threshold and the fleet's efficiency [J/TH]</h2>
   <div id="efficiency" class="plot"></div><p class="note" id="method"></p></section>"""
 

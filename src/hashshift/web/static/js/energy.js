@@ -1,4 +1,5 @@
-/* Energy page: CBECI power and energy bounds at an electricity price. */
+/* Energy page: CBECI power and energy bounds at an electricity price, and the network's
+   emissions by month. */
 "use strict";
 
 (() => {
@@ -39,6 +40,30 @@
     document.body.dataset.energyPrice = String(v.price_usd_kwh);
   }
 
+  /* Network emissions by month: CCAF map × CBECI power × grid intensity, with the band of
+     CBECI's lower and upper power bounds; months after CCAF's last are the nowcast. */
+  function drawEmissions(v) {
+    const s = v.series;
+    const pick = (kind) => s.month.map((m, i) => (s.kind[i] === kind ? s.emissions_guess_mt_yr[i] : null));
+    const obs = s.kind.lastIndexOf("observed");
+    HS.plot("emissions", [
+      ...HS.band(s.month, s.emissions_lower_mt_yr, s.emissions_upper_mt_yr,
+        "lower–upper: CBECI's power bounds × grid intensity", "#6b7280", 0.22),
+      { x: s.month, y: pick("observed"), type: "scatter", mode: "lines",
+        name: "best guess, observed map (CCAF)", line: { color: "#374151", width: 2 },
+        hovertemplate: "%{y:.1f} MtCO2e/yr" },
+      { x: s.month, y: pick("nowcast"), type: "scatter", mode: "lines",
+        name: `best guess, ${v.nowcast_label}`, line: { color: "#374151", width: 2, dash: "dot" },
+        hovertemplate: "%{y:.1f} MtCO2e/yr (nowcast)" },
+    ], { yaxis: { title: { text: "MtCO2e/yr" }, rangemode: "tozero" } });
+    $("emissions-note").textContent =
+      `Network emissions at ${v.price_usd_kwh} USD/kWh: ${v.method}. Band: ${v.bounds} ` +
+      `Solid: months of CCAF's map (to ${v.last_published}); dotted: the nowcast after it. ` +
+      `${v.fallback} In ${s.month[obs]}: ${HS.fmt(s.emissions_guess_mt_yr[obs], 1)} MtCO2e/yr ` +
+      `(${HS.fmt(s.emissions_lower_mt_yr[obs], 1)}–${HS.fmt(s.emissions_upper_mt_yr[obs], 1)}).`;
+    document.body.dataset.emissionsPrice = String(v.price_usd_kwh);
+  }
+
   async function update() {
     const price = Number($("price").value);
     $("price-label").textContent = `${price.toFixed(3)} USD/kWh`;
@@ -47,6 +72,10 @@
       const v = await HS.api(`/api/energy?price=${price}`);
       if (mine === seq) draw(v);
     } catch (err) { HS.fail("power", err); }
+    try {
+      const e = await HS.api(`/api/energy/emissions?price=${price}`);
+      if (mine === seq) drawEmissions(e);
+    } catch (err) { HS.fail("emissions", err); }
   }
 
   document.addEventListener("DOMContentLoaded", () => {
