@@ -525,3 +525,18 @@ def test_initial_hashrate_is_bounded() -> None:
         "[price]", "[initial]\nhashrate_ehs = {}\n\n[price]", 1)
     _one(text.format("1e308"), "initial.hashrate_ehs", "1000000")
     assert parse_scenario(text.format("150.0")).initial.hashrate_ehs == 150.0
+
+
+@pytest.mark.parametrize(("section", "value", "where"), [
+    ("[[region]]\ncode = 'CN-SC'\nseasonal_price = [{v}, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]",
+     "inf", "region[0].seasonal_price[0]"),
+    ("[miners]\nsite_price_sigma = {v}", "nan", "miners.site_price_sigma"),
+    ("[initial]\nhashrate_ehs = {v}", "inf", "initial.hashrate_ehs"),
+])
+def test_infinite_or_nan_numbers_are_refused(section: str, value: str, where: str) -> None:
+    """Found by the web fuzz test: `seasonal_price = [inf, …]` ran and came back as null in
+    strict JSON. Every number of a scenario must be finite."""
+    text = ("[scenario]\nname = 'x'\nas_of = 2021-05-31\nhorizon_days = 5\npaths = 2\n"
+            "seed = 1\n" + section.format(v=value))
+    with pytest.raises(ScenarioError, match=re.escape(where) + r": Input should be a finite"):
+        parse_scenario(text)
