@@ -130,13 +130,10 @@ def _print_energy(out: pd.DataFrame, label: str, price: float, rows: int) -> Non
     for col in ("date", "EH/s", "θ J/TH", "n", "lower GW", "guess GW", "upper GW",
                 "guess TWh/yr"):
         table.add_column(col, justify="left" if col == "date" else "right", no_wrap=True)
-    recs: list[Any] = out.to_dict("records")
-    head = max(rows // 2, 1)
-    tail = max(rows - head, 1)
-    picked = recs if len(recs) <= rows else [*recs[:head], None, *recs[-tail:]]
+    picked, skipped = _first_and_last(out.to_dict("records"), rows)
     for r in picked:
         if r is None:
-            table.add_row(f"… {len(recs) - head - tail} {unit} …", *[""] * 7, style="dim")
+            table.add_row(f"… {skipped} {unit} …", *[""] * 7, style="dim")
             continue
         table.add_row(
             when(r["date"]), num(r["hashrate_ehs"], ",.1f"), num(r["threshold_j_th"], ",.1f"),
@@ -220,13 +217,10 @@ def _print_world(out: pd.DataFrame, price: float, rows: int) -> None:
                 "gCO2e/kWh"):
         table.add_column(col, no_wrap=True, justify="left" if col in ("month", "kind")
                          else "right")
-    recs: list[Any] = out.to_dict("records")
-    head = max(rows // 2, 1)
-    tail = max(rows - head, 1)
-    picked = recs if len(recs) <= rows else [*recs[:head], None, *recs[-tail:]]
+    picked, skipped = _first_and_last(out.to_dict("records"), rows)
     for r in picked:
         if r is None:
-            table.add_row(f"… {len(recs) - head - tail} months …", *[""] * 6, style="dim")
+            table.add_row(f"… {skipped} months …", *[""] * 6, style="dim")
             continue
         table.add_row(f"{r['month']:%Y-%m}", str(r["kind"]).upper() if r["kind"] == "nowcast"
                       else str(r["kind"]), num(r["power_guess_gw"]), _bounds(r, "power", ",.2f"),
@@ -262,3 +256,13 @@ def _print_countries(out: pd.DataFrame, price: float) -> None:
                       num(r["emissions_guess_mt_yr"]), _bounds(r, "emissions", ",.2f"),
                       style="bold" if r["region_code"] == "WORLD" else None)
     console.print(table)
+
+
+def _first_and_last(recs: list[Any], rows: int) -> tuple[list[Any], int]:
+    """At most ``rows`` records: the first and last halves with ``None`` where rows were left
+    out, and how many were left out."""
+    if len(recs) <= rows:
+        return recs, 0
+    head = max(rows // 2, 1)
+    tail = max(rows - head, 1)
+    return [*recs[:head], None, *recs[-tail:]], len(recs) - head - tail
