@@ -201,6 +201,7 @@ def _energy_model_section() -> list[str]:
     from datetime import date
 
     from hashshift.cbeci import run_cbeci
+    from hashshift.emissions import monthly_emissions
     from hashshift.hardware import catalogue
     from hashshift.sim.engine import run
     from hashshift.sim.examples import load_example
@@ -213,6 +214,7 @@ def _energy_model_section() -> list[str]:
              "before (hashshift.sim.fleet).", "",
              "| as_of | CBECI month | CBECI [GW per EH/s] | engine, fleet_mix = cbeci | "
              "difference | engine, fleet_mix = age | difference |", "|---|---|---|---|---|---|---|"]
+    emitted: dict[date, tuple[float, float]] = {}
     for as_of in (date(2021, 5, 31), date(2022, 6, 15), date(2024, 6, 1)):
         market = read_market_monthly(as_of=as_of)
         row = run_cbeci(market=market, machines=catalogue(as_of=as_of)).iloc[-1]
@@ -229,9 +231,29 @@ def _energy_model_section() -> list[str]:
             res = run(type(base).model_validate(data))
             got[mix] = float(res.world("power_gw").iloc[0]["mean"]
                              / res.world("hashrate_ehs").iloc[0]["mean"])
+            if mix == "cbeci":
+                emitted[as_of] = (float(res.world("emissions_mt_yr").iloc[0]["mean"]),
+                                  float(res.world("power_gw").iloc[0]["mean"]))
         lines.append(f"| {as_of} | {row['date']:%Y-%m} | {ref:.4f} | {got['cbeci']:.4f} | "
                      f"{(got['cbeci'] / ref - 1) * 100:+.1f} % | {got['age']:.4f} | "
                      f"{(got['age'] / ref - 1) * 100:+.1f} % |")
+    lines += ["", "Emissions on the same first day, against the observed layer "
+              "(`hashshift.emissions.monthly_emissions` as known on as_of, its last month): "
+              "both take each country's grid figure from the rows public on as_of, the engine's "
+              "subdivisions balanced to their country's figure "
+              "(`energy.balance_subdivision_intensity`, docs/energy.md). The engine's day is in "
+              "the as_of's calendar month, the observed layer's month is the one before, so "
+              "China's seasonal coefficient can differ between them.", "",
+              "| as_of | engine [MtCO2e/yr] | engine [GW] | engine [gCO2e/kWh] | observed month | "
+              "observed [MtCO2e/yr] | observed [GW] | observed [gCO2e/kWh] |",
+              "|---|---|---|---|---|---|---|---|"]
+    for as_of, (mt, gw) in emitted.items():
+        frame = monthly_emissions(as_of)
+        world = frame[frame["region_code"] == "WORLD"].iloc[-1]
+        lines.append(
+            f"| {as_of} | {mt:.1f} | {gw:.2f} | {mt / gw / 8.766 * 1000:.0f} | "
+            f"{world['month']:%Y-%m} ({world['kind']}) | {world['emissions_guess_mt_yr']:.1f} | "
+            f"{world['power_guess_gw']:.2f} | {world['intensity_g_kwh']:.0f} |")
     return [*lines, ""]
 
 

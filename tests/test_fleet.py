@@ -136,3 +136,63 @@ def test_after_the_2024_halving_idle_old_machines_explain_the_gap() -> None:
           f"at 500 000 USD/BTC {got['high']:.4f} GW per EH/s")
     assert_allclose(got["high"], ref, rtol=0.01)
     assert 0.90 * ref < got["real"] < 0.97 * ref
+
+
+# ---------------------------------------------------------------------------------------------
+# one grid-intensity rule for the engine and the observed layer
+# ---------------------------------------------------------------------------------------------
+
+
+def test_subdivisions_share_what_their_country_leaves() -> None:
+    """China, May (CCAF CO2_Coef_China 529.8 g/kWh): Sichuan 123 and Yunnan 139 keep their own
+    figures; the rest of China takes (529.8 − 0.16·123 − 0.08·139) / 0.76 = 656.58 g/kWh, so the
+    share-weighted mean is China's figure again."""
+    from hashshift.energy import balance_subdivision_intensity
+
+    shares = np.array([0.16, 0.08, 0.50, 0.26])
+    own = np.array([123.0, 139.0, np.nan, np.nan])
+    got, note = balance_subdivision_intensity(529.8, shares, own)
+    assert_allclose(got, [123.0, 139.0, 656.578947, 656.578947], rtol=1e-6)
+    assert_allclose(shares @ got, 529.8, rtol=1e-12)
+    assert note == ""
+    # no subdivision with its own figure: all take the country's
+    assert_allclose(balance_subdivision_intensity(450.0, shares, np.full(4, np.nan))[0], 450.0)
+    # own figures above the country's: the rest is held at 0 and the note says so
+    got, note = balance_subdivision_intensity(100.0, [0.5, 0.5], [300.0, np.nan])
+    assert_allclose(got, [300.0, 0.0]) and "held at 0" in note
+    got, note = balance_subdivision_intensity(100.0, [0.5, 0.5], [300.0, 80.0])
+    assert_allclose(got, [300.0, 80.0]) and "not imposed" in note
+    with pytest.raises(ValueError, match=r"country_g_kwh = nan .*allowed: a finite number"):
+        balance_subdivision_intensity(float("nan"), shares, own)
+    with pytest.raises(ValueError, match=r"shares = \[-1.0, 2.0\]"):
+        balance_subdivision_intensity(500.0, [-1.0, 2.0], [np.nan, np.nan])
+
+
+@pytest.mark.parametrize("override", [None, 700.0])
+def test_engine_keeps_every_countrys_grid_figure(override: float | None) -> None:
+    """The engine's first day (31 May 2021) weighted by its starting shares gives each country
+    the figure the observed layer uses for it (energy.intensity_lookup on the grid rows public
+    that day); Sichuan and Yunnan keep their own May rows, and a scenario's own figure for a
+    province (Xinjiang at 700) stands while the rest of China makes room for it."""
+    from hashshift import regions
+    from hashshift.energy import intensity_lookup
+    from hashshift.sim.engine import resolve
+    from hashshift.sources.bundled_observed import read_grid_intensity
+
+    text = SCENARIO.format(as_of="2021-05-31", mix="cbeci")
+    if override is not None:
+        text += f'\n[[region]]\ncode = "CN-XJ"\nintensity_g_kwh = {override}\n'
+    inp = resolve(parse_scenario(text))
+    grid = read_grid_intensity(as_of=date(2021, 5, 31))
+    day0 = dict(zip(inp.regions, inp.intensity_g_kwh[0], strict=True))
+    share = dict(zip(inp.regions, inp.shares, strict=True))
+    assert day0["CN-SC"] == intensity_lookup(grid, "CN-SC", 5)[0] == 123.0
+    assert day0["CN-YN"] == intensity_lookup(grid, "CN-YN", 5)[0] == 139.0
+    if override is not None:
+        assert day0["CN-XJ"] == override
+    countries = {regions.parent_code(c) for c in inp.regions}
+    for country in countries:
+        parts = [c for c in inp.regions if regions.parent_code(c) == country]
+        mean = sum(share[c] * day0[c] for c in parts) / sum(share[c] for c in parts)
+        assert_allclose(mean, intensity_lookup(grid, country, 5)[0], rtol=1e-9, err_msg=country)
+    assert "share what CN's figure leaves" in inp.notes["intensity CN"]

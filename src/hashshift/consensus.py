@@ -679,9 +679,16 @@ def validate_headers(
     hash_block = b"".join(hashes)
 
     # 1. link: prev field of header i equals hash of header i-1 (state.hash for the first).
-    prev_words = np.frombuffer(buf, dtype=np.uint8).reshape(n, HEADER_SIZE)[:, 4:36]
-    own = np.frombuffer(state.hash + hash_block[: (n - 1) * 32], dtype=np.uint8).reshape(n, 32)
-    link_bad = np.flatnonzero((prev_words != own).any(axis=1))
+    # One contiguous copy of the prev fields, compared as a whole (a memcmp); rows only on a
+    # mismatch, to find the first bad one.
+    prev_block = arr["prev"].tobytes()
+    own_block = state.hash + hash_block[: (n - 1) * 32]
+    if prev_block == own_block:
+        link_bad = np.empty(0, dtype=np.intp)
+    else:
+        prev_words = np.frombuffer(prev_block, dtype="<u8").reshape(n, 4)
+        own = np.frombuffer(own_block, dtype="<u8").reshape(n, 4)
+        link_bad = np.flatnonzero((prev_words != own).any(axis=1))
     first_bad = int(link_bad[0]) if link_bad.size else n
     failures: list[tuple[int, type[HeaderValidationError], str]] = []
     if link_bad.size:
@@ -723,30 +730,35 @@ def validate_headers(
 def _above_target(hash_block: bytes, bits: np.ndarray, limit: int) -> np.ndarray:
     """Indices of the hashes (32 bytes each, little-endian integers, concatenated) above the
     target of their bits, or whose bits encode no valid target (negative, overflowing, zero or
-    above ``limit``). Each hash is compared as four big-endian 64-bit words, most significant
-    first: the first word that differs decides, exactly as comparing the integers."""
+    above ``limit``). Each hash is compared as four little-endian 64-bit words, most significant
+    (the last) first: the first word that differs decides, exactly as comparing the integers.
+    The most significant words decide almost every header; only ties look further."""
     n = len(bits)
     if n == 0:
         return np.empty(0, dtype=np.intp)
-    # hashes as big-endian words: reverse each hash's bytes
-    words = np.frombuffer(hash_block, dtype=np.uint8, count=32 * n).reshape(n, 32)[:, ::-1]
-    words = np.ascontiguousarray(words).view(">u8")  # n × 4
-    uniq, which = np.unique(bits, return_inverse=True)
-    tw = np.zeros((len(uniq), 4), dtype=">u8")
+    words = np.frombuffer(hash_block, dtype="<u8", count=4 * n).reshape(n, 4)
+    # bits change only at retargets (and on testnet's minimum-difficulty blocks): decode each
+    # distinct value of each run once
+    starts = np.flatnonzero(np.concatenate(([True], bits[1:] != bits[:-1])))
+    uniq, run_idx = np.unique(bits[starts], return_inverse=True)
+    which = np.repeat(run_idx, np.diff(np.append(starts, n)))
+    tw = np.zeros((len(uniq), 4), dtype="<u8")
     valid = np.ones(len(uniq), dtype=bool)
     for k, b in enumerate(uniq.tolist()):
         t, neg, ovf = compact_to_target(b)
         if neg or ovf or t == 0 or t > limit:
             valid[k] = False
         else:
-            tw[k] = np.frombuffer(t.to_bytes(32, "big"), dtype=">u8")
-    tgt = tw[which]
-    above = ~valid[which]
-    decided = above.copy()
-    for k in range(4):  # the first differing word decides
-        gt, lt = words[:, k] > tgt[:, k], words[:, k] < tgt[:, k]
-        above |= ~decided & gt
-        decided |= gt | lt
+            tw[k] = np.frombuffer(t.to_bytes(32, "little"), dtype="<u8")
+    top = tw[which, 3]
+    above = (words[:, 3] > top) | ~valid[which]
+    tie = np.flatnonzero((words[:, 3] == top) & valid[which])
+    for k in (2, 1, 0):  # ties on the words above: the next word down decides
+        if not tie.size:
+            break
+        w, t = words[tie, k], tw[which[tie], k]
+        above[tie[w > t]] = True
+        tie = tie[w == t]
     return np.flatnonzero(above)
 
 

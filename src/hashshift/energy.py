@@ -36,6 +36,7 @@ __all__ = [
     "BOUNDS",
     "PUE",
     "VALIDATION_GOALS_PCT",
+    "balance_subdivision_intensity",
     "cbeci",
     "efficiency_bounds",
     "emissions_by_region",
@@ -310,6 +311,56 @@ def _lookup(
             return float(value), str(grid["source"].iat[r]), code
     raise LookupError(f"no grid intensity for region {region_code!r} (nor {chain[1:]}) in "
                       f"month {month}; the table has {sorted(grid['region_code'].unique())}")
+
+
+def balance_subdivision_intensity(
+    country_g_kwh: float, shares: Any, own_g_kwh: Any
+) -> tuple[np.ndarray, str]:
+    """Grid intensities [gCO2/kWh] for a country's subdivisions that keep the country's figure.
+
+    A country's figure is the hashrate-weighted mean of its parts: CCAF's best-guess emissions
+    weight the energy sources of countries, provinces or states by the geographical hashrate
+    distribution (CBECI greenhouse-gas methodology, https://ccaf.io/cbeci/ghg/methodology), and
+    China's monthly coefficient ``CO2_Coef_China`` is such a provincial mean. So when some
+    subdivisions carry their own figure (hydro Sichuan), the others cannot also take the whole
+    country's figure: they share what remains,
+
+        I_rest = (I_country − Σ_own s_k I_k) / Σ_rest s_k,
+
+    with ``s`` the subdivisions' shares of the country at the start; then Σ s_k I_k = I_country.
+    One rule for the observed layer (countries) and the engine (subdivisions).
+
+    Parameters
+    ----------
+    country_g_kwh : float — the country's intensity [gCO2/kWh]
+    shares : array — each subdivision's share of the country's hashrate [any unit; normalised]
+    own_g_kwh : array — each subdivision's own intensity [gCO2/kWh], NaN where it has none
+
+    Returns the intensities [gCO2/kWh] and a note: "" when the country's figure is kept,
+    else why not (every part has its own figure, or I_rest would fall below 0 and is held at 0).
+    """
+    s = np.asarray(shares, dtype=float)
+    own = np.asarray(own_g_kwh, dtype=float)
+    if s.shape != own.shape or s.ndim != 1:
+        raise ValueError(f"shares {s.shape} and own_g_kwh {own.shape} must be 1-d and alike")
+    if not np.isfinite(country_g_kwh) or country_g_kwh < 0:
+        raise ValueError(f"country_g_kwh = {country_g_kwh!r} is not allowed "
+                         "(allowed: a finite number ≥ 0)")
+    if (s < 0).any() or not np.isfinite(s).all() or s.sum() <= 0:
+        raise ValueError(f"shares = {s.tolist()} are not allowed (allowed: finite, ≥ 0, sum > 0)")
+    s = s / s.sum()
+    rest = np.isnan(own)
+    out = np.where(rest, float(country_g_kwh), own)
+    if not rest.any():
+        return out, "every subdivision has its own figure; the country's is not imposed"
+    if s[rest].sum() <= 0:  # the parts without a figure hold no share: nothing to balance
+        return out, ""
+    value = (country_g_kwh - float(np.dot(s[~rest], own[~rest]))) / s[rest].sum()
+    note = ""
+    if value < 0:
+        value, note = 0.0, "the subdivisions' own figures exceed the country's; the rest held at 0"
+    out[rest] = value
+    return out, note
 
 
 def emissions_by_region(power: pd.DataFrame, grid: pd.DataFrame) -> pd.DataFrame:

@@ -235,12 +235,7 @@ def _resolve(scenario: Scenario) -> Inputs:
                       else default(c, "price_usd_kwh") for c in names])
     risk = np.array([specs[c].policy_risk if c in specs and specs[c].policy_risk is not None
                      else default(c, "risk") for c in names])
-    intensity = np.empty((horizon, len(names)))
-    for j, c in enumerate(names):
-        if c in specs and specs[c].intensity_g_kwh is not None:
-            intensity[:, j] = specs[c].intensity_g_kwh
-        else:
-            intensity[:, j] = _intensity_profile(grid, c, days)
+    intensity = _intensities(grid, names, shares, specs, days, notes)
     # Capacity: what is installed at as_of plus headroom; growth: the pace the region's mining
     # grew over the 12 months before as_of (CCAF map), in MW of the newest machines.
     eff_mix = float(np.dot(classes.initial_share, classes.efficiency_j_th))
@@ -410,6 +405,55 @@ def _hashprice_before(market: pd.DataFrame, start: date, lag: int) -> tuple[np.n
     series = done.copy()
     before = _daily_from_monthly(series, days) if lag else np.empty(0)
     return before, float(year.mean())
+
+
+def _intensities(grid: pd.DataFrame, names: list[str], shares: np.ndarray, specs: dict[str, Any],
+                 days: list[date], notes: dict[str, str]) -> np.ndarray:
+    """Grid intensity [gCO2/kWh] per day × region. A region's own figure (the scenario's, else its
+    own grid row) stands; subdivisions without one share what their country's figure leaves
+    (:func:`hashshift.energy.balance_subdivision_intensity`, weights: the starting shares), so
+    the engine's first day agrees with the observed layer's country figures."""
+    from .. import regions
+    from ..energy import balance_subdivision_intensity, intensity_holder
+
+    out = np.empty((len(days), len(names)))
+    for j, c in enumerate(names):
+        spec = specs.get(c)
+        if spec is not None and spec.intensity_g_kwh is not None:
+            out[:, j] = spec.intensity_g_kwh
+        else:
+            out[:, j] = _intensity_profile(grid, c, days)
+    month = np.array([d.month for d in days])
+    countries: dict[str, list[int]] = {}
+    for j, c in enumerate(names):
+        if "-" in c:
+            countries.setdefault(regions.parent_code(c), []).append(j)
+    for country, cols in sorted(countries.items()):
+        own = [bool(specs.get(names[j]) is not None and specs[names[j]].intensity_g_kwh
+                    is not None) for j in cols]
+        if all(own) or sum(shares[j] for j in cols) <= 0:
+            continue
+        country_i = _intensity_profile(grid, country, days)
+        balanced = False
+        for m in sorted(set(month.tolist())):
+            rows = month == m
+            mine = np.array([np.nan if not (o or intensity_holder(grid, names[j], int(m))
+                                            == names[j]) else out[rows, j][0]
+                             for j, o in zip(cols, own, strict=True)])
+            if np.isnan(mine).all():
+                continue  # no subdivision has its own figure: all take the country's
+            value, why = balance_subdivision_intensity(float(country_i[rows][0]),
+                                                       shares[cols], mine)
+            out[np.ix_(rows, cols)] = value
+            balanced = True
+            if why:
+                notes[f"intensity {country}"] = why
+        if balanced and f"intensity {country}" not in notes:
+            notes[f"intensity {country}"] = (
+                f"{country}'s subdivisions without their own grid figure share what {country}'s "
+                "figure leaves after those with one (weights: starting shares), so the "
+                "country's intensity is kept")
+    return out
 
 
 def _intensity_profile(grid: pd.DataFrame, code: str, days: list[date]) -> np.ndarray:
