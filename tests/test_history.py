@@ -396,3 +396,53 @@ def test_script_rebuilds_the_bundle_byte_for_byte(tmp_path: Path) -> None:
     assert rebuilt.read_bytes() == bundled.read_bytes()
     section = (tmp_path / "SOURCES.md").read_text().split("<!-- BEGIN epochs_mainnet", 1)[1]
     assert section in (bundled.parent / "SOURCES.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# the plain columns behind `hashshift history` (no pandas)
+# ---------------------------------------------------------------------------------------------
+def test_epoch_columns_are_the_dataframes_values() -> None:
+    from hashshift.epoch_table import epoch_columns
+
+    cols = epoch_columns()
+    df = history.epochs()
+    assert list(cols) == EPOCH_COLUMNS and len(cols["epoch"]) == len(df)
+    for c in EPOCH_COLUMNS:
+        got = cols[c]
+        if c in ("first_time", "last_time"):
+            want = [None if pd.isna(t) else t.to_pydatetime() for t in df[c]]
+            assert got == want, c
+        elif df[c].dtype == float:
+            assert_allclose(np.array(got, dtype=float), df[c].to_numpy(), rtol=0, atol=0,
+                            equal_nan=True, err_msg=c)
+        else:
+            assert got == df[c].tolist(), c
+    cols["epoch"].append(-1)  # each call hands out its own lists
+    assert epoch_columns()["epoch"][-1] != -1
+
+
+def test_largest_cut_is_july_2021() -> None:
+    """Reference: the retarget at block 689,472 on 3 July 2021, −27.94 %, the largest cut in
+    Bitcoin's history (Bitcoin Core's retarget arithmetic on the bundled chain)."""
+    from hashshift.epoch_table import cut_order, epoch_columns
+
+    cols = epoch_columns()
+    (i,) = cut_order(cols["change_pct"], 1)
+    assert cols["first_height"][i] == 689_472
+    assert f"{cols['first_time'][i]:%Y-%m-%d}" == "2021-07-03"
+    assert_allclose(cols["change_pct"][i], -27.94, atol=0.005)
+    row = history.largest_cuts(n=1).iloc[0]
+    assert int(row["first_height"]) == 689_472
+    assert cut_order([float("nan"), -1.0, -5.0, -1.0, 2.0], 3) == [2, 1, 3]
+    assert cut_order([-1.0, -5.0, -12.0], 5, below_pct=-4.0) == [2, 1]
+    with pytest.raises(ValueError, match="n = -1"):
+        cut_order([-1.0], -1)
+
+
+def test_read_epochs_ragged_row_is_named(tmp_path: Path) -> None:
+    header, *rows = _head_lines(2)
+    p = tmp_path / "ragged.csv"
+    p.write_text("\n".join([header, rows[0], rows[1] + ",extra"]) + "\n")
+    with pytest.raises(ValueError, match=r"not a readable CSV table \(line 3 has 17 fields, "
+                                         r"the header 16\)"):
+        read_epochs(p)

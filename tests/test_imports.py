@@ -233,3 +233,16 @@ def test_entry_points() -> None:
     out = subprocess.run([sys.executable, "-m", "hashshift", "--version"], capture_output=True,
                          text=True, timeout=600, check=True)
     assert out.stdout.startswith("hashshift ")
+
+
+def test_history_listing_loads_no_pandas() -> None:
+    """``hashshift history --rows 3`` lists the bundled epochs from plain columns: pandas, which
+    takes longer to import than the whole listing takes, is never loaded."""
+    code = ("import sys\nfrom hashshift.cli import main\nsys.argv = ['hashshift', 'history', "
+            "'--rows', '3']\ntry:\n    main()\nexcept SystemExit as e:\n    assert not e.code, "
+            "e.code\nprint('LOADED', ' '.join(m for m in ('pandas', 'pyarrow', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, check=True)
+    assert "689,472" in out.stdout or "Largest difficulty cuts" in out.stdout, out.stdout
+    assert out.stdout.strip().splitlines()[-1].split() == ["LOADED"], out.stdout

@@ -49,6 +49,7 @@ from .consensus import (
     retarget,
     target_to_compact,
 )
+from .epoch_table import cut_order
 from .sources.bundled import EPOCH_COLUMNS, read_epochs
 from .sources.electrum import Checkpoint
 from .sources.pit import as_of_day, filter_public, note_access
@@ -580,10 +581,7 @@ def largest_cuts(epochs_df: pd.DataFrame | None = None, n: int = 1,
     history), most negative first; with ``below_pct`` only those at or below it. Each row is the
     epoch that *starts* at the new difficulty (``first_height``, ``first_time``, ``change_pct``)."""
     df = epochs() if epochs_df is None else epochs_df
-    cuts = df.dropna(subset=["change_pct"])
-    if below_pct is not None:
-        cuts = cuts[cuts["change_pct"] <= below_pct]
-    return cuts.nsmallest(n, "change_pct")
+    return df.iloc[cut_order(df["change_pct"].tolist(), n, below_pct)]
 
 
 #: What ``blocks_source`` of :func:`hashrate_daily` means.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -19,9 +19,6 @@ from ._base import (
     state,
     write_csv,
 )
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def register(app: typer.Typer) -> None:
@@ -46,8 +43,6 @@ def history(
 ) -> None:
     """The network's history per 2016-block epoch (difficulty, retargets and hashrate), or per
     day with --daily."""
-    from .. import history as hist
-
     start = parse_date(since, "--since")
     end = parse_date(until, "--until")
     if start and end and start > end:
@@ -55,6 +50,16 @@ def history(
     if daily:
         _daily(start, end, since, until, csv, chart, rows, as_json)
         return
+    if since is None and until is None and csv is None and chart is None and not as_json:
+        # the whole table, listed: plain columns, no pandas to wait for (issue 16)
+        from ..epoch_table import epoch_columns
+
+        table = epoch_columns()
+        if not state.quiet:
+            _print_history(table, rows)
+        return
+    from .. import history as hist
+
     newest = hist.epochs()["first_time"].iloc[-1]
     if start is not None and start > newest:
         raise UserError(f"--since {since}: the bundled history ends with the epoch that began "
@@ -86,7 +91,7 @@ def history(
         return
     if state.quiet:
         return
-    _print_history(df, rows)
+    _print_history({c: df[c].tolist() for c in df.columns}, rows)
     if csv is not None:
         say_written("epochs", csv)
     if chart is not None:
@@ -180,35 +185,38 @@ def _fmt_difficulty(d: float) -> str:
     return f"{d:,.2f}"
 
 
-def _print_history(df: pd.DataFrame, rows: int) -> None:
+def _print_history(table: dict[str, list[Any]], rows: int) -> None:
+    """The last ``rows`` epochs of ``table`` (one list per column) and its largest cuts."""
     from rich.table import Table
 
-    table = Table(title=f"Difficulty epochs: last {min(rows, len(df))} of {len(df)} in range",
-                  caption="EH/s: epoch-mean hashrate; CI: 95 % interval; src: duration from "
-                          "headers (h) or next retarget (r)")
+    from ..epoch_table import cut_order
+
+    n = len(table["epoch"])
+    out = Table(title=f"Difficulty epochs: last {min(rows, n)} of {n} in range",
+                caption="EH/s: epoch-mean hashrate; CI: 95 % interval; src: duration from "
+                        "headers (h) or next retarget (r)")
     for col in ("epoch", "height", "start", "difficulty", "chg %", "days", "EH/s", "95 % CI",
                 "src"):
-        table.add_column(col, justify="left" if col in ("start", "src") else "right",
-                         no_wrap=True)
-    for _, r in df.tail(rows).iterrows():
-        change = r["change_pct"]
+        out.add_column(col, justify="left" if col in ("start", "src") else "right",
+                       no_wrap=True)
+    for i in range(max(n - rows, 0), n):
+        change, dur = table["change_pct"][i], table["duration_s"][i]
         style = "red" if change == change and change < -10 else None
-        table.add_row(
-            str(int(r["epoch"])), f"{int(r['first_height']):,}", f"{r['first_time']:%Y-%m-%d}",
-            _fmt_difficulty(float(r["difficulty"])),
+        out.add_row(
+            str(int(table["epoch"][i])), f"{int(table['first_height'][i]):,}",
+            f"{table['first_time'][i]:%Y-%m-%d}",
+            _fmt_difficulty(float(table["difficulty"][i])),
             "–" if change != change else f"{change:+.2f}",
-            "–" if r["duration_s"] != r["duration_s"] else f"{r['duration_s'] / 86400:.2f}",
-            _fmt_ehs(r["hashrate_ehs"]),
-            f"{_fmt_ehs(r['hashrate_lo_ehs'])}–{_fmt_ehs(r['hashrate_hi_ehs'])}",
-            {"headers": "h", "retarget": "r"}.get(str(r["duration_source"]), "–"),
+            "–" if dur != dur else f"{dur / 86400:.2f}",
+            _fmt_ehs(table["hashrate_ehs"][i]),
+            f"{_fmt_ehs(table['hashrate_lo_ehs'][i])}–{_fmt_ehs(table['hashrate_hi_ehs'][i])}",
+            {"headers": "h", "retarget": "r"}.get(str(table["duration_source"][i]), "–"),
             style=style,
         )
-    console.print(table)
-    from ..history import largest_cuts
-
-    cuts: list[dict[str, Any]] = largest_cuts(df, 3).to_dict("records")  # type: ignore[assignment]
+    console.print(out)
+    cuts = cut_order(table["change_pct"], 3)
     if cuts:
         console.print("Largest difficulty cuts in range: " + "; ".join(
-            f"{r['change_pct']:+.2f} % at block {int(r['first_height']):,} "
-            f"({r['first_time']:%Y-%m-%d})" for r in cuts
+            f"{table['change_pct'][i]:+.2f} % at block {int(table['first_height'][i]):,} "
+            f"({table['first_time'][i]:%Y-%m-%d})" for i in cuts
         ))

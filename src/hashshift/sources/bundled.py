@@ -8,18 +8,18 @@ seconds; ``difficulty`` = ``0xffff·2**208 / target`` (Bitcoin Core ``GetDifficu
 
 from __future__ import annotations
 
-import io
+import csv
 import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..consensus import DIFF1_TARGET, compact_to_target
 from .bundled_files import newest_bundled
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DURATION_SOURCES",
@@ -27,7 +27,9 @@ __all__ = [
     "TIME_SOURCES",
     "bundled_epochs_name",
     "format_epochs",
+    "parse_epoch_columns",
     "parse_epochs",
+    "read_epoch_columns",
     "read_epochs",
 ]
 
@@ -59,6 +61,8 @@ def _fmt_float(x: Any, spec: str) -> str:
 
 
 def _fmt_time(t: Any) -> str:
+    import pandas as pd
+
     return "" if pd.isna(t) else pd.Timestamp(t).tz_convert(UTC).strftime(_TIME_FMT)
 
 
@@ -83,16 +87,16 @@ def format_epochs(df: pd.DataFrame) -> str:
 class _Rows:
     """Row-by-row conversion whose errors name the file line, epoch, column and rule."""
 
-    def __init__(self, raw: pd.DataFrame, name: str):
+    def __init__(self, raw: dict[str, list[str]], name: str):
         self.raw, self.name = raw, name
 
     def fail(self, i: int, msg: str) -> ValueError:
-        ep = self.raw["epoch"].iloc[i]
+        ep = self.raw["epoch"][i]
         return ValueError(f"{self.name}: line {i + 2} (row {i + 1}, epoch {ep}): {msg}")
 
     def col(self, c: str, conv: Any, rule: str, optional: bool = False) -> list[Any]:
         out: list[Any] = []
-        for i, v in enumerate(self.raw[c].tolist()):
+        for i, v in enumerate(self.raw[c]):
             if v == "" and optional:
                 out.append(None)
                 continue
@@ -123,8 +127,26 @@ def _float(v: str) -> float:
     return x
 
 
-def parse_epochs(text: str, name: str = "epochs") -> pd.DataFrame:
-    """Parse and validate epoch-table CSV text; ``name`` labels error messages.
+def _csv_columns(text: str, name: str) -> dict[str, list[str]]:
+    """The CSV's columns as lists of strings; every row must have the header's fields."""
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ValueError(f"{name}: not a readable CSV table (no header line)")
+    try:
+        rows = list(csv.reader(lines))
+    except csv.Error as exc:
+        raise ValueError(f"{name}: not a readable CSV table ({exc})") from None
+    header, body = rows[0], [r for r in rows[1:] if r]
+    for k, r in enumerate(body):
+        if len(r) != len(header):
+            raise ValueError(f"{name}: not a readable CSV table (line {k + 2} has {len(r)} "
+                             f"fields, the header {len(header)})")
+    return {c: [r[j] for r in body] for j, c in enumerate(header)}
+
+
+def parse_epoch_columns(text: str, name: str = "epochs") -> dict[str, list[Any]]:
+    """Parse and validate epoch-table CSV text into plain columns (no pandas); ``name`` labels
+    error messages.
 
     Rules (a breach raises ``ValueError`` naming the line, epoch and rule): all
     :data:`EPOCH_COLUMNS` present; epochs contiguous (no gap, no repeat);
@@ -132,18 +154,16 @@ def parse_epochs(text: str, name: str = "epochs") -> pd.DataFrame:
     decoded ``bits``; ``difficulty = 0xffff·2**208 / target``; ``first_time`` present and
     increasing; ``duration_s`` empty exactly when ``duration_source`` is ``none``.
 
-    Returns int64 heights and bits, ``target`` as Python ints (object column),
-    ``datetime64[s, UTC]`` times, float64 numbers (NaN where empty).
+    Returns one list per column of :data:`EPOCH_COLUMNS`: ints (heights, ``bits``, ``target``),
+    timezone-aware UTC datetimes (``None`` where ``last_time`` is empty), floats (NaN where
+    empty), strings.
     """
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{name}: not a readable CSV table ({exc})") from None
-    missing = [c for c in EPOCH_COLUMNS if c not in raw.columns]
+    raw = _csv_columns(text, name)
+    missing = [c for c in EPOCH_COLUMNS if c not in raw]
     if missing:
         raise ValueError(f"{name}: missing column(s) {', '.join(missing)} (rule: an epochs file "
                          f"has the columns {', '.join(EPOCH_COLUMNS)})")
-    if raw.empty:
+    if not raw["epoch"]:
         raise ValueError(f"{name}: no rows (rule: at least one epoch)")
     rows = _Rows(raw, name)
     ep = rows.col("epoch", int, "an integer epoch")
@@ -156,12 +176,12 @@ def parse_epochs(text: str, name: str = "epochs") -> pd.DataFrame:
     last_t = rows.col("last_time", _time, "an ISO-8601 UTC time or empty", optional=True)
     dur = rows.col("duration_s", _float, "a number of seconds or empty", optional=True)
     floats = {c: rows.col(c, _float, "a finite number or empty", optional=True) for c in _FLOATS}
-    dsrc = raw["duration_source"].tolist()
-    tsrc = raw["time_source"].tolist()
+    dsrc = raw["duration_source"]
+    tsrc = raw["time_source"]
     hashes = rows.col("last_hash", lambda v: v if _HEX64.fullmatch(v) else int("x"),
                       "64 lowercase hex digits or empty", optional=True)
 
-    for i in range(len(raw)):
+    for i in range(len(ep)):
         e = ep[i]
         if i and e != ep[i - 1] + 1:
             if e > ep[i - 1] + 1:
@@ -197,32 +217,58 @@ def parse_epochs(text: str, name: str = "epochs") -> pd.DataFrame:
         if dur[i] is not None and dur[i] <= 0:
             raise rows.fail(i, f"duration_s={dur[i]} is not positive (rule: duration > 0)")
 
+    nan = float("nan")
+    out = {
+        "epoch": ep, "first_height": first_h, "last_height": last_h, "bits": bits,
+        "target": target, "difficulty": diff,
+        **{c: [nan if v is None else v for v in floats[c]] for c in _FLOATS},
+        "first_time": first_t, "last_time": last_t,
+        "duration_s": [nan if v is None else v for v in dur],
+        "duration_source": dsrc, "time_source": tsrc, "last_hash": [h or "" for h in hashes],
+    }
+    return {c: out[c] for c in EPOCH_COLUMNS}
+
+
+def parse_epochs(text: str, name: str = "epochs") -> pd.DataFrame:
+    """:func:`parse_epoch_columns` as a DataFrame: int64 heights and bits, ``target`` as Python
+    ints (object column), ``datetime64[s, UTC]`` times, float64 numbers (NaN where empty)."""
+    import numpy as np
+    import pandas as pd
+
+    cols = parse_epoch_columns(text, name)
+
     def times(vals: list[datetime | None]) -> pd.Series:
         s = pd.to_datetime(pd.Series(vals, dtype=object), utc=True)
         return s.astype("datetime64[s, UTC]")
 
-    def nums(vals: list[float | None]) -> np.ndarray:
-        return np.array([np.nan if v is None else v for v in vals], dtype=float)
-
-    df = pd.DataFrame({
-        "epoch": np.array(ep, dtype=np.int64),
-        "first_height": np.array(first_h, dtype=np.int64),
-        "last_height": np.array(last_h, dtype=np.int64),
-        "bits": np.array(bits, dtype=np.int64),
-        "target": pd.Series(target, dtype=object),
-        "difficulty": np.array(diff, dtype=float),
-        "change_pct": nums(floats["change_pct"]),
-        "first_time": times(list(first_t)),
-        "last_time": times(last_t),
-        "duration_s": nums(dur),
-        "hashrate_ehs": nums(floats["hashrate_ehs"]),
-        "hashrate_lo_ehs": nums(floats["hashrate_lo_ehs"]),
-        "hashrate_hi_ehs": nums(floats["hashrate_hi_ehs"]),
-        "duration_source": pd.Series(dsrc, dtype=object),
-        "time_source": pd.Series(tsrc, dtype=object),
-        "last_hash": pd.Series([h or "" for h in hashes], dtype=object),
+    return pd.DataFrame({
+        "epoch": np.array(cols["epoch"], dtype=np.int64),
+        "first_height": np.array(cols["first_height"], dtype=np.int64),
+        "last_height": np.array(cols["last_height"], dtype=np.int64),
+        "bits": np.array(cols["bits"], dtype=np.int64),
+        "target": pd.Series(cols["target"], dtype=object),
+        "difficulty": np.array(cols["difficulty"], dtype=float),
+        "change_pct": np.array(cols["change_pct"], dtype=float),
+        "first_time": times(cols["first_time"]),
+        "last_time": times(cols["last_time"]),
+        "duration_s": np.array(cols["duration_s"], dtype=float),
+        "hashrate_ehs": np.array(cols["hashrate_ehs"], dtype=float),
+        "hashrate_lo_ehs": np.array(cols["hashrate_lo_ehs"], dtype=float),
+        "hashrate_hi_ehs": np.array(cols["hashrate_hi_ehs"], dtype=float),
+        "duration_source": pd.Series(cols["duration_source"], dtype=object),
+        "time_source": pd.Series(cols["time_source"], dtype=object),
+        "last_hash": pd.Series(cols["last_hash"], dtype=object),
     })
-    return df
+
+
+def read_epoch_columns(path: str | Path | None = None) -> tuple[dict[str, list[Any]], str]:
+    """Read and validate an epoch table as plain columns (:func:`parse_epoch_columns`; default:
+    the newest one bundled in the package), with the file's label."""
+    if path is not None:
+        p = Path(path)
+        return parse_epoch_columns(p.read_text(encoding="utf-8"), name=str(p)), str(p)
+    f = newest_bundled("epochs_mainnet")
+    return parse_epoch_columns(f.read_text(), name=f.label), f.label
 
 
 def read_epochs(path: str | Path | None = None) -> pd.DataFrame:
