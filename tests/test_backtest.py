@@ -153,3 +153,72 @@ def test_track_record_in_plain_words(runs) -> None:  # type: ignore[no-untyped-d
     assert f"inside the simulated 90 % band in {t['inside']} ({t['coverage_pct']:.0f} %" in text
     assert "back at its pre-ban level" in text and "4 Oct 2021" in text
     assert "27 Jun 2021" in text
+
+
+@pytest.fixture(scope="module")
+def sensitivity():  # type: ignore[no-untyped-def]
+    from hashshift.sim.backtest import prior_sensitivity
+
+    return prior_sensitivity("china-2021")
+
+
+def test_prior_sensitivity_shows_where_the_band_lacked_room(runs, sensitivity) -> None:  # type: ignore[no-untyped-def]
+    """Hindsight, one prior at a time with the forecast's seed: the stated row is the forecast
+    itself; the June bans' underground share alone cannot bring the band to the truth (≤ 60 %
+    even at 50 % ± 50 %); faster migration and faster new capacity can; a wider deliveries
+    spread raises coverage but scores worse, so the score, not coverage alone, says which
+    missing uncertainty matters."""
+    df = sensitivity.set_index(["knob", "value"], drop=False)
+    print("\n" + sensitivity.drop(columns="what").to_string())
+    stated = sensitivity.iloc[0]
+    fc = runs["forecast"].summary
+    assert stated["knob"] == "stated"
+    assert stated["coverage_90_pct"] == fc["hashrate_coverage_pct"]
+    assert stated["wis_ehs"] == fc["hashrate_wis_ehs"]
+    under = df.loc["provincial_underground"]
+    assert under["coverage_90_pct"].max() <= 60.0
+    assert (under["retarget_sim_pct"] > stated["retarget_sim_pct"]).all()  # a smaller cut
+    faster = df.loc[("delay_median_days", 30.0)]
+    assert faster["coverage_90_pct"] >= 70.0 and faster["wis_ehs"] < 0.7 * stated["wis_ehs"]
+    build = df.loc[("build_days", 60.0)]
+    assert build["coverage_90_pct"] >= 90.0 and build["wis_ehs"] < 0.7 * stated["wis_ehs"]
+    wide = df.loc[("supply_uncertainty", 1.5)]
+    assert wide["coverage_90_pct"] > stated["coverage_90_pct"]
+    assert wide["wis_ehs"] > stated["wis_ehs"]
+
+
+def test_prior_sensitivity_rejects_what_it_cannot_set() -> None:
+    from hashshift.sim.backtest import prior_sensitivity
+
+    with pytest.raises(ValueError, match=r"knob 'weather' is not known; use one of "
+                                         r"provincial_underground"):
+        prior_sensitivity(rows=(("weather", 1.0),), paths=10)
+    with pytest.raises(ValueError, match=r"knob 'build_days' = -5.0 is not allowed"):
+        prior_sensitivity(rows=(("build_days", -5.0),), paths=10)
+    with pytest.raises(LookupError, match="unknown backtest 'mars'"):
+        prior_sensitivity("mars")
+
+
+def test_backtest_sensitivity_cli(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from hashshift.cli import app
+    from hashshift.sim.backtest import SENSITIVITY_ROWS
+
+    runner = CliRunner()
+    out = tmp_path / "sens.csv"
+    r = runner.invoke(app, ["backtest", "--sensitivity", "--paths", "60", "--json",
+                            "--csv", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["what"].startswith("hindsight") and len(doc["runs"]) == len(SENSITIVITY_ROWS) + 1
+    assert doc["runs"][0]["knob"] == "stated" and out.exists()
+    r = runner.invoke(app, ["backtest", "--sensitivity", "--paths", "60"])
+    assert r.exit_code == 0, r.output
+    assert "none of them is a forecast" in " ".join(r.output.split())
+    r = runner.invoke(app, ["backtest", "--sensitivity", "--variant", "naive"])
+    assert r.exit_code == 2, r.output
+    assert "--variant 'naive' is not allowed with it (allowed: forecast)" in " ".join(
+        r.output.split())

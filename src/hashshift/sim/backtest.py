@@ -25,7 +25,7 @@ from .examples import load_example
 from .scenario import Scenario
 
 __all__ = ["BACKTESTS", "VARIANTS", "Backtest", "backtest", "compare", "hindsight",
-           "monthly_shares", "track_record", "variant"]
+           "monthly_shares", "prior_sensitivity", "track_record", "variant"]
 
 #: name -> (example file, first and last epoch start compared, the headline retarget height)
 BACKTESTS: dict[str, tuple[str, date, date, int]] = {
@@ -231,3 +231,90 @@ def backtest(name: str = "china-2021", *, paths: int | None = None,
     bt.summary["data_after_as_of"] = sorted({v["dataset"] for v in late})
     bt.summary["start"] = result.config.get("provenance", {}).get("shares", "")
     return bt
+
+
+#: The priors :func:`prior_sensitivity` widens or moves, one at a time: key -> what it sets.
+#: Provincial bans are those on a subdivision (China's June 2021 orders), national bans those on
+#: a country; their underground share is set to the value with a path-to-path spread of ± the
+#: value (at most to 1).
+SENSITIVITY_KNOBS = {
+    "provincial_underground": "provincial bans: underground share (± the same) [share]",
+    "national_underground": "national bans: underground share (± the same) [share]",
+    "delay_median_days": "migration: median delay [days]",
+    "delay_uncertainty": "migration: spread of the median delay [log]",
+    "build_days": "migration: days to energise new capacity [days]",
+    "supply_uncertainty": "supply: spread of new deliveries [log]",
+}
+#: The rows of :func:`prior_sensitivity` by default: (knob, value).
+SENSITIVITY_ROWS: tuple[tuple[str, float], ...] = (
+    ("provincial_underground", 0.15), ("provincial_underground", 0.25),
+    ("provincial_underground", 0.5), ("national_underground", 0.4),
+    ("delay_median_days", 45.0), ("delay_median_days", 30.0), ("delay_uncertainty", 0.75),
+    ("build_days", 60.0), ("supply_uncertainty", 0.8), ("supply_uncertainty", 1.5),
+)
+
+
+def _set_prior(data: dict[str, Any], knob: str, value: float) -> None:
+    """Set one prior of a scenario's data (``model_dump`` form); raises naming the knob."""
+    if knob not in SENSITIVITY_KNOBS:
+        raise ValueError(f"knob {knob!r} is not known; use one of {', '.join(SENSITIVITY_KNOBS)}")
+    if knob in ("provincial_underground", "national_underground"):
+        hits = [e for e in data["event"] if e.get("kind") == "ban"
+                and ("-" in e["region"]) == (knob == "provincial_underground")]
+        if not hits:
+            raise ValueError(f"knob {knob!r}: the scenario has no such ban")
+        for e in hits:
+            e["underground"] = value
+            e["underground_uncertainty"] = min(value, 1.0 - value)
+    elif knob == "supply_uncertainty":
+        data["supply"]["uncertainty"] = value
+    else:
+        data["migration"][knob] = value
+
+
+def prior_sensitivity(name: str = "china-2021",
+                      rows: tuple[tuple[str, float], ...] = SENSITIVITY_ROWS, *,
+                      paths: int | None = None) -> pd.DataFrame:
+    """A hindsight sensitivity, not a forecast: the forecast backtest run again with one prior
+    moved or widened at a time (:data:`SENSITIVITY_KNOBS`), every other input as stated and the
+    same seed (common random numbers, so rows differ by the prior alone). It says which missing
+    uncertainty would have let the band hold the truth. The values are chosen after seeing the
+    outcome, so no row is a forecast and none replaces the stated priors.
+
+    Parameters
+    ----------
+    rows : tuple of (knob, value) — each a run; value in the knob's unit (shares [0-1], [days],
+        [log])
+    paths : int — paths per run (default: the example's)
+
+    Returns one row per run, the stated scenario first: ``knob`` ("stated" first), ``what``,
+    ``value``, ``coverage_90_pct``, ``coverage_50_pct`` [%], ``above``, ``below`` (hashrate
+    epochs outside the 90 % band), ``wis_ehs`` [EH/s], ``mape_pct`` [%] and
+    ``retarget_sim_pct`` [%] (the headline retarget's median).
+    """
+    if name not in BACKTESTS:
+        raise LookupError(f"unknown backtest {name!r}; available: {', '.join(BACKTESTS)}")
+    example, start, end, height = BACKTESTS[name]
+    base = variant(load_example(example), "forecast")
+    runs: list[tuple[str, str, float, Scenario]] = [("stated", "the example as stated",
+                                                     float("nan"), base)]
+    for knob, value in rows:
+        data = base.model_dump(mode="json")
+        _set_prior(data, knob, float(value))
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValueError as exc:
+            raise ValueError(f"knob {knob!r} = {value!r} is not allowed: {exc}") from None
+        runs.append((knob, SENSITIVITY_KNOBS[knob], float(value), scenario))
+    out = []
+    for knob, what, value, scenario in runs:
+        sm = compare(run(scenario, paths=paths), start, end, height).summary
+        out.append({
+            "knob": knob, "what": what, "value": value,
+            "coverage_90_pct": sm["hashrate_coverage_pct"],
+            "coverage_50_pct": sm["hashrate_coverage_50_pct"],
+            "above": sm["hashrate_above_band"], "below": sm["hashrate_below_band"],
+            "wis_ehs": sm["hashrate_wis_ehs"], "mape_pct": sm["hashrate_mape_pct"],
+            "retarget_sim_pct": sm.get("retarget_sim_pct", float("nan")),
+        })
+    return pd.DataFrame(out)
