@@ -70,8 +70,11 @@ class Stats:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def row(self) -> str:
+        kinds = self.extra.get("error_kinds") or {}
+        what = ("  (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(kinds.items())) + ")"
+                if kinds else "")
         return (f"{self.name:<28} {self.requests:>8,} {self.rps:>9,.0f} {self.p50_ms:>8.1f} "
-                f"{self.p99_ms:>8.1f} {self.errors:>7}")
+                f"{self.p99_ms:>8.1f} {self.errors:>7}{what}")
 
 
 def _free_port() -> int:
@@ -152,6 +155,7 @@ async def _generate(base: str, paths: list[str], seconds: float, conns: int) -> 
     host, port = host_port.rsplit(":", 1)
     lat: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
     deadline = time.perf_counter() + seconds
 
     async def worker(k: int) -> None:
@@ -168,11 +172,13 @@ async def _generate(base: str, paths: list[str], seconds: float, conns: int) -> 
                     _fetch(*conn, host_port, paths[i % len(paths)]), 10.0)
                 if status >= 400:
                     errors += 1
+                    kinds[f"HTTP {status}"] = kinds.get(f"HTTP {status}", 0) + 1
                 else:
                     lat.append((time.perf_counter() - t0) * 1e3)
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                    TimeoutError, ValueError):
+                    TimeoutError, ValueError) as exc:
                 errors += 1
+                kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
                 keep = False
             if not keep and conn is not None:
                 conn[1].close()
@@ -189,7 +195,7 @@ async def _generate(base: str, paths: list[str], seconds: float, conns: int) -> 
         return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
 
     return {"requests": len(lat) + errors, "seconds": elapsed, "p50": q(0.50), "p99": q(0.99),
-            "errors": errors}
+            "errors": errors, "error_kinds": kinds}
 
 
 def run_python(base: str, paths: list[str], seconds: float, name: str) -> Stats:
@@ -197,7 +203,8 @@ def run_python(base: str, paths: list[str], seconds: float, name: str) -> Stats:
            "--conns", str(CONNECTIONS), *paths]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True)
     r = json.loads(out.stdout)
-    return Stats(name, r["seconds"], r["requests"], r["p50"], r["p99"], r["errors"])
+    return Stats(name, r["seconds"], r["requests"], r["p50"], r["p99"], r["errors"],
+                 {"error_kinds": r.get("error_kinds", {})})
 
 
 def load(base: str, paths: list[str], seconds: float, name: str) -> Stats:

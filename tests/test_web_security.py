@@ -606,6 +606,29 @@ def test_response_cache_serves_the_same_bytes_and_forgets_evicted_runs(
         assert not any(k[0].startswith("/api/scenario") for k in cache._entries)
 
 
+def test_a_run_read_from_the_response_cache_stays_in_the_run_cache(
+        china: dict[str, Any]) -> None:
+    """Reads answered by the response cache count as uses of the run: with room for two runs,
+    a run read between each new one outlives two newer runs nobody reads (the run cache is
+    least recently *used*, not least recently computed)."""
+    app = create_app(Settings(cache_size=2))
+    with BackgroundServer(app) as srv, client_at(srv) as c:
+        cache = app.state.response_cache
+        a = c.post(RUN, params={"baseline": "false"}, json=tiny(china, 21)).json()["hash"]
+        url = f"/api/runs/{a}/result.json"
+        assert c.get(url).status_code == 200  # the miss fills the response cache
+        made = []
+        for seed in (22, 23, 24):
+            hits = cache.hits
+            assert c.get(url).status_code == 200 and cache.hits == hits + 1  # a hit
+            made.append(c.post(RUN, params={"baseline": "false"},
+                               json=tiny(china, seed)).json()["hash"])
+        assert c.get(url).status_code == 200
+        assert c.get(f"/api/runs/{made[0]}").status_code == 404  # unread: evicted
+        assert c.get(f"/api/runs/{made[1]}").status_code == 404
+        assert c.get(f"/api/runs/{made[2]}").status_code == 200
+
+
 def test_response_cache_is_bounded() -> None:
     app = create_app(Settings(response_cache_mb=1))
     plain = {"accept-encoding": "identity"}

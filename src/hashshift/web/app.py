@@ -259,8 +259,9 @@ def create_app(settings: Settings | None = None, *, runner: Runner | None = None
 
         def response_cache(inner: ASGIApp) -> ASGIApp:
             cache = ResponseCache(inner, rule=cacheable,
-                                  valid=lambda tag: tag == "data" or tag in manager
-                                  or (tag.startswith(_HISTORY) and _valid_history(tag)),
+                                  valid=lambda tag: tag == "data"
+                                  or (_valid_history(tag) if tag.startswith(_HISTORY)
+                                      else manager.touch(tag)),
                                   max_bytes=budget, max_entry_bytes=min(8 * 2**20, budget))
             manager.on_evict(cache.purge)
             app.state.response_cache = cache

@@ -416,6 +416,12 @@ class RunManager:
                 self._cache.move_to_end(run_hash)
             return rec
 
+    def touch(self, run_hash: str) -> bool:
+        """Whether the run is cached; a cached run becomes the most recently used. The response
+        cache calls it on every hit, so a run people keep reading stays while newer ones come
+        and go (reads answered from the response cache never reach :meth:`get`)."""
+        return self.get(run_hash) is not None
+
     def cached(self) -> list[RunRecord]:
         """The cached runs, least recently used first."""
         with self._lock:
