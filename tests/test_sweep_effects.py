@@ -61,8 +61,13 @@ def test_tasks_differing_only_in_policy_share_every_draw(
     for day in (0, 7, 14, 21):  # before the announcement: the same world, path by path
         col = f"{SERIES_PREFIX}{day}"
         assert_allclose(us[col].to_numpy(), none[col].to_numpy(), rtol=1e-12)
+    # a week into the ban every path has lost hashrate; five weeks in, most of the displaced
+    # machines run again elsewhere (the scenario's migration pace: a median of 17.5 days), so
+    # the loss is the mean's, not every path's
+    week = f"{SERIES_PREFIX}49"
+    assert (us[week].to_numpy() < none[week].to_numpy()).all()
     late = f"{SERIES_PREFIX}77"
-    assert (us[late].to_numpy() < none[late].to_numpy()).all()
+    assert us[late].mean() < none[late].mean()
     # paired: the spread of the differences is far below the spread across paths
     diff = us[late].to_numpy() - none[late].to_numpy()
     assert diff.std() < 0.5 * none[late].to_numpy().std()

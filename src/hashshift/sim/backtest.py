@@ -25,7 +25,7 @@ from .examples import load_example
 from .scenario import Scenario
 
 __all__ = ["BACKTESTS", "VARIANTS", "Backtest", "backtest", "compare", "hindsight",
-           "monthly_shares", "prior_sensitivity", "track_record", "variant"]
+           "monthly_shares", "prior_sensitivity", "seasonal_delay", "track_record", "variant"]
 
 #: name -> (example file, first and last epoch start compared, the headline retarget height)
 BACKTESTS: dict[str, tuple[str, date, date, int]] = {
@@ -244,12 +244,14 @@ SENSITIVITY_KNOBS = {
     "delay_uncertainty": "migration: spread of the median delay [log]",
     "build_days": "migration: days to energise new capacity [days]",
     "supply_uncertainty": "supply: spread of new deliveries [log]",
+    "seasonal_delay": "migration: median delay of the newest dry-season move out of Sichuan "
+                      "public on as_of (CCAF's map; :func:`seasonal_delay`) [days]",
 }
 #: The rows of :func:`prior_sensitivity` by default: (knob, value).
 SENSITIVITY_ROWS: tuple[tuple[str, float], ...] = (
     ("provincial_underground", 0.15), ("provincial_underground", 0.25),
     ("provincial_underground", 0.5), ("national_underground", 0.4),
-    ("delay_median_days", 45.0), ("delay_median_days", 30.0), ("delay_uncertainty", 0.75),
+    ("delay_median_days", 75.0), ("delay_median_days", 45.0), ("delay_uncertainty", 0.75),
     ("build_days", 60.0), ("supply_uncertainty", 0.8), ("supply_uncertainty", 1.5),
 )
 
@@ -268,8 +270,57 @@ def _set_prior(data: dict[str, Any], knob: str, value: float) -> None:
             e["underground_uncertainty"] = min(value, 1.0 - value)
     elif knob == "supply_uncertainty":
         data["supply"]["uncertainty"] = value
+    elif knob == "seasonal_delay":
+        data["migration"]["delay_median_days"] = value
     else:
         data["migration"][knob] = value
+
+
+def seasonal_delay(as_of: date, *, region: str = "CN-SC", sigma: float = 0.5) -> dict[str, Any]:
+    """How fast miners moved in the newest dry-season move out of a hydro province public on
+    ``as_of``: evidence a forecaster had before the bans.
+
+    From CCAF's monthly map (the province's share of China [%], CCAF Bitcoin Mining Map): the
+    last wet month (October), the first two dry months (November, December) and the settled dry
+    level (the mean of January to March). The progress of the move in November's and December's
+    means is matched by the median delay [days] of a lognormal with log standard deviation
+    ``sigma`` [1] (:func:`hashshift.sim.migration.fit_delay_median_days`), the tariff switching
+    on 1 November (the wet season of May to October, as ``examples/china_2021.toml`` states it).
+    The move was inside China, between hosts that expected it every year: a lower bound on the
+    time a move abroad takes.
+
+    Returns ``median_days``, ``region``, ``season`` (``"YYYY-YY"``), ``before_pct``,
+    ``after_pct``, ``november_pct``, ``december_pct`` [% of China], ``done`` (the two months'
+    progress [0-1]) and ``published`` (the newest release among the months used). Raises
+    ``LookupError`` when no whole season was public on ``as_of``.
+    """
+    from .. import geography
+    from .migration import fit_delay_median_days
+
+    sh = geography.shares_over_time("province", as_of=as_of)
+    rows = sh[sh["region_code"] == region]
+    s = {pd.Timestamp(d): float(v) for d, v in zip(rows["date"], rows["share_of_china_pct"],
+                                                     strict=True)}
+    published = geography.mining_map(as_of=as_of)
+    for year in sorted({d.year for d in s}, reverse=True):
+        need = [pd.Timestamp(year, m, 1) for m in (10, 11, 12)] + [
+            pd.Timestamp(year + 1, m, 1) for m in (1, 2, 3)]
+        if not all(d in s for d in need):
+            continue
+        before, nov, dec = (s[d] for d in need[:3])
+        after = float(np.mean([s[d] for d in need[3:]]))
+        if before - after <= 0:
+            continue  # no move out that season
+        done = [(before - nov) / (before - after), (before - dec) / (before - after)]
+        used = published[(published["region_code"] == region)
+                         & pd.to_datetime(published["date"]).isin(need)]
+        return {"median_days": fit_delay_median_days(done, sigma, [30, 31]), "region": region,
+                "season": f"{year}-{(year + 1) % 100:02d}", "before_pct": before,
+                "after_pct": after, "november_pct": nov, "december_pct": dec, "done": done,
+                "published": str(pd.to_datetime(used["published"]).max().date())
+                if "published" in used.columns and len(used) else None}
+    raise LookupError(f"no whole dry season of {region} (October to March) in the mining map "
+                      f"as known on {as_of}")
 
 
 def prior_sensitivity(name: str = "china-2021",
@@ -284,7 +335,7 @@ def prior_sensitivity(name: str = "china-2021",
     Parameters
     ----------
     rows : tuple of (knob, value) — each a run; value in the knob's unit (shares [0-1], [days],
-        [log])
+        [log]); for ``seasonal_delay`` the value is ignored and :func:`seasonal_delay` gives it
     paths : int — paths per run (default: the example's)
 
     Returns one row per run, the stated scenario first: ``knob`` ("stated" first), ``what``,
@@ -299,6 +350,9 @@ def prior_sensitivity(name: str = "china-2021",
     runs: list[tuple[str, str, float, Scenario]] = [("stated", "the example as stated",
                                                      float("nan"), base)]
     for knob, value in rows:
+        if knob == "seasonal_delay":  # the value is the evidence's, not the caller's
+            value = seasonal_delay(base.scenario.as_of,
+                                   sigma=base.migration.delay_sigma)["median_days"]
         data = base.model_dump(mode="json")
         _set_prior(data, knob, float(value))
         try:

@@ -23,9 +23,11 @@ for machines that wait).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["DelayPipeline", "logit_shares"]
+__all__ = ["DelayPipeline", "fit_delay_median_days", "logit_shares"]
 
 
 def logit_shares(utility: np.ndarray, open_mask: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -53,6 +55,34 @@ def lognormal_cdf(x: np.ndarray, sigma: float, median: np.ndarray) -> np.ndarray
 
     with np.errstate(divide="ignore"):
         return np.asarray(ndtr(np.log(x / median) / sigma))
+
+
+def fit_delay_median_days(done: Any, sigma: float, month_days: Any) -> float:
+    """Median [days] of a lognormal delay with log standard deviation ``sigma`` [1] whose CDF,
+    averaged over each month after a switch on day 0, best matches ``done``: the share of a move
+    completed in each month's mean [0-1], as a monthly map shows it (least squares over medians
+    from 1 to 365 days on a 0.5-day grid).
+
+    Parameters
+    ----------
+    done : sequence of float — share of the move completed in months 1, 2, … [0-1]
+    sigma : float — log standard deviation of the delay [1]
+    month_days : sequence of int — the months' lengths [days], same length as ``done``
+    """
+    d = np.asarray(done, dtype=float)
+    m = np.asarray(month_days, dtype=int)
+    if d.ndim != 1 or d.shape != m.shape or not d.size:
+        raise ValueError(f"done {d.shape} and month_days {m.shape} must be 1-d, alike, not empty")
+    if not np.isfinite(d).all() or (m < 1).any() or not (np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"done = {d.tolist()}, month_days = {m.tolist()}, sigma = {sigma!r}: "
+                         "allowed are finite shares, months of ≥ 1 day and sigma > 0")
+    edges = np.concatenate(([0], np.cumsum(m)))
+    grid = np.arange(1.0, 365.5, 0.5)
+    days = np.arange(edges[-1]) + 0.5  # the middle of each day
+    cdf = lognormal_cdf(days[None, :], sigma, grid[:, None])
+    means = np.stack([cdf[:, a:b].mean(axis=1) for a, b in zip(edges[:-1], edges[1:],
+                                                                   strict=True)], axis=1)
+    return float(grid[np.argmin(((means - d) ** 2).sum(axis=1))])
 
 
 class DelayPipeline:
