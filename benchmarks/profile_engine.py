@@ -9,7 +9,6 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
-import resource
 import sys
 import time
 
@@ -35,7 +34,8 @@ def main(argv: list[str]) -> None:
     run(sc, inputs=inp, paths=paths)
     prof.disable()
     t_run = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    hwm = next(ln for ln in open("/proc/self/status") if ln.startswith("VmHWM"))
+    peak = int(hwm.split()[1]) / 1024  # this process's own peak
     print(f"{paths} paths x {days} days: imports {t_import:.2f} s, resolve {t_resolve:.2f} s, "
           f"run {t_run:.2f} s (under cProfile), peak {peak:,.0f} MB")
     out = io.StringIO()
