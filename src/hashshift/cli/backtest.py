@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -131,7 +132,7 @@ def _sensitivity(name: str, paths: int | None, csv: Path | None, as_json: bool) 
     from ..sim.backtest import GOALS, prior_sensitivity
 
     with console.status(f"backtest {name}: one run per prior", spinner="dots") if not (
-            state.quiet or as_json) else _nothing():
+            state.quiet or as_json) else contextlib.nullcontext():
         df = prior_sensitivity(name, paths=paths)
     if csv is not None:
         write_csv(df, csv, days=False)
@@ -155,16 +156,9 @@ def _sensitivity(name: str, paths: int | None, csv: Path | None, as_json: bool) 
                       f"{r['mape_pct']:.1f}", f"{r['retarget_sim_pct']:+.1f}")
     console.print(table)
     console.print("Each run changes one prior of the stated forecast and keeps the seed, so the "
-                  "rows differ by that prior alone. The values were chosen after seeing the "
-                  "outcome: they show where the forecast lacked uncertainty, and none of them is "
-                  "a forecast.")
+                  "rows differ by that prior alone. Apart from the engine's defaults, the values "
+                  "were chosen after seeing the outcome: they show where the forecast lacked "
+                  "uncertainty, and none of them is a forecast.")
     if csv is not None:
         console.print(f"runs written to [bold]{csv}[/]")
 
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

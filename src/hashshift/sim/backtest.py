@@ -244,8 +244,6 @@ SENSITIVITY_KNOBS = {
     "delay_uncertainty": "migration: spread of the median delay [log]",
     "build_days": "migration: days to energise new capacity [days]",
     "supply_uncertainty": "supply: spread of new deliveries [log]",
-    "seasonal_delay": "migration: median delay of the newest dry-season move out of Sichuan "
-                      "public on as_of (CCAF's map; :func:`seasonal_delay`) [days]",
 }
 #: The rows of :func:`prior_sensitivity` by default: (knob, value).
 SENSITIVITY_ROWS: tuple[tuple[str, float], ...] = (
@@ -270,8 +268,6 @@ def _set_prior(data: dict[str, Any], knob: str, value: float) -> None:
             e["underground_uncertainty"] = min(value, 1.0 - value)
     elif knob == "supply_uncertainty":
         data["supply"]["uncertainty"] = value
-    elif knob == "seasonal_delay":
-        data["migration"]["delay_median_days"] = value
     else:
         data["migration"][knob] = value
 
@@ -335,7 +331,7 @@ def prior_sensitivity(name: str = "china-2021",
     Parameters
     ----------
     rows : tuple of (knob, value) — each a run; value in the knob's unit (shares [0-1], [days],
-        [log]); for ``seasonal_delay`` the value is ignored and :func:`seasonal_delay` gives it
+        [log])
     paths : int — paths per run (default: the example's)
 
     Returns one row per run, the stated scenario first: ``knob`` ("stated" first), ``what``,
@@ -350,9 +346,6 @@ def prior_sensitivity(name: str = "china-2021",
     runs: list[tuple[str, str, float, Scenario]] = [("stated", "the example as stated",
                                                      float("nan"), base)]
     for knob, value in rows:
-        if knob == "seasonal_delay":  # the value is the evidence's, not the caller's
-            value = seasonal_delay(base.scenario.as_of,
-                                   sigma=base.migration.delay_sigma)["median_days"]
         data = base.model_dump(mode="json")
         _set_prior(data, knob, float(value))
         try:
