@@ -823,6 +823,8 @@ def test_lab_with_a_token_in_the_browser(browser: Any, token_server: BackgroundS
         page.fill("#token", TOKEN)
         page.click("#run")
         _until(page, "document.getElementById('status').textContent.startsWith('Done')")
+        # 'Done' shows before the charts are drawn; the run's hash is set once they are
+        _until(page, "document.body.dataset.runHash !== undefined")
         assert re.fullmatch(r"[0-9a-f]{16}", page.evaluate("() => document.body.dataset.runHash"))
         # kept for this tab: after a reload the field is filled and runs work (from the cache)
         page.reload()
